@@ -1,0 +1,34 @@
+"""uplight: self-hosted status page and uptime monitor.
+
+The names exported here are the public API for plugin authors.
+"""
+
+import pluggy
+
+__version__ = "0.1.0"
+
+hookimpl = pluggy.HookimplMarker("uplight")
+"""Marker for hook implementations: ``@uplight.hookimpl``."""
+
+from .checks import CheckContext, CheckOptions, CheckType  # noqa: E402
+from .durations import Duration  # noqa: E402
+from .models import CheckResult, CheckStatus, Status  # noqa: E402
+from .notifiers import Notifier, NotifierOptions  # noqa: E402
+from .renderers import Renderer  # noqa: E402
+from .secrets import Secret  # noqa: E402
+
+__all__ = [
+    "CheckContext",
+    "CheckOptions",
+    "CheckResult",
+    "CheckStatus",
+    "CheckType",
+    "Duration",
+    "Notifier",
+    "NotifierOptions",
+    "Renderer",
+    "Secret",
+    "Status",
+    "__version__",
+    "hookimpl",
+]

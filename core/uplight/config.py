@@ -1,0 +1,375 @@
+"""TOML → validated, immutable config. Every error carries its TOML path.
+
+Errors are collected, not raised one at a time: an admin fixing a config sees
+every problem in one run. Type-specific monitor keys are validated by the check
+type's own ``Options`` model, and their errors use the same path form.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .checks import CheckOptions
+from .durations import Duration
+
+ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+ID_RULE = "lowercase letters, digits and '-', 1 to 64 characters, not starting or ending with '-'"
+
+
+def _id(value: str) -> str:
+    if not re.match(ID_PATTERN, value):
+        raise ValueError(f"{value!r} is not a valid id: use {ID_RULE}")
+    return value
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+Id = Annotated[str, AfterValidator(_id)]
+Text = Annotated[str, AfterValidator(_text)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Strict):
+    listen: str = "127.0.0.1:8080"
+    public_base_url: str = "http://127.0.0.1:8080"
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+    @property
+    def host(self) -> str:
+        return parse_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_listen(self.listen)[1]
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", value)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise ValueError('must be "host:port", e.g. "127.0.0.1:8080" or "[::1]:8080"')
+    return match.group(1).strip("[]"), int(match.group(2))
+
+
+class StorageConfig(Strict):
+    path: Path = Path("data/uplight.db")
+    retention_days: int = Field(30, ge=1, le=3650)
+
+
+class SchedulerConfig(Strict):
+    max_concurrency: int = Field(32, ge=1, le=1024)
+    max_jitter: Duration = Field(10.0, ge=0)
+
+
+class MetricsConfig(Strict):
+    enabled: bool = True
+    bearer_token_file: Path | None = None
+
+
+class MonitorConfig(Strict):
+    """The keys every monitor has; everything else belongs to its check type."""
+
+    id: Id
+    name: Text
+    type: str
+    interval: Duration = Field(60.0, ge=1)
+    timeout: Duration = Field(10.0, gt=0)
+    failure_threshold: int = Field(2, ge=1, le=100)
+    recovery_threshold: int = Field(1, ge=1, le=100)
+    options: Any = Field(default=None, exclude=True)
+
+    @model_validator(mode="after")
+    def _timeout_within_interval(self) -> MonitorConfig:
+        if self.timeout > self.interval:
+            raise ValueError("timeout must not be longer than interval")
+        return self
+
+
+COMMON_MONITOR_KEYS = frozenset(MonitorConfig.model_fields) - {"options"}
+
+
+class ComponentConfig(Strict):
+    monitor: str
+    public_name: Text | None = None
+    public_group: Text | None = None
+    public_description: str | None = None
+    sort_order: int = 0
+
+
+class PageConfig(Strict):
+    slug: Id
+    title: Text
+    hostname: str | None = None
+    default: bool = False
+    components: tuple[ComponentConfig, ...] = ()
+
+
+class _TopLevel(Strict):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    monitors: tuple[dict[str, Any], ...] = ()
+    pages: tuple[PageConfig, ...] = ()
+
+
+class Config(Strict):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    monitors: tuple[MonitorConfig, ...] = ()
+    pages: tuple[PageConfig, ...] = ()
+    source: Path | None = None
+
+    def monitor(self, monitor_id: str) -> MonitorConfig | None:
+        return next((m for m in self.monitors if m.id == monitor_id), None)
+
+    @property
+    def default_page(self) -> PageConfig | None:
+        return next((p for p in self.pages if p.default), self.pages[0] if self.pages else None)
+
+    @property
+    def database_path(self) -> Path:
+        """``storage.path``; a relative path is relative to the config file's folder."""
+        path = self.storage.path
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(Exception):
+    def __init__(self, issues: Iterable[ConfigIssue], source: Path | None = None) -> None:
+        self.issues = list(issues)
+        self.source = source
+        where = f"{source}: " if source else ""
+        lines = "\n".join(f"  {issue}" for issue in self.issues)
+        super().__init__(f"{where}{len(self.issues)} config error(s):\n{lines}")
+
+
+def load_config(path: Path | str, check_types: Mapping[str, Any]) -> Config:
+    """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue("", f"cannot read config: {exc.strerror}")], path) from None
+    return parse_config(text, check_types, source=path)
+
+
+def parse_config(text: str, check_types: Mapping[str, Any], source: Path | None = None) -> Config:
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], source) from None
+    issues: list[ConfigIssue] = []
+    vocabulary = _vocabulary(check_types)
+    sections: dict[str, Any] = {}
+    for key, value in raw.items():
+        field = _TopLevel.model_fields.get(key)
+        if field is None:
+            hint = _did_you_mean(key, _TopLevel.model_fields)
+            issues.append(ConfigIssue(key, f"unknown section {key!r}{hint}"))
+            continue
+        try:
+            sections[key] = _TopLevel.__pydantic_validator__.validate_assignment(
+                _TopLevel.model_construct(), key, value
+            ).__dict__[key]
+        except ValidationError as exc:
+            issues.extend(_issues(exc, (), vocabulary))
+    raw_monitors = raw.get("monitors", [])
+    monitors = _validate_monitors(raw_monitors, check_types, vocabulary, issues)
+    if isinstance(raw_monitors, list):
+        _check_references(sections.get("pages", ()), raw_monitors, issues)
+    if issues:
+        raise ConfigError(issues, source)
+    sections["monitors"] = tuple(monitors)
+    return Config(**sections, source=source.resolve() if source else None)
+
+
+def _validate_monitors(
+    raw_monitors: Any,
+    check_types: Mapping[str, Any],
+    vocabulary: set[str],
+    issues: list[ConfigIssue],
+) -> list[MonitorConfig]:
+    if not isinstance(raw_monitors, list):
+        return []  # the top-level model has already reported the wrong type
+    monitors = []
+    for index, raw in enumerate(raw_monitors):
+        where: tuple[str | int, ...] = ("monitors", index)
+        if not isinstance(raw, dict):
+            continue
+        common = {k: v for k, v in raw.items() if k in COMMON_MONITOR_KEYS}
+        specific = {k: v for k, v in raw.items() if k not in COMMON_MONITOR_KEYS}
+        monitor = None
+        try:
+            monitor = MonitorConfig.model_validate(common)
+        except ValidationError as exc:
+            issues.extend(_issues(exc, where, vocabulary))
+        type_name = raw.get("type")
+        check_type = check_types.get(type_name) if isinstance(type_name, str) else None
+        if isinstance(type_name, str) and check_type is None:
+            known = ", ".join(sorted(check_types)) or "none"
+            hint = _did_you_mean(type_name, check_types)
+            issues.append(
+                ConfigIssue(
+                    _path((*where, "type")),
+                    f"unknown check type {type_name!r}{hint} (available: {known})",
+                )
+            )
+            continue
+        if check_type is None:
+            continue
+        options_model: type[CheckOptions] = check_type.Options
+        try:
+            options = options_model.model_validate(specific)
+        except ValidationError as exc:
+            issues.extend(_issues(exc, where, vocabulary | set(options_model.model_fields)))
+            continue
+        if monitor is not None:
+            monitors.append(monitor.model_copy(update={"options": options}))
+    return monitors
+
+
+def _check_references(
+    pages: tuple[PageConfig, ...], raw_monitors: list[Any], issues: list[ConfigIssue]
+) -> None:
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(raw_monitors):
+        monitor_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(monitor_id, str):
+            continue
+        if monitor_id in first_index:
+            issues.append(
+                ConfigIssue(
+                    f"monitors[{index}].id",
+                    f"duplicate id {monitor_id!r} (first used by monitors[{first_index[monitor_id]}])",
+                )
+            )
+        else:
+            first_index[monitor_id] = index
+    slugs: dict[str, int] = {}
+    hostnames: dict[str, int] = {}
+    defaults = [i for i, p in enumerate(pages) if p.default]
+    for index in defaults[1:]:
+        issues.append(
+            ConfigIssue(f"pages[{index}].default", f"pages[{defaults[0]}] is already the default")
+        )
+    for index, page in enumerate(pages):
+        if page.slug in slugs:
+            issues.append(
+                ConfigIssue(
+                    f"pages[{index}].slug",
+                    f"duplicate slug {page.slug!r} (first used by pages[{slugs[page.slug]}])",
+                )
+            )
+        slugs.setdefault(page.slug, index)
+        if page.hostname:
+            host = page.hostname.lower()
+            if host in hostnames:
+                issues.append(
+                    ConfigIssue(
+                        f"pages[{index}].hostname",
+                        f"hostname {host!r} is already used by pages[{hostnames[host]}]",
+                    )
+                )
+            hostnames.setdefault(host, index)
+        seen: set[str] = set()
+        for c_index, component in enumerate(page.components):
+            path = f"pages[{index}].components[{c_index}].monitor"
+            if component.monitor not in first_index:
+                hint = _did_you_mean(component.monitor, first_index)
+                issues.append(ConfigIssue(path, f"no monitor has id {component.monitor!r}{hint}"))
+            elif component.monitor in seen:
+                issues.append(
+                    ConfigIssue(path, f"monitor {component.monitor!r} is already on this page")
+                )
+            seen.add(component.monitor)
+
+
+def _issues(
+    exc: ValidationError, prefix: tuple[str | int, ...], vocabulary: set[str]
+) -> list[ConfigIssue]:
+    found = []
+    for error in exc.errors(include_url=False):
+        loc = (*prefix, *error["loc"])
+        if error["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            message = f"unknown key {key!r}{_did_you_mean(key, vocabulary)}"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+        found.append(ConfigIssue(_path(loc), message))
+    return found
+
+
+def _path(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue  # pydantic's internal validator names are noise to a TOML author
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+def _did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _vocabulary(check_types: Mapping[str, Any]) -> set[str]:
+    words: set[str] = set(COMMON_MONITOR_KEYS)
+    for model in (_TopLevel, ServerConfig, StorageConfig, SchedulerConfig, MetricsConfig):
+        words |= set(model.model_fields)
+    words |= set(PageConfig.model_fields) | set(ComponentConfig.model_fields)
+    for check_type in check_types.values():
+        words |= set(check_type.Options.model_fields)
+    return words

@@ -1,0 +1,76 @@
+"""The running service: store, scheduler and page service built from one config."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from .config import Config, MonitorConfig
+from .models import ResultRecord
+from .pages import PageService
+from .plugins import PluginRegistry
+from .scheduler import Scheduler
+from .store import Store, retention_cutoff
+
+log = logging.getLogger(__name__)
+
+PRUNE_EVERY = 3600.0
+
+
+class Runtime:
+    def __init__(
+        self, config: Config, registry: PluginRegistry, *, flush_interval: float = 1.0
+    ) -> None:
+        self.config = config
+        self.registry = registry
+        self.store = Store(config.database_path, flush_interval=flush_interval)
+        self.scheduler = Scheduler(
+            config.monitors,
+            registry.check_types,
+            max_concurrency=config.scheduler.max_concurrency,
+            max_jitter=config.scheduler.max_jitter,
+            listeners=[self._record_result],
+        )
+        self.pages = PageService(config, self.store, id_salt=str(config.database_path))
+        self.started_at = time.time()
+        self._background: list[asyncio.Task[None]] = []
+
+    async def start(self) -> None:
+        await self.store.open()
+        self.scheduler.start()
+        self._background.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
+        log.info(
+            "uplight started: %d monitors, %d pages, database %s",
+            len(self.config.monitors),
+            len(self.config.pages),
+            self.store.path,
+        )
+
+    async def stop(self) -> None:
+        """Cancel in-flight checks, flush pending results, close the database."""
+        await self.scheduler.stop()
+        for task in self._background:
+            task.cancel()
+        for task in self._background:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._background.clear()
+        await self.store.close()
+        log.info("uplight stopped")
+
+    def _record_result(self, monitor: MonitorConfig, record: ResultRecord) -> None:
+        self.store.add_result(record)
+
+    async def _prune_loop(self) -> None:
+        await asyncio.sleep(60)  # not at start-up: let the first checks land first
+        while True:
+            try:
+                cutoff = retention_cutoff(self.config.storage.retention_days)
+                deleted = await self.store.prune_results(cutoff)
+                if deleted:
+                    log.info("pruned %d results older than %s", deleted, cutoff.isoformat())
+            except Exception:
+                log.exception("pruning old results failed")
+            await asyncio.sleep(PRUNE_EVERY)

@@ -1,0 +1,60 @@
+"""Serve the app with hypercorn until SIGINT/SIGTERM, then shut down cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+
+from hypercorn.asyncio import serve as hypercorn_serve
+from hypercorn.config import Config as HypercornConfig
+
+from ..config import Config
+from ..plugins import PluginRegistry
+from .app import create_app
+
+log = logging.getLogger(__name__)
+
+
+def hypercorn_config(config: Config) -> HypercornConfig:
+    hc = HypercornConfig()
+    host = config.server.host
+    hc.bind = [f"[{host}]:{config.server.port}" if ":" in host else f"{host}:{config.server.port}"]
+    hc.accesslog = None
+    hc.errorlog = logging.getLogger("hypercorn.error")
+    hc.graceful_timeout = 5.0
+    return hc
+
+
+async def serve(config: Config, registry: PluginRegistry) -> None:
+    app = create_app(config, registry)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+
+    @app.before_serving
+    async def _ready() -> None:
+        # Registered after the runtime's start hook, so this runs once checks are going.
+        log.info("serving on http://%s", config.server.listen)
+        _notify_systemd("READY=1")
+
+    await hypercorn_serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    _notify_systemd("STOPPING=1")
+
+
+def _notify_systemd(state: str) -> None:
+    """sd_notify without a dependency: a datagram to $NOTIFY_SOCKET (Type=notify)."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    if address.startswith("@"):
+        address = "\0" + address[1:]
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+            sock.connect(address)
+            sock.sendall(state.encode())
+    except OSError as exc:
+        log.warning("could not notify systemd: %s", exc)

@@ -1,0 +1,163 @@
+"""Config loading: every error names its TOML path, all errors at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from uplight.config import ConfigError, load_config, parse_config
+from uplight.plugins import PluginRegistry
+
+REPO = Path(__file__).parents[2]
+
+GOOD_MONITOR = """
+[[monitors]]
+id = "web"
+name = "Web"
+type = "http"
+url = "http://127.0.0.1:1/"
+"""
+
+
+def errors_of(text: str, registry: PluginRegistry) -> list[str]:
+    with pytest.raises(ConfigError) as info:
+        parse_config(text, registry.check_types)
+    return [str(issue) for issue in info.value.issues]
+
+
+def test_example_config_is_valid(registry: PluginRegistry) -> None:
+    config = load_config(REPO / "config.example.toml", registry.check_types)
+    assert config.monitors and config.pages
+    assert config.default_page is not None and config.default_page.slug == "main"
+    # A relative storage path is relative to the config file, so `make run` writes ./data/.
+    assert config.database_path == REPO / "data" / "uplight.db"
+
+
+def test_values_are_parsed(make_config) -> None:
+    config = make_config(
+        GOOD_MONITOR
+        + """interval = "1m30s"
+timeout = "750ms"
+failure_threshold = 3
+expect_status = [200, "3xx"]
+[server]
+listen = "[::1]:9090"
+public_base_url = "https://status.example.org/"
+"""
+    )
+    monitor = config.monitors[0]
+    assert (monitor.interval, monitor.timeout, monitor.failure_threshold) == (90.0, 0.75, 3)
+    assert monitor.options.url == "http://127.0.0.1:1/"
+    assert (config.server.host, config.server.port) == ("::1", 9090)
+    assert config.server.public_base_url == "https://status.example.org"
+
+
+# Each case: a config and the (path, fragment) pairs its errors must contain.
+BAD_CONFIGS: dict[str, tuple[str, list[tuple[str, str]]]] = {
+    "not toml": ("[[monitors]\nid=", [("", "not valid TOML")]),
+    "unknown section with hint": ("[sever]\nlisten='x:1'\n", [("sever", "did you mean 'server'")]),
+    "unknown key with hint": (
+        "[server]\nlistn = '127.0.0.1:80'\n",
+        [("server.listn", "did you mean 'listen'")],
+    ),
+    "bad listen": ("[server]\nlisten = 'localhost'\n", [("server.listen", "host:port")]),
+    "bad base url": (
+        "[server]\npublic_base_url = 'status.example.org'\n",
+        [("server.public_base_url", "http")],
+    ),
+    "retention below 1": ("[storage]\nretention_days = 0\n", [("storage.retention_days", "1")]),
+    "bad monitor id": (
+        GOOD_MONITOR.replace('"web"', '"Web_1"'),
+        [("monitors[0].id", "not a valid id")],
+    ),
+    "missing name": (GOOD_MONITOR.replace('name = "Web"\n', ""), [("monitors[0].name", "missing")]),
+    "bad duration": (GOOD_MONITOR + 'interval = "30"\n', [("monitors[0].interval", "duration")]),
+    "timeout above interval": (
+        GOOD_MONITOR + 'interval = "10s"\ntimeout = "20s"\n',
+        [("monitors[0]", "timeout must not be longer than interval")],
+    ),
+    "unknown check type": (
+        GOOD_MONITOR.replace('"http"', '"htp"'),
+        [("monitors[0].type", "unknown check type 'htp' (did you mean 'http'?)")],
+    ),
+    "typo in type-specific key": (
+        GOOD_MONITOR + 'expect_stauts = ["2xx"]\n',
+        [("monitors[0].expect_stauts", "did you mean 'expect_status'")],
+    ),
+    "plugin schema error": (
+        GOOD_MONITOR.replace("http://127.0.0.1:1/", "ftp://example.org/"),
+        [("monitors[0].url", "http")],
+    ),
+    "missing plugin key": (
+        GOOD_MONITOR.replace('url = "http://127.0.0.1:1/"\n', ""),
+        [("monitors[0].url", "missing")],
+    ),
+    "duplicate ids": (
+        GOOD_MONITOR + GOOD_MONITOR,
+        [("monitors[1].id", "duplicate id 'web' (first used by monitors[0])")],
+    ),
+    "dangling component": (
+        GOOD_MONITOR + "[[pages]]\nslug='main'\ntitle='T'\n[[pages.components]]\nmonitor='wbe'\n",
+        [("pages[0].components[0].monitor", "no monitor has id 'wbe' (did you mean 'web'?)")],
+    ),
+    "threshold zero": (
+        GOOD_MONITOR + "failure_threshold = 0\n",
+        [("monitors[0].failure_threshold", "greater than or equal to 1")],
+    ),
+    "wrong type": (
+        "[scheduler]\nmax_concurrency = 'many'\n",
+        [("scheduler.max_concurrency", "integer")],
+    ),
+    "two default pages": (
+        "[[pages]]\nslug='a'\ntitle='A'\ndefault=true\n[[pages]]\nslug='b'\ntitle='B'\ndefault=true\n",
+        [("pages[1].default", "already the default")],
+    ),
+    "secret env missing": (
+        GOOD_MONITOR + 'headers = { Authorization = { env = "UPLIGHT_TEST_UNSET_VAR" } }\n',
+        [("monitors[0].headers.Authorization", "UPLIGHT_TEST_UNSET_VAR is not set")],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_CONFIGS))
+def test_bad_config_names_its_path(case: str, registry: PluginRegistry) -> None:
+    text, expected = BAD_CONFIGS[case]
+    found = errors_of(text, registry)
+    for path, fragment in expected:
+        prefix = f"{path}: " if path else ""
+        assert any(e.startswith(prefix) and fragment in e for e in found), (path, fragment, found)
+
+
+def test_all_errors_are_reported_at_once(registry: PluginRegistry) -> None:
+    text = (
+        "[server]\nlisten = 'nope'\n[storage]\nretention_days = -1\n"
+        + GOOD_MONITOR.replace('"web"', '"BAD"')
+        + GOOD_MONITOR.replace("http://127.0.0.1:1/", "gopher://x")
+        + "[[pages]]\nslug='p'\ntitle='P'\n[[pages.components]]\nmonitor='ghost'\n"
+    )
+    paths = {e.split(": ", 1)[0] for e in errors_of(text, registry)}
+    assert {
+        "server.listen",
+        "storage.retention_days",
+        "monitors[0].id",
+        "monitors[1].url",
+        "pages[0].components[0].monitor",
+    } <= paths
+
+
+def test_secrets_from_env_and_file(make_config, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("UPLIGHT_TEST_TOKEN", "from-env")
+    (tmp_path / "pw").write_text("from-file\n")
+    config = make_config(
+        GOOD_MONITOR
+        + 'headers = { "X-Token" = { env = "UPLIGHT_TEST_TOKEN" } }\n'
+        + f'basic_auth = {{ username = "u", password = {{ file = "{tmp_path / "pw"}" }} }}\n'
+    )
+    options = config.monitors[0].options
+    assert options.headers["X-Token"].get_secret_value() == "from-env"
+    assert "from-env" not in repr(options) and "from-file" not in repr(options)
+
+
+def test_unreadable_file_is_a_config_error(registry: PluginRegistry, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read config"):
+        load_config(tmp_path / "missing.toml", registry.check_types)
