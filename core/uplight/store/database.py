@@ -69,8 +69,9 @@ class Store:
         ):
             await self._write_db.execute(pragma)
         await migrate(self._write_db)
+        # A percent-encoded file: URI, so a path holding "?", "#" or "%" names this file.
         self._read_db = await aiosqlite.connect(
-            f"file:{self.path}?mode=ro", uri=True, isolation_level=None
+            f"{self.path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None
         )
         await self._read_db.execute("PRAGMA busy_timeout=5000")
         self._writer = Writer(self._write_db, flush_interval=self._flush_interval)

@@ -1,0 +1,1 @@
+"""Placeholder: the dns check type is being written."""

@@ -1,0 +1,398 @@
+"""The ``http`` check: one HTTP(S) request judged on status, body and latency.
+
+Every check opens its own client and connection, so each result includes a fresh
+connect (and TLS handshake) and never depends on the health of a pooled socket.
+Network failures become ``down`` results with a short message; they never raise.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import os
+import re
+import socket
+import ssl
+import time
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import httpx
+import uplight
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from uplight import CheckContext, CheckOptions, CheckResult, CheckType, Duration, Secret, hookimpl
+
+MAX_REDIRECTS = 10
+_STATUS = re.compile(r"[1-5](\d\d|xx)")  # an exact code 100-599 or a class 1xx-5xx
+_HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
+# httpcore trace step -> what the operator reads in "timed out after 2s (...)"
+_PHASE_NAMES = {
+    "connect_tcp": "connect",
+    "start_tls": "TLS handshake",
+    "send_request_headers": "sending request",
+    "send_request_body": "sending request",
+    "receive_response_headers": "waiting for response",
+    "receive_response_body": "reading body",
+}
+# step whose completion ends a phase -> (phase key in details, step whose start began it)
+_MEASURED = {
+    "connect_tcp": ("connect", "connect_tcp"),
+    "start_tls": ("tls", "start_tls"),
+    "receive_response_headers": ("ttfb", "send_request_headers"),
+}
+
+
+def _one_or_many(value: Any) -> Any:
+    # TOML users write `expect_status = 200` as often as `expect_status = [200]`.
+    return [value] if isinstance(value, str | int) else value
+
+
+def _status_pattern(value: Any) -> str:
+    text = str(value).strip().lower() if isinstance(value, str | int) else ""
+    if isinstance(value, bool) or not _STATUS.fullmatch(text):
+        raise ValueError(
+            f"invalid status {value!r}: use a code from 100 to 599 such as 200, "
+            'or a class such as "2xx"'
+        )
+    return text
+
+
+def _compile_regex(value: Any) -> Any:
+    if not isinstance(value, str):
+        return value
+    try:
+        return re.compile(value)
+    except re.error as exc:
+        raise ValueError(f"invalid regular expression: {exc}") from None
+
+
+StatusPattern = Annotated[str, BeforeValidator(_status_pattern)]
+Keywords = Annotated[tuple[Annotated[str, Field(min_length=1)], ...], BeforeValidator(_one_or_many)]
+Method = Annotated[
+    Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"],
+    BeforeValidator(lambda v: v.upper() if isinstance(v, str) else v),
+]
+
+
+class BasicAuth(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    username: str
+    password: Secret
+
+
+class HttpOptions(CheckOptions):
+    url: str
+    method: Method = "GET"
+    headers: dict[str, Secret] = Field(default_factory=dict)
+    body: str | None = None
+    basic_auth: BasicAuth | None = None
+    expect_status: Annotated[
+        tuple[StatusPattern, ...], BeforeValidator(_one_or_many), Field(min_length=1)
+    ] = ("2xx",)
+    body_contains: Keywords = ()
+    body_not_contains: Keywords = ()
+    body_regex: Annotated[re.Pattern[str], BeforeValidator(_compile_regex)] | None = None
+    response_time_degraded: Duration | None = None
+    follow_redirects: bool = True
+    verify_tls: bool = True
+    ca_file: Path | None = None
+    max_body_bytes: int = Field(default=1_048_576, ge=1, le=64 * 1_048_576)
+
+    @field_validator("url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        # The value itself stays out of the message: it may carry credentials.
+        try:
+            url = httpx.URL(value.strip())
+        except httpx.InvalidURL:
+            raise ValueError("is not a valid URL") from None
+        if url.scheme not in ("http", "https") or not url.host:
+            raise ValueError("must be an http:// or https:// URL with a host")
+        return value.strip()
+
+    @field_validator("headers")
+    @classmethod
+    def _valid_headers(cls, value: dict[str, Any]) -> dict[str, Any]:
+        for name, secret in value.items():
+            if not _HEADER_NAME.fullmatch(name):
+                raise ValueError(f"invalid header name {name!r}")
+            if any(c in secret.get_secret_value() for c in "\r\n\0"):
+                raise ValueError(f"header {name!r}: value must not contain line breaks")
+        return value
+
+    @field_validator("ca_file")
+    @classmethod
+    def _readable_ca(cls, value: Path | None) -> Path | None:
+        try:  # load it now so a wrong file is a config error, not a failing monitor
+            if value is not None:
+                ssl.create_default_context(cafile=str(value))
+        except FileNotFoundError:
+            raise ValueError(f"file not found: {value}") from None
+        except (ssl.SSLError, OSError) as exc:
+            raise ValueError(f"cannot load {value} as a PEM CA bundle: {exc}") from None
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> HttpOptions:
+        body_checks = self.body_contains or self.body_not_contains or self.body_regex
+        if self.method == "HEAD" and body_checks:
+            raise ValueError(
+                "body_contains/body_not_contains/body_regex need a method other than HEAD"
+            )
+        if not self.verify_tls and self.ca_file is not None:
+            raise ValueError("ca_file has no effect with verify_tls = false: remove one of them")
+        if self.basic_auth is not None and httpx.URL(self.url).userinfo:
+            raise ValueError("give credentials either in url or in basic_auth, not both")
+        return self
+
+
+class _Timings:
+    """An httpcore ``trace`` callback: phase durations and the phase in progress."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+        self.phases: dict[str, float] = {}
+        self.current: str | None = None
+
+    async def __call__(self, event: str, info: dict[str, Any]) -> None:
+        parts = event.rsplit(".", 2)  # e.g. "connection.connect_tcp.started"
+        if len(parts) != 3:
+            return
+        _, step, edge = parts
+        now = time.perf_counter()
+        if edge == "started":
+            self.started[step] = now
+            self.current = _PHASE_NAMES.get(step, self.current)
+            return
+        if edge != "complete":
+            return  # a failed step stays current: it is what the timeout message names
+        if self.current == _PHASE_NAMES.get(step):
+            self.current = None
+        key, since = _MEASURED.get(step, ("", ""))
+        if since in self.started:
+            # After a redirect the later request overwrites: phases describe the final answer.
+            self.phases[key] = round(now - self.started[since], 6)
+
+
+class HttpCheck(CheckType):
+    name = "http"
+    Options = HttpOptions
+    description = "HTTP(S) request with status, body and latency expectations"
+
+    async def check(self, options: HttpOptions, context: CheckContext) -> CheckResult:
+        try:
+            trust = _ssl_context(options.verify_tls, options.ca_file)
+        except (ssl.SSLError, OSError) as exc:  # the CA file changed since the config loaded
+            return CheckResult.down(f"cannot load ca_file {options.ca_file}: {exc}")
+        timings = _Timings()
+        started = time.perf_counter()
+        limit = f"{context.timeout:g}s"
+        try:
+            # httpx's timeout is per operation; the deadline bounds the whole exchange.
+            async with asyncio.timeout(context.timeout):
+                response, body = await _fetch(options, trust, context.timeout, timings)
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            fallback = type(exc).__name__.removesuffix("Timeout").lower()  # ConnectTimeout...
+            phase = timings.current or (fallback if fallback != "timeouterror" else None)
+            return _down(f"timed out after {limit}", timings, phase)
+        except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
+            return _down(_describe_error(exc, options), timings)
+        return _judge(options, response, body, time.perf_counter() - started, timings)
+
+    def public_summary(self, options: HttpOptions) -> dict[str, Any]:
+        url = httpx.URL(options.url)
+        # Userinfo and query strings are where tokens hide; leave both out.
+        return {"url": f"{url.scheme}://{url.netloc.decode()}{url.path}", "method": options.method}
+
+
+async def _fetch(
+    options: HttpOptions, trust: ssl.SSLContext, timeout: float, timings: _Timings
+) -> tuple[httpx.Response, bytes]:
+    basic = options.basic_auth
+    headers = {"User-Agent": f"uplight/{uplight.__version__}"}
+    headers.update({k: v.get_secret_value() for k, v in options.headers.items()})
+    async with httpx.AsyncClient(
+        auth=(basic.username, basic.password.get_secret_value()) if basic else None,
+        timeout=timeout,
+        verify=trust,
+        follow_redirects=options.follow_redirects,
+        max_redirects=MAX_REDIRECTS,
+        trust_env=False,  # no proxy or .netrc from the environment: check the target itself
+        event_hooks={"request": [_header_guard(options)]},
+    ) as client:
+        request = client.build_request(
+            options.method,
+            options.url,
+            headers=headers,
+            content=options.body,
+            extensions={"trace": timings},
+        )
+        response = await client.send(request, stream=True)
+        try:
+            body = await _read_limited(response, options.max_body_bytes)
+        finally:
+            await response.aclose()
+    return response, body
+
+
+async def _read_limited(response: httpx.Response, limit: int) -> bytes:
+    # Read the body to time the whole answer, but never more than `limit` bytes.
+    buffer = bytearray()
+    async with contextlib.aclosing(response.aiter_bytes()) as chunks:
+        async for chunk in chunks:
+            buffer += chunk[: limit - len(buffer)]
+            if len(buffer) >= limit:
+                break
+    return bytes(buffer)
+
+
+@functools.cache
+def _shared_context(verify: bool) -> ssl.SSLContext:
+    # Loading a CA bundle costs tens of milliseconds; contexts are safe to share.
+    if not verify:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+        return context
+    context = ssl.create_default_context()  # the system store: where homelab CAs go
+    with contextlib.suppress(ImportError):  # certifi comes with httpx today, maybe not always
+        import certifi
+
+        context.load_verify_locations(certifi.where())
+    return context
+
+
+def _ssl_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
+    if verify and ca_file is not None:
+        # Built per check so a rotated CA file is picked up without a restart.
+        return ssl.create_default_context(cafile=str(ca_file))
+    return _shared_context(verify)
+
+
+def _header_guard(options: HttpOptions) -> Any:
+    """Drop configured headers when a redirect leaves the origin, as httpx does for
+    Authorization, so a credential header never reaches a third party."""
+    origin = httpx.URL(options.url)
+    names = list(options.headers)
+
+    async def guard(request: httpx.Request) -> None:
+        url = request.url
+        if (url.scheme, url.host, url.port) != (origin.scheme, origin.host, origin.port):
+            for name in names:
+                request.headers.pop(name, None)
+
+    return guard
+
+
+def _judge(
+    options: HttpOptions, response: httpx.Response, body: bytes, latency: float, timings: _Timings
+) -> CheckResult:
+    code = response.status_code
+    details = {"status_code": code, "phases": timings.phases}
+    details |= {"redirects": len(response.history), "body_bytes_read": len(body)}
+    failure = _status_failure(options, code) or _body_failure(options, response, body)
+    if failure:
+        return CheckResult.down(failure, latency, **details)
+    threshold = options.response_time_degraded
+    if threshold is not None and latency > threshold:
+        message = f"response took {latency:.3f}s (threshold {threshold:g}s)"
+        return CheckResult.degraded(message, latency, **details)
+    return CheckResult.up(f"{code} {_reason(code)} in {latency:.3f}s", latency, **details)
+
+
+def _status_failure(options: HttpOptions, code: int) -> str | None:
+    text = str(code)
+    for pattern in options.expect_status:
+        if pattern == text or (pattern.endswith("xx") and pattern[0] == text[0]):
+            return None
+    return f"expected status {', '.join(options.expect_status)}, got {code} {_reason(code)}"
+
+
+def _body_failure(options: HttpOptions, response: httpx.Response, body: bytes) -> str | None:
+    if not (options.body_contains or options.body_not_contains or options.body_regex):
+        return None
+    try:
+        text = body.decode(response.encoding or "utf-8", errors="replace")
+    except LookupError:  # a charset Python does not know
+        text = body.decode("utf-8", errors="replace")
+    for keyword in options.body_contains:
+        if keyword not in text:
+            return f"body does not contain {_short(keyword)!r}"
+    for keyword in options.body_not_contains:
+        if keyword in text:
+            return f"body contains forbidden {_short(keyword)!r}"
+    if options.body_regex is not None and not options.body_regex.search(text):
+        return f"body does not match regex {_short(options.body_regex.pattern)!r}"
+    return None
+
+
+def _describe_error(exc: BaseException, options: HttpOptions) -> str:
+    target = _target(exc, options)
+    if isinstance(exc, httpx.TooManyRedirects):
+        return f"too many redirects (more than {MAX_REDIRECTS})"
+    if isinstance(exc, httpx.RemoteProtocolError | httpx.DecodingError):
+        return f"invalid HTTP response from {target}: {_scrub(str(exc), options, 120)}"
+    if isinstance(exc, httpx.UnsupportedProtocol):
+        return "redirected to a URL that is not http:// or https://"
+    for cause in _chain(exc):
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            return f"TLS error: certificate verify failed: {cause.verify_message}"
+        if isinstance(cause, ssl.SSLError):
+            reason = (cause.reason or "handshake failed").lower().replace("_", " ")
+            return f"TLS error: {reason}"
+        if isinstance(cause, socket.gaierror):
+            return f"DNS lookup failed for {target}: {cause.strerror}"
+        if isinstance(cause, ConnectionRefusedError):
+            return f"connection refused by {target}"
+        if isinstance(cause, OSError) and cause.errno:
+            return f"connection to {target} failed: {os.strerror(cause.errno).lower()}"
+    detail = _scrub(str(exc), options, 120)
+    return f"request to {target} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    current: BaseException | None = exc
+    while current is not None and current not in seen:
+        seen.append(current)
+        current = current.__cause__ or current.__context__
+    return seen
+
+
+def _target(exc: BaseException, options: HttpOptions) -> str:
+    """host:port of the request that failed (a redirect may have moved it)."""
+    url = httpx.URL(options.url)
+    with contextlib.suppress(AttributeError, RuntimeError):
+        url = exc.request.url  # type: ignore[attr-defined]
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    return f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
+
+
+def _scrub(text: str, options: HttpOptions, limit: int) -> str:
+    # Exception text is not ours: make sure no configured credential rides along.
+    url, auth = httpx.URL(options.url), options.basic_auth
+    secrets = [v.get_secret_value() for v in options.headers.values()]
+    secrets += [url.username, url.password or "", auth.password.get_secret_value() if auth else ""]
+    for secret in sorted(filter(None, secrets), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return _short(text, limit)
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _reason(code: int) -> str:
+    return httpx.codes.get_reason_phrase(code) or "(unknown status)"
+
+
+def _down(message: str, timings: _Timings, phase: str | None = None) -> CheckResult:
+    details: dict[str, Any] = {"phases": timings.phases} if timings.phases else {}
+    return CheckResult.down(f"{message} ({phase})" if phase else message, **details)
+
+
+@hookimpl
+def uplight_check_types(register: Any) -> None:
+    register(HttpCheck)

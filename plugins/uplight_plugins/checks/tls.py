@@ -1,0 +1,1 @@
+"""Placeholder: the tls check type is being written."""

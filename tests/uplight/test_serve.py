@@ -1,0 +1,167 @@
+"""`uplight serve` end to end: a real process, a real target, SIGTERM."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import free_port
+
+
+class _Ok(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:
+        body = b"hello from the target"
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def target() -> Iterator[str]:
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+def write_config(tmp_path: Path, port: int, target: str) -> Path:
+    path = tmp_path / "config.toml"
+    path.write_text(
+        f"""
+[server]
+listen = "127.0.0.1:{port}"
+public_base_url = "http://127.0.0.1:{port}"
+[storage]
+path = "state/uplight.db"
+[scheduler]
+max_jitter = "0s"
+[[monitors]]
+id = "target"
+name = "Target"
+type = "http"
+interval = "1s"
+timeout = "1s"
+url = "{target}"
+body_contains = "hello"
+[[monitors]]
+id = "nothing-there"
+name = "Nothing there"
+type = "http"
+interval = "1s"
+timeout = "1s"
+url = "http://127.0.0.1:{free_port()}/"
+[[pages]]
+slug = "main"
+title = "Serve test"
+[[pages.components]]
+monitor = "target"
+public_name = "The Target"
+[[pages.components]]
+monitor = "nothing-there"
+public_name = "Dead End"
+"""
+    )
+    return path
+
+
+def wait_until(predicate, timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (httpx.HTTPError, sqlite3.Error):
+            pass
+        time.sleep(0.1)
+    raise AssertionError("timed out waiting")
+
+
+def test_serve_end_to_end(tmp_path: Path, target: str) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port, target)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{base}/healthz").json()["status"] == "ok")
+
+        def page_shows_both() -> bool:
+            html = httpx.get(f"{base}/status").text
+            return 'data-status="operational"' in html and 'data-status="major_outage"' in html
+
+        wait_until(page_shows_both)
+        html = httpx.get(f"{base}/status").text
+        assert "The Target" in html and "Dead End" in html
+        assert "Partial Outage" in html
+        assert target not in html  # the monitor's URL never reaches the page
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output
+    db = sqlite3.connect(tmp_path / "state" / "uplight.db")
+    rows = dict(db.execute("SELECT monitor_id, count(*) FROM results GROUP BY monitor_id"))
+    statuses = dict(
+        db.execute(
+            "SELECT monitor_id, group_concat(DISTINCT status) FROM results GROUP BY monitor_id"
+        )
+    )
+    assert rows["target"] >= 1 and rows["nothing-there"] >= 1
+    assert statuses == {"target": "up", "nothing-there": "down"}
+    rollups = dict(
+        db.execute("SELECT monitor_id, sum(checks_total) FROM daily_rollups GROUP BY monitor_id")
+    )
+    assert rollups == rows  # every stored result was flushed and rolled up before exit
+
+
+def test_serve_refuses_a_bad_config(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text('[[monitors]]\nid = "x"\nname = "X"\ntype = "http"\nurl = "nope"\n')
+    proc = subprocess.run(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "monitors[0].url" in proc.stderr
+    assert not (tmp_path / "data").exists()  # nothing was started
+
+
+def test_check_config_command(tmp_path: Path) -> None:
+    good = Path(__file__).parents[2] / "config.example.toml"
+    ok = subprocess.run(
+        [sys.executable, "-m", "uplight", "check-config", str(good)], capture_output=True, text=True
+    )
+    assert ok.returncode == 0 and "OK" in ok.stdout and ok.stdout.count("\n") == 1
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[storage]\nretention_days = 'x'\n[[pages]]\nslug = 'BAD'\ntitle = 't'\n")
+    fail = subprocess.run(
+        [sys.executable, "-m", "uplight", "check-config", str(bad)], capture_output=True, text=True
+    )
+    assert fail.returncode == 1
+    assert "storage.retention_days" in fail.stderr and "pages[0].slug" in fail.stderr
