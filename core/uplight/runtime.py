@@ -6,8 +6,10 @@ import asyncio
 import contextlib
 import logging
 import time
+from typing import Any
 
 from .config import Config, MonitorConfig
+from .metrics import CheckStats
 from .models import ResultRecord
 from .pages import PageService
 from .plugins import PluginRegistry
@@ -33,6 +35,9 @@ class Runtime:
             max_jitter=config.scheduler.max_jitter,
             listeners=[self._record_result],
         )
+        # Cumulative check statistics for /metrics, fed by every result.
+        self.check_stats = CheckStats()
+        self.scheduler.add_listener(self.check_stats.observe)
         self.pages = PageService(config, self.store, id_salt=str(config.database_path))
         self.started_at = time.time()
         self._background: list[asyncio.Task[None]] = []
@@ -59,6 +64,11 @@ class Runtime:
         self._background.clear()
         await self.store.close()
         log.info("uplight stopped")
+
+    def monitor_tracker(self, monitor_id: str) -> Any:
+        """The incident engine's view of a monitor (consecutive failures, active incident)."""
+        engine = getattr(self, "incidents", None)
+        return engine.tracker(monitor_id) if engine is not None else None
 
     def _record_result(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         self.store.add_result(record)

@@ -6,25 +6,14 @@ shipped. Each runs in the writer's transaction together with its record.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
+from .sql import run_script
+from .tokens import m002_tokens
+
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
-
-
-async def run_script(db: aiosqlite.Connection, script: str) -> None:
-    """Run ``;``-separated statements inside the caller's transaction
-    (``executescript`` would commit it behind our back)."""
-    statement = ""
-    for line in script.splitlines(keepends=True):
-        statement += line
-        if sqlite3.complete_statement(statement):
-            await db.execute(statement)
-            statement = ""
-    if statement.strip():
-        raise ValueError(f"incomplete SQL statement in migration: {statement.strip()[:60]}")
 
 
 async def m001_results_and_rollups(db: aiosqlite.Connection) -> None:
@@ -64,7 +53,11 @@ async def m001_results_and_rollups(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Migration] = [m001_results_and_rollups]
+# Each feature keeps its migration beside its queries; the order here is the schema's history.
+MIGRATIONS: list[Migration] = [
+    m001_results_and_rollups,
+    m002_tokens,
+]
 
 
 async def migrate(db: aiosqlite.Connection, migrations: list[Migration] | None = None) -> list[str]:

@@ -7,7 +7,8 @@ from quart import Quart
 from ..config import Config
 from ..plugins import PluginRegistry
 from ..runtime import Runtime
-from . import health, public
+from . import health, metrics, public
+from .api import install_api
 from .context import EXTENSION
 from .errors import install_error_handlers
 
@@ -17,11 +18,13 @@ def create_app(
 ) -> Quart:
     app = Quart("uplight")
     app.config["MAX_CONTENT_LENGTH"] = 1024 * 1024
-    app.config["JSON_SORT_KEYS"] = False
+    app.json.sort_keys = False  # type: ignore[attr-defined]  # keep fields in model order
     rt = runtime or Runtime(config, registry)
     app.extensions[EXTENSION] = rt
     app.register_blueprint(health.blueprint)
     app.register_blueprint(public.blueprint)
+    app.register_blueprint(metrics.blueprint)  # after the runtime is on the app
+    install_api(app)
     install_error_handlers(app)
 
     @app.before_serving

@@ -28,15 +28,19 @@ _CODES = {
 class ApiError(Exception):
     """Raise from a view to answer with the envelope."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.message = message
+        self.field = field
 
 
-def error_response(status: int, code: str, message: str) -> Response:
-    response = jsonify({"error": {"code": code, "message": message}})
+def error_response(status: int, code: str, message: str, *, field: str | None = None) -> Response:
+    error: dict[str, str] = {"code": code, "message": message}
+    if field:
+        error["field"] = field
+    response = jsonify({"error": error})
     response.status_code = status
     return response
 
@@ -44,7 +48,10 @@ def error_response(status: int, code: str, message: str) -> Response:
 def install_error_handlers(app: Quart) -> None:
     @app.errorhandler(ApiError)
     async def _api_error(exc: ApiError) -> Response:
-        return error_response(exc.status, exc.code, exc.message)
+        response = error_response(exc.status, exc.code, exc.message, field=exc.field)
+        if exc.status == 401:
+            response.headers["WWW-Authenticate"] = "Bearer"
+        return response
 
     @app.errorhandler(HTTPException)
     async def _http_error(exc: HTTPException) -> Response:

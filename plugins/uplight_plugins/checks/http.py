@@ -194,8 +194,9 @@ class HttpCheck(CheckType):
             async with asyncio.timeout(context.timeout):
                 response, body = await _fetch(options, trust, context.timeout, timings)
         except (TimeoutError, httpx.TimeoutException) as exc:
-            fallback = type(exc).__name__.removesuffix("Timeout").lower()  # ConnectTimeout...
-            phase = timings.current or (fallback if fallback != "timeouterror" else None)
+            phase = timings.current
+            if phase is None and isinstance(exc, httpx.TimeoutException):
+                phase = type(exc).__name__.removesuffix("Timeout").lower()  # ConnectTimeout
             return _down(f"timed out after {limit}", timings, phase)
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             return _down(_describe_error(exc, options), timings)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -10,8 +9,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-sys.path.insert(0, str(Path(__file__).parents[2]))  # tests/, for the shared servers module
-
+# tests/ is on sys.path (tests/conftest.py puts it there), so the shared module imports flat.
 from servers import HttpServer, Route, server_tls_context
 
 

@@ -1,4 +1,4 @@
-"""The ``uplight`` command."""
+"""Commands to run and inspect uplight: serve, check-config, plugins."""
 
 from __future__ import annotations
 
@@ -7,37 +7,15 @@ import asyncio
 import logging
 import os
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 
-from . import __version__
-from .config import Config, ConfigError, load_config
-from .plugins import PluginError, PluginRegistry, load_plugins
-
-DEFAULT_CONFIG = "config.toml"
+from ..plugins import PluginError, load_plugins
+from .common import add_config_option, default_config_path, load
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
-    try:
-        return int(args.func(args) or 0)
-    except KeyboardInterrupt:
-        return 130
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="uplight", description="Self-hosted status page and uptime monitor."
-    )
-    parser.add_argument("--version", action="version", version=f"uplight {__version__}")
-    sub = parser.add_subparsers(title="commands", metavar="COMMAND")
-
+def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the monitor and serve the status page")
-    _config_option(serve)
+    add_config_option(serve)
     serve.add_argument(
         "--log-level", default=os.environ.get("UPLIGHT_LOG_LEVEL", "info"), help="default: info"
     )
@@ -48,43 +26,17 @@ def build_parser() -> argparse.ArgumentParser:
         "path",
         nargs="?",
         type=Path,
-        default=Path(os.environ.get("UPLIGHT_CONFIG", DEFAULT_CONFIG)),
-        help=f"config file (default: $UPLIGHT_CONFIG or {DEFAULT_CONFIG})",
+        default=default_config_path(),
+        help="config file (default: $UPLIGHT_CONFIG or config.toml)",
     )
     check.set_defaults(func=cmd_check_config)
 
     plugins = sub.add_parser("plugins", help="list loaded plugins and what each provides")
     plugins.set_defaults(func=cmd_plugins)
-    return parser
-
-
-def _config_option(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument(
-        "--config",
-        "-c",
-        type=Path,
-        default=Path(os.environ.get("UPLIGHT_CONFIG", DEFAULT_CONFIG)),
-        help=f"config file (default: $UPLIGHT_CONFIG or {DEFAULT_CONFIG})",
-    )
-
-
-def _load(path: Path) -> tuple[Config, PluginRegistry] | None:
-    """Plugins, then config; print what is wrong and return None on failure."""
-    try:
-        registry = load_plugins()
-    except PluginError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return None
-    try:
-        config = load_config(path, registry.check_types)
-    except ConfigError as exc:
-        print(exc, file=sys.stderr)
-        return None
-    return config, registry
 
 
 def cmd_check_config(args: argparse.Namespace) -> int:
-    loaded = _load(args.path)
+    loaded = load(args.path)
     if loaded is None:
         return 1
     config, _ = loaded
@@ -103,10 +55,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # One line per outgoing check request is noise; check results are stored instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    loaded = _load(args.config)
+    loaded = load(args.config)
     if loaded is None:
         return 1
-    from .web.serve import serve  # Quart is imported only when serving
+    from ..web.serve import serve  # Quart is imported only when serving
 
     asyncio.run(serve(*loaded))
     return 0

@@ -1,0 +1,86 @@
+"""`uplight token create|list|revoke`: works on the database directly."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from ..store import Store
+from ..store.tokens import TokenExists, create_token, list_tokens, revoke_token
+from .common import add_config_option, load, print_json, print_table
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    token = sub.add_parser("token", help="create, list and revoke admin API tokens")
+    actions = token.add_subparsers(title="actions", metavar="ACTION", required=True)
+
+    create = actions.add_parser("create", help="create a token and print it once")
+    create.add_argument("--name", required=True, help="a name to recognise and revoke it by")
+    add_config_option(create)
+    create.set_defaults(func=cmd_create)
+
+    listing = actions.add_parser("list", help="list token names (never the tokens)")
+    add_config_option(listing)
+    listing.add_argument("--json", action="store_true")
+    listing.set_defaults(func=cmd_list)
+
+    revoke = actions.add_parser("revoke", help="revoke a token by name")
+    revoke.add_argument("name")
+    add_config_option(revoke)
+    revoke.set_defaults(func=cmd_revoke)
+
+
+def _with_store(args: argparse.Namespace, work) -> int:
+    loaded = load(args.config)
+    if loaded is None:
+        return 1
+    config, _ = loaded
+
+    async def run() -> int:
+        async with Store(config.database_path) as store:
+            return await work(store)
+
+    return asyncio.run(run())
+
+
+def cmd_create(args: argparse.Namespace) -> int:
+    name = args.name.strip()
+    if not name or len(name) > 100:
+        print("error: --name must be 1 to 100 characters", file=sys.stderr)
+        return 1
+
+    async def work(store: Store) -> int:
+        try:
+            token = await create_token(store, name)
+        except TokenExists:
+            print(f"error: a token named {name!r} exists; revoke it first", file=sys.stderr)
+            return 1
+        print(token)
+        print(f"token {name!r} created; it is shown only this once", file=sys.stderr)
+        return 0
+
+    return _with_store(args, work)
+
+
+def cmd_list(args: argparse.Namespace) -> int:
+    async def work(store: Store) -> int:
+        tokens = await list_tokens(store)
+        if args.json:
+            print_json([{"name": t.name, "created_at": t.created_at} for t in tokens])
+        else:
+            print_table(["name", "created_at"], [(t.name, t.created_at) for t in tokens])
+        return 0
+
+    return _with_store(args, work)
+
+
+def cmd_revoke(args: argparse.Namespace) -> int:
+    async def work(store: Store) -> int:
+        if not await revoke_token(store, args.name):
+            print(f"error: no token named {args.name!r}", file=sys.stderr)
+            return 1
+        print(f"token {args.name!r} revoked")
+        return 0
+
+    return _with_store(args, work)

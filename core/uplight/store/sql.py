@@ -1,0 +1,20 @@
+"""Small SQL helpers shared by the store modules."""
+
+from __future__ import annotations
+
+import sqlite3
+
+import aiosqlite
+
+
+async def run_script(db: aiosqlite.Connection, script: str) -> None:
+    """Run ``;``-separated statements inside the caller's transaction
+    (``executescript`` would commit it behind our back)."""
+    statement = ""
+    for line in script.splitlines(keepends=True):
+        statement += line
+        if sqlite3.complete_statement(statement):
+            await db.execute(statement)
+            statement = ""
+    if statement.strip():
+        raise ValueError(f"incomplete SQL statement: {statement.strip()[:60]}")

@@ -1,0 +1,66 @@
+"""The JSON APIs: the admin API under /api/v1 (bearer token) and its OpenAPI document."""
+
+from __future__ import annotations
+
+import importlib
+
+from quart import Quart, Response, g, jsonify, request
+
+from ...store.tokens import verify_token
+from ..context import runtime
+from ..errors import ApiError
+from .openapi import build_document
+from .operations import ApiBlueprint
+
+ADMIN_PREFIX = "/api/v1"
+OPENAPI_PATH = "/api/openapi.json"
+
+# Each module defines `api = ApiBlueprint(...)`; listed in the order of the document.
+API_MODULES = ("dashboard", "incidents", "maintenance", "pages", "public")
+
+
+def api_blueprints() -> list[ApiBlueprint]:
+    found = []
+    for name in API_MODULES:
+        try:
+            module = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name == f"{__name__}.{name}":
+                continue  # a surface not built yet
+            raise
+        found.append(module.api)
+    return found
+
+
+def install_api(app: Quart) -> None:
+    blueprints = api_blueprints()
+    for api in blueprints:
+        app.register_blueprint(api.blueprint)
+    document = build_document(op for api in blueprints for op in api.operations)
+
+    @app.before_request
+    async def _authenticate() -> None:
+        # Runs before routing resolves, so an unknown /api/v1 path is a 401 too:
+        # nothing about what exists leaks to a caller without a token.
+        path = request.path
+        if path != ADMIN_PREFIX and not path.startswith(ADMIN_PREFIX + "/"):
+            return
+        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+        token = token.strip()
+        if scheme.lower() != "bearer" or not token:
+            raise ApiError(
+                401, "UNAUTHORIZED", "an Authorization: Bearer <token> header is required"
+            )
+        name = await verify_token(runtime().store, token)
+        if name is None:
+            raise ApiError(401, "UNAUTHORIZED", "the bearer token is not valid")
+        g.token_name = name
+
+    @app.get(OPENAPI_PATH)
+    async def openapi() -> Response:
+        return jsonify(document)
+
+
+def token_name() -> str:
+    """The name of the token that authenticated this request."""
+    return g.token_name

@@ -1,0 +1,103 @@
+"""GET /api/v1/health/dashboard: what an operator checks first when something is off."""
+
+from __future__ import annotations
+
+import datetime as dt
+import time
+
+from pydantic import BaseModel
+
+from ... import __version__
+from ..context import runtime
+from .operations import ApiBlueprint
+
+api = ApiBlueprint("dashboard", "/api/v1/health", tag="health")
+
+
+class SchedulerHealth(BaseModel):
+    running: bool
+    monitors: int
+    lag_seconds: float
+    last_tick: dt.datetime | None
+    abandoned_checks: int
+
+
+class MonitorHealth(BaseModel):
+    id: str
+    type: str
+    last_status: str | None
+    last_checked_at: dt.datetime | None
+    last_message: str | None
+    last_error: str | None
+    consecutive_failures: int
+    active_incident: int | None
+    skipped_ticks: int
+
+
+class StoreHealth(BaseModel):
+    path: str
+    file_bytes: int
+    wal_bytes: int
+    pending_writes: int
+    flushed_results: int
+    failed_flushes: int
+    last_flush: dt.datetime | None
+
+
+class Dashboard(BaseModel):
+    version: str
+    uptime_seconds: float
+    scheduler: SchedulerHealth
+    monitors: list[MonitorHealth]
+    store: StoreHealth
+
+
+def _time(unix: float | None) -> dt.datetime | None:
+    return None if unix is None else dt.datetime.fromtimestamp(unix, dt.UTC)
+
+
+@api.route(
+    "GET", "/dashboard", summary="Scheduler, monitors and store at a glance", response=Dashboard
+)
+async def health_dashboard() -> Dashboard:
+    rt = runtime()
+    scheduler = rt.scheduler
+    facts = await rt.store.facts()
+    monitors = []
+    for monitor_id, state in scheduler.states.items():
+        last = state.last
+        tracker = rt.monitor_tracker(monitor_id)
+        monitors.append(
+            MonitorHealth(
+                id=monitor_id,
+                type=state.monitor.type,
+                last_status=last.result.status.value if last else None,
+                last_checked_at=last.checked_at if last else None,
+                last_message=last.result.message if last else None,
+                last_error=last.error_reason if last else None,
+                consecutive_failures=tracker.consecutive_failures if tracker else 0,
+                active_incident=tracker.active_incident if tracker else None,
+                skipped_ticks=state.skipped_ticks,
+            )
+        )
+    return Dashboard(
+        version=__version__,
+        uptime_seconds=round(time.time() - rt.started_at, 3),
+        scheduler=SchedulerHealth(
+            running=scheduler.running,
+            monitors=len(scheduler.states),
+            lag_seconds=max((s.last_lag for s in scheduler.states.values()), default=0.0),
+            last_tick=_time(scheduler.stats.last_tick),
+            abandoned_checks=scheduler.stats.abandoned_tasks,
+        ),
+        monitors=monitors,
+        store=StoreHealth(
+            path=facts.path,
+            file_bytes=facts.file_bytes,
+            wal_bytes=facts.wal_bytes,
+            pending_writes=facts.pending_results + facts.queued_writes,
+            flushed_results=facts.flushed_results,
+            failed_flushes=facts.failed_flushes,
+            last_flush=_time(facts.last_flush),
+        ),
+    )
