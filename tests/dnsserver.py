@@ -17,6 +17,7 @@ It answers from a small zone and can be told to misbehave per name::
     with DnsServer(zone, tls=server_tls_context(ca, "127.0.0.1")) as server:
         server.tls_address         # DNS over TLS on its own port
         server.https_url           # DNS over HTTPS: "https://127.0.0.1:PORT/dns-query"
+        server.transports("example.org")   # ["udp", "tcp"] after a truncated UDP answer
 
 Names not in the zone get NXDOMAIN. A CNAME is followed inside the zone, as an
 authoritative server does. Every listener runs in daemon threads and stops on exit;
@@ -103,9 +104,13 @@ class DnsServer:
         return f"127.0.0.1:{self._tls.server_address[1]}"
 
     @property
-    def https_url(self) -> str:
+    def https_port(self) -> int:
         assert self._https is not None, "start the server with tls=... for DNS over HTTPS"
-        return f"https://127.0.0.1:{self._https.server_address[1]}/dns-query"
+        return int(self._https.server_address[1])
+
+    @property
+    def https_url(self) -> str:
+        return f"https://127.0.0.1:{self.https_port}/dns-query"
 
     def transports(self, name: str) -> list[str]:
         """The transports queries for ``name`` arrived on, in order."""

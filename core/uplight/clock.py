@@ -21,7 +21,7 @@ class FakeClock:
     """A clock tests move by hand."""
 
     def __init__(self, start: dt.datetime | None = None) -> None:
-        self._now = start or dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
+        self._now = start or dt.datetime.now(dt.UTC).replace(microsecond=0)
 
     def now(self) -> dt.datetime:
         return self._now

@@ -13,7 +13,7 @@ import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -26,7 +26,15 @@ from pydantic import (
 )
 
 from .checks import CheckOptions
-from .durations import Duration
+from .durations import Duration, format_duration
+from .recurrence import (
+    CronSpec,
+    parse_cron,
+    parse_time_of_day,
+    parse_timezone,
+    parse_weekday,
+    weekly_spec,
+)
 
 ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 ID_RULE = "lowercase letters, digits and '-', 1 to 64 characters, not starting or ending with '-'"
@@ -138,6 +146,73 @@ class PageConfig(Strict):
     components: tuple[ComponentConfig, ...] = ()
 
 
+MAX_MAINTENANCE_SECONDS = 30 * 86400
+
+
+class WeeklyScheduleConfig(Strict):
+    days: tuple[str, ...] = Field(min_length=1)
+    at: str
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for day in value:
+            parse_weekday(day)
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        parse_time_of_day(value)
+        return value
+
+
+class MaintenanceConfig(Strict):
+    """A recurring maintenance window, materialised ahead of time (see uplight.maintenance)."""
+
+    id: Id
+    title: Annotated[Text, Field(max_length=200)]
+    description: str | None = Field(None, max_length=5000)
+    severity: Literal["info", "warning", "critical"] = "info"
+    components: tuple[str, ...] = ()
+    duration: Duration
+    weekly: WeeklyScheduleConfig | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: float) -> float:
+        if not 60 <= value <= MAX_MAINTENANCE_SECONDS:
+            raise ValueError(f"must be between 1m and 30d, not {format_duration(value)}")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_cron(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        parse_timezone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> MaintenanceConfig:
+        if (self.weekly is None) == (self.cron is None):
+            raise ValueError('give exactly one schedule: weekly = { … } or cron = "…"')
+        return self
+
+    @property
+    def schedule(self) -> CronSpec:
+        if self.weekly is not None:
+            return weekly_spec(self.weekly.days, self.weekly.at)
+        return parse_cron(self.cron or "")
+
+
 class _TopLevel(Strict):
     server: ServerConfig = ServerConfig()
     storage: StorageConfig = StorageConfig()
@@ -145,6 +220,7 @@ class _TopLevel(Strict):
     metrics: MetricsConfig = MetricsConfig()
     monitors: tuple[dict[str, Any], ...] = ()
     pages: tuple[PageConfig, ...] = ()
+    maintenance: tuple[MaintenanceConfig, ...] = ()
 
 
 class Config(Strict):
@@ -154,6 +230,7 @@ class Config(Strict):
     metrics: MetricsConfig = MetricsConfig()
     monitors: tuple[MonitorConfig, ...] = ()
     pages: tuple[PageConfig, ...] = ()
+    maintenance: tuple[MaintenanceConfig, ...] = ()
     source: Path | None = None
 
     def monitor(self, monitor_id: str) -> MonitorConfig | None:
@@ -224,6 +301,7 @@ def parse_config(text: str, check_types: Mapping[str, Any], source: Path | None 
     monitors = _validate_monitors(raw_monitors, check_types, vocabulary, issues)
     if isinstance(raw_monitors, list):
         _check_references(sections.get("pages", ()), raw_monitors, issues)
+        _check_maintenance_references(sections.get("maintenance", ()), raw_monitors, issues)
     if issues:
         raise ConfigError(issues, source)
     sections["monitors"] = tuple(monitors)
@@ -331,6 +409,32 @@ def _check_references(
             seen.add(component.monitor)
 
 
+def _check_maintenance_references(
+    entries: tuple[MaintenanceConfig, ...], raw_monitors: list[Any], issues: list[ConfigIssue]
+) -> None:
+    monitor_ids = {raw.get("id") for raw in raw_monitors if isinstance(raw, dict)}
+    known = [m for m in monitor_ids if isinstance(m, str)]
+    first_index: dict[str, int] = {}
+    for index, entry in enumerate(entries):
+        if entry.id in first_index:
+            issues.append(
+                ConfigIssue(
+                    f"maintenance[{index}].id",
+                    f"duplicate id {entry.id!r} (first used by maintenance[{first_index[entry.id]}])",
+                )
+            )
+        first_index.setdefault(entry.id, index)
+        seen: set[str] = set()
+        for c_index, monitor_id in enumerate(entry.components):
+            path = f"maintenance[{index}].components[{c_index}]"
+            if monitor_id not in monitor_ids:
+                hint = _did_you_mean(monitor_id, known)
+                issues.append(ConfigIssue(path, f"no monitor has id {monitor_id!r}{hint}"))
+            elif monitor_id in seen:
+                issues.append(ConfigIssue(path, f"monitor {monitor_id!r} is already listed"))
+            seen.add(monitor_id)
+
+
 def _issues(
     exc: ValidationError, prefix: tuple[str | int, ...], vocabulary: set[str]
 ) -> list[ConfigIssue]:
@@ -370,6 +474,7 @@ def _vocabulary(check_types: Mapping[str, Any]) -> set[str]:
     for model in (_TopLevel, ServerConfig, StorageConfig, SchedulerConfig, MetricsConfig):
         words |= set(model.model_fields)
     words |= set(PageConfig.model_fields) | set(ComponentConfig.model_fields)
+    words |= set(MaintenanceConfig.model_fields) | set(WeeklyScheduleConfig.model_fields)
     for check_type in check_types.values():
         words |= set(check_type.Options.model_fields)
     return words

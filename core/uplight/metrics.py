@@ -21,7 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -50,6 +50,31 @@ ERROR_REASONS: tuple[str, ...] = ("exception", "timeout", "invalid_result")
 # plugin's free-form keys could carry a host name or explode cardinality.
 PHASES: tuple[str, ...] = ("dns", "connect", "tls", "ttfb", "transfer")
 SECONDS_PER_DAY = 86400.0
+_Family = TypeVar("_Family", GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily)
+
+# Every metric uplight exports, with its help text (docs/metrics.md explains each).
+HELP: dict[str, str] = {
+    "uplight_build_info": "uplight build information; always 1.",
+    "uplight_monitors": "Configured monitors.",
+    "uplight_uptime_seconds": "Seconds since the uplight runtime was created.",
+    "uplight_monitor_up": "1 if the last check was up or degraded, 0 if down; absent before one.",
+    "uplight_monitor_status": "The monitor's status word, one-hot.",
+    "uplight_checks_total": "Checks run, by result.",
+    "uplight_check_duration_seconds": "Check latency as measured by the check.",
+    "uplight_monitor_last_check_timestamp_seconds": "Unix time the last check started.",
+    "uplight_monitor_lag_seconds": "How late the last check started compared to its schedule.",
+    "uplight_scheduler_skipped_ticks_total": "Checks skipped because the previous one overran.",
+    "uplight_http_phase_duration_seconds": "Duration of each phase of the last HTTP check.",
+    "uplight_tls_cert_not_after_timestamp_seconds": "Unix time the latest certificate expires.",
+    "uplight_tls_cert_days_left": "Days until the latest certificate expires, as of the scrape.",
+    "uplight_dns_answer_count": "Records in the last DNS answer.",
+    "uplight_check_errors_total": "Checks failed by the plugin: raised, timed out or bad result.",
+    "uplight_scheduler_lag_seconds": "Largest start delay among the monitors' last checks.",
+    "uplight_store_pending_writes": "Check results buffered plus write jobs queued, uncommitted.",
+    "uplight_store_flushed_results_total": "Check results committed to the database.",
+    "uplight_store_failed_flushes_total": "Flushes of buffered check results that failed.",
+    "uplight_store_last_flush_timestamp_seconds": "Unix time of the last successful flush.",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +101,6 @@ class MonitorStats:
     # Non-cumulative counts per bucket; the extra last slot is "above the largest bound".
     buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
     latency_sum: float = 0.0
-    latency_count: int = 0
     status: CheckStatus | None = None
     in_maintenance: bool = False
     last_checked: float | None = None  # unix seconds of the last check's start
@@ -120,7 +144,6 @@ class CheckStats:
             if latency is not None and latency >= 0:
                 stats.buckets[_bucket_index(latency)] += 1
                 stats.latency_sum += latency
-                stats.latency_count += 1
             stats.status = status
             stats.in_maintenance = bool(record.in_maintenance)
             stats.last_checked = checked_at
@@ -153,75 +176,32 @@ class UplightCollector(Collector):
         states = rt.scheduler.states
         stats, errors = rt.check_stats.snapshot()
 
-        info = GaugeMetricFamily(
-            "uplight_build_info", "uplight build information; always 1.", labels=["version"]
-        )
+        info = _family(GaugeMetricFamily, "uplight_build_info", "version")
         info.add_metric([__version__], 1)
         yield info
-        yield GaugeMetricFamily(
-            "uplight_monitors", "Number of configured monitors.", value=len(states)
-        )
-        yield GaugeMetricFamily(
-            "uplight_uptime_seconds",
-            "Seconds since the uplight runtime was created.",
-            value=max(0.0, now - rt.started_at),
-        )
+        yield _single(GaugeMetricFamily, "uplight_monitors", len(states))
+        uptime = max(0.0, now - rt.started_at)
+        yield _single(GaugeMetricFamily, "uplight_uptime_seconds", uptime)
 
-        up = GaugeMetricFamily(
-            "uplight_monitor_up",
-            "1 if the monitor's last check was up or degraded, 0 if down; absent before the first check.",
-            labels=["monitor", "type"],
+        up = _family(GaugeMetricFamily, "uplight_monitor_up", "monitor", "type")
+        status = _family(GaugeMetricFamily, "uplight_monitor_status", "monitor", "status")
+        checks = _family(CounterMetricFamily, "uplight_checks_total", "monitor", "type", "result")
+        duration = _family(
+            HistogramMetricFamily, "uplight_check_duration_seconds", "monitor", "type"
         )
-        status = GaugeMetricFamily(
-            "uplight_monitor_status",
-            "Current status of the monitor, one-hot over the status words.",
-            labels=["monitor", "status"],
+        last_check = _family(
+            GaugeMetricFamily, "uplight_monitor_last_check_timestamp_seconds", "monitor"
         )
-        checks = CounterMetricFamily(
-            "uplight_checks_total",
-            "Checks run, by result.",
-            labels=["monitor", "type", "result"],
+        lag = _family(GaugeMetricFamily, "uplight_monitor_lag_seconds", "monitor")
+        skipped = _family(CounterMetricFamily, "uplight_scheduler_skipped_ticks_total", "monitor")
+        phases = _family(
+            GaugeMetricFamily, "uplight_http_phase_duration_seconds", "monitor", "phase"
         )
-        duration = HistogramMetricFamily(
-            "uplight_check_duration_seconds",
-            "Check latency as reported by the check (checks without a latency are not counted).",
-            labels=["monitor", "type"],
+        not_after = _family(
+            GaugeMetricFamily, "uplight_tls_cert_not_after_timestamp_seconds", "monitor"
         )
-        last_check = GaugeMetricFamily(
-            "uplight_monitor_last_check_timestamp_seconds",
-            "Unix time the monitor's last check started.",
-            labels=["monitor"],
-        )
-        lag = GaugeMetricFamily(
-            "uplight_monitor_lag_seconds",
-            "How late the monitor's last check started compared to its schedule.",
-            labels=["monitor"],
-        )
-        skipped = CounterMetricFamily(
-            "uplight_scheduler_skipped_ticks_total",
-            "Scheduled checks skipped because the previous one overran its interval.",
-            labels=["monitor"],
-        )
-        phases = GaugeMetricFamily(
-            "uplight_http_phase_duration_seconds",
-            "Duration of each phase of the monitor's last HTTP check.",
-            labels=["monitor", "phase"],
-        )
-        not_after = GaugeMetricFamily(
-            "uplight_tls_cert_not_after_timestamp_seconds",
-            "Unix time the monitor's certificate expires (latest certificate seen).",
-            labels=["monitor"],
-        )
-        days_left = GaugeMetricFamily(
-            "uplight_tls_cert_days_left",
-            "Days until the monitor's certificate expires, computed at scrape time.",
-            labels=["monitor"],
-        )
-        answers = GaugeMetricFamily(
-            "uplight_dns_answer_count",
-            "Number of records in the monitor's last DNS answer.",
-            labels=["monitor"],
-        )
+        days_left = _family(GaugeMetricFamily, "uplight_tls_cert_days_left", "monitor")
+        answers = _family(GaugeMetricFamily, "uplight_dns_answer_count", "monitor")
 
         for monitor_id, state in states.items():
             kind = state.monitor.type
@@ -255,21 +235,13 @@ class UplightCollector(Collector):
         yield from (up, status, checks, duration, last_check, lag, skipped)
         yield from (phases, not_after, days_left, answers)
 
-        failures = CounterMetricFamily(
-            "uplight_check_errors_total",
-            "Checks that failed because the check plugin raised, timed out or returned garbage.",
-            labels=["type", "reason"],
-        )
+        failures = _family(CounterMetricFamily, "uplight_check_errors_total", "type", "reason")
         keys = {(m.monitor.type, r) for m in states.values() for r in ERROR_REASONS}
         for kind, reason in sorted(keys | set(errors)):
             failures.add_metric([kind, reason], errors[(kind, reason)])
         yield failures
-
-        yield GaugeMetricFamily(
-            "uplight_scheduler_lag_seconds",
-            "Largest start delay among the monitors' last checks.",
-            value=max((s.last_lag for s in states.values()), default=0.0),
-        )
+        worst = max((s.last_lag for s in states.values()), default=0.0)
+        yield _single(GaugeMetricFamily, "uplight_scheduler_lag_seconds", worst)
         yield from _store_metrics(rt)
 
 
@@ -278,27 +250,26 @@ def _store_metrics(rt: Runtime) -> Iterator[Metric]:
         writer = rt.store.writer.stats  # plain counters: no SQLite, no await
     except RuntimeError:
         return  # store not open (starting or stopped): omit rather than report zeros
-    yield GaugeMetricFamily(
-        "uplight_store_pending_writes",
-        "Check results buffered plus write jobs queued, not yet committed.",
-        value=writer.pending_results + writer.queued_writes,
-    )
-    yield CounterMetricFamily(
-        "uplight_store_flushed_results_total",
-        "Check results committed to the database.",
-        value=writer.flushed_results,
-    )
-    yield CounterMetricFamily(
-        "uplight_store_failed_flushes_total",
-        "Flushes of buffered results that failed (they are retried).",
-        value=writer.failed_flushes,
-    )
+    pending = writer.pending_results + writer.queued_writes
+    yield _single(GaugeMetricFamily, "uplight_store_pending_writes", pending)
+    flushed = writer.flushed_results
+    yield _single(CounterMetricFamily, "uplight_store_flushed_results_total", flushed)
+    failed = writer.failed_flushes
+    yield _single(CounterMetricFamily, "uplight_store_failed_flushes_total", failed)
     if writer.last_flush is not None:
-        yield GaugeMetricFamily(
-            "uplight_store_last_flush_timestamp_seconds",
-            "Unix time of the last successful flush of check results.",
-            value=writer.last_flush,
-        )
+        last = writer.last_flush
+        yield _single(GaugeMetricFamily, "uplight_store_last_flush_timestamp_seconds", last)
+
+
+def _family(kind: type[_Family], name: str, *labels: str) -> _Family:
+    # CounterMetricFamily strips "_total" from the family name; its samples keep it.
+    return kind(name, HELP[name], labels=list(labels))
+
+
+def _single(
+    kind: type[GaugeMetricFamily] | type[CounterMetricFamily], name: str, value: float
+) -> Metric:
+    return kind(name, HELP[name], value=value)
 
 
 def _status_word(stats: MonitorStats) -> str:

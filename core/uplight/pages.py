@@ -7,14 +7,16 @@ message: those never enter these classes.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
-import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .config import Config, PageConfig
+from .config import Config
 from .models import CHECK_TO_STATUS, Status, utcnow
 from .store import Store, StoredResult
+from .store.pages import StoredPage, list_pages
+from .store.pages import public_component_id as public_component_id
 
 BANNER_LABELS: dict[Status, str] = {
     Status.OPERATIONAL: "All Systems Operational",
@@ -60,12 +62,6 @@ class PageSnapshot:
         return out
 
 
-def public_component_id(page_slug: str, monitor_id: str, salt: str) -> str:
-    """Stable across restarts, opaque to visitors (a keyed hash, not the monitor id)."""
-    digest = hashlib.blake2b(f"{page_slug}\0{monitor_id}".encode(), key=salt.encode()[:64])
-    return "c_" + digest.hexdigest()[:16]
-
-
 def component_status(latest: StoredResult | None) -> Status:
     if latest is None:
         return Status.NO_DATA
@@ -90,30 +86,62 @@ def overall_status(statuses: Iterable[Status]) -> Status:
 
 
 class PageService:
-    def __init__(self, config: Config, store: Store, *, id_salt: str = "") -> None:
+    """Pages as stored in the database (config-provisioned and API-created).
+
+    The directory of pages is held in memory and reloaded by :meth:`refresh`
+    after every change (provisioning, API writes), so looking a page up costs
+    no query and :meth:`is_on_a_page` can be answered synchronously.
+    """
+
+    def __init__(self, config: Config, store: Store) -> None:
         self._config = config
         self._store = store
-        self._salt = id_salt
+        self._pages: dict[str, StoredPage] = {}
+        self._default: str | None = None
+        self._on_a_page: frozenset[str] = frozenset()
+        self._lock = asyncio.Lock()
 
-    def page(self, slug: str | None = None) -> PageConfig | None:
-        if slug is None:
-            return self._config.default_page
-        return next((p for p in self._config.pages if p.slug == slug), None)
+    async def refresh(self, config: Config | None = None) -> None:
+        """Reload the directory from the database (and take a reloaded config)."""
+        # Serialised: a slow refresh that started earlier must not overwrite a newer one.
+        async with self._lock:
+            if config is not None:
+                self._config = config
+            pages = await list_pages(self._store)
+            self._pages = {p.slug: p for p in pages}
+            self._default = next((p.slug for p in pages if p.default), None)
+            self._on_a_page = frozenset(
+                c.monitor_id
+                for p in pages
+                for c in p.components
+                if self._config.monitor(c.monitor_id)
+            )
 
-    async def snapshot(self, page: PageConfig) -> PageSnapshot:
-        latest = await self._store.latest_results(c.monitor for c in page.components)
-        ordered = sorted(
-            page.components,
-            key=lambda c: (c.public_group is None, c.public_group or "", c.sort_order),
-        )
+    def page(self, slug: str | None = None) -> StoredPage | None:
+        """A page by slug; the default page (served at /status) without one."""
+        key = self._default if slug is None else slug
+        return self._pages.get(key) if key is not None else None
+
+    def pages(self) -> list[StoredPage]:
+        return list(self._pages.values())
+
+    def is_on_a_page(self, monitor_id: str) -> bool:
+        """Whether any page shows this monitor; for the incident engine, called per result."""
+        return monitor_id in self._on_a_page
+
+    async def snapshot(self, page: StoredPage) -> PageSnapshot:
+        # A component whose monitor left the config has nothing to show (and only
+        # its monitor id to name it by, which must not reach the public): skip it.
+        shown = [c for c in page.components if self._config.monitor(c.monitor_id) is not None]
+        latest = await self._store.latest_results(c.monitor_id for c in shown)
         components = []
-        for comp in ordered:
-            monitor = self._config.monitor(comp.monitor)
-            stored = latest.get(comp.monitor)
+        for comp in shown:
+            monitor = self._config.monitor(comp.monitor_id)
+            stored = latest.get(comp.monitor_id)
             components.append(
                 ComponentSnapshot(
-                    id=public_component_id(page.slug, comp.monitor, self._salt),
-                    name=comp.public_name or (monitor.name if monitor else comp.monitor),
+                    id=comp.public_id,
+                    name=comp.public_name or (monitor.name if monitor else ""),
                     group=comp.public_group,
                     description=comp.public_description,
                     status=component_status(stored),

@@ -8,9 +8,13 @@ import logging
 import time
 from typing import Any
 
+from .clock import Clock, SystemClock
 from .config import Config, MonitorConfig
+from .incidents import IncidentEngine
+from .maintenance import MaintenanceService
 from .metrics import CheckStats
 from .models import ResultRecord
+from .page_provisioning import provision_pages
 from .pages import PageService
 from .plugins import PluginRegistry
 from .scheduler import Scheduler
@@ -23,27 +27,45 @@ PRUNE_EVERY = 3600.0
 
 class Runtime:
     def __init__(
-        self, config: Config, registry: PluginRegistry, *, flush_interval: float = 1.0
+        self,
+        config: Config,
+        registry: PluginRegistry,
+        *,
+        flush_interval: float = 1.0,
+        clock: Clock | None = None,
     ) -> None:
         self.config = config
+        self.clock: Clock = clock or SystemClock()
         self.registry = registry
         self.store = Store(config.database_path, flush_interval=flush_interval)
+        self.maintenance = MaintenanceService(self.store, config, self.clock)
         self.scheduler = Scheduler(
             config.monitors,
             registry.check_types,
             max_concurrency=config.scheduler.max_concurrency,
             max_jitter=config.scheduler.max_jitter,
             listeners=[self._record_result],
+            in_maintenance=self.maintenance.is_active,
         )
         # Cumulative check statistics for /metrics, fed by every result.
         self.check_stats = CheckStats()
         self.scheduler.add_listener(self.check_stats.observe)
-        self.pages = PageService(config, self.store, id_salt=str(config.database_path))
+        # After the store's listener, so a transition's write flushes the result first.
+        self.incidents = IncidentEngine(
+            self.store, config.monitors, is_on_a_page=self._is_on_a_page, clock=self.clock
+        )
+        self.scheduler.add_listener(self.incidents.observe)
+        self.pages = PageService(config, self.store)
         self.started_at = time.time()
         self._background: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
         await self.store.open()
+        # Config pages reach the database before anything serves or checks.
+        await provision_pages(self.store, self.config, self.clock.now())
+        await self.pages.refresh()
+        await self.incidents.load()  # before any result: a restart must not open a duplicate
+        await self.maintenance.start()  # before any check: results are flagged from the first
         self.scheduler.start()
         self._background.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
         log.info(
@@ -56,6 +78,7 @@ class Runtime:
     async def stop(self) -> None:
         """Cancel in-flight checks, flush pending results, close the database."""
         await self.scheduler.stop()
+        await self.maintenance.stop()
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -69,6 +92,10 @@ class Runtime:
         """The incident engine's view of a monitor (consecutive failures, active incident)."""
         engine = getattr(self, "incidents", None)
         return engine.tracker(monitor_id) if engine is not None else None
+
+    def _is_on_a_page(self, monitor_id: str) -> bool:
+        """Only a monitor bound to a page opens incidents."""
+        return any(c.monitor == monitor_id for p in self.config.pages for c in p.components)
 
     def _record_result(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         self.store.add_result(record)

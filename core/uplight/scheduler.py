@@ -28,6 +28,8 @@ log = logging.getLogger(__name__)
 
 ResultListener = Callable[[MonitorConfig, ResultRecord], Awaitable[None] | None]
 MAX_MESSAGE = 2000
+# How long a cancelled check may take to unwind before it counts as abandoned.
+CANCEL_GRACE = 0.1
 
 
 @dataclass
@@ -76,6 +78,8 @@ class Scheduler:
         self._tasks: list[asyncio.Task[None]] = []
         # Checks that ignored cancellation: kept referenced until they finish.
         self._abandoned: set[asyncio.Task[Any]] = set()
+        # Checks cancelled because their loop was: ``stop`` waits for them.
+        self._cancelled: set[asyncio.Task[Any]] = set()
         self.stats = SchedulerStats()
 
     @property
@@ -93,12 +97,22 @@ class Scheduler:
                 asyncio.create_task(self._loop(state, delay), name=f"monitor:{state.monitor.id}")
             )
 
-    async def stop(self) -> None:
-        """Cancel the loops and every in-flight check; return when they are gone."""
+    async def stop(self, grace: float = 1.0) -> None:
+        """Cancel the loops and every in-flight check; return when they are gone.
+
+        A check that ignores its cancellation gets ``grace`` seconds to end, then is
+        left behind (counted in ``stats.abandoned_tasks``) so that stopping is bounded.
+        """
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        waiting = {t for t in self._abandoned | self._cancelled if not t.done()}
+        if waiting:
+            _, still = await asyncio.wait(waiting, timeout=grace)
+            self.stats.abandoned_tasks += len(still & self._cancelled)
+            for task in still:
+                log.warning("a check ignored its cancellation and is still running: %r", task)
 
     async def _loop(self, state: MonitorState, delay: float) -> None:
         interval = state.monitor.interval
@@ -110,7 +124,12 @@ class Scheduler:
                 lag = max(0.0, time.monotonic() - due)
                 state.last_lag = lag
                 self.stats.max_lag = max(self.stats.max_lag * 0.9, lag)
-                await self._run_and_record(state)
+                try:
+                    await self._run_and_record(state)
+                except Exception:
+                    # run_check turns plugin faults into results; this is a bug of ours,
+                    # and it must not end this monitor's checks for good.
+                    log.exception("scheduler error for monitor %s", state.monitor.id)
             now = time.monotonic()
             due += interval
             if due <= now:
@@ -150,24 +169,36 @@ class Scheduler:
     async def run_check(self, monitor: MonitorConfig) -> ResultRecord:
         """One check under a hard timeout, with every plugin fault turned into a result."""
         checked_at = utcnow()
-        in_maintenance = self._in_maintenance(monitor.id)
-        check_type = self._check_types[monitor.type]
+        try:
+            in_maintenance = bool(self._in_maintenance(monitor.id))
+        except Exception:
+            log.exception("maintenance lookup failed for monitor %s", monitor.id)
+            in_maintenance = False
+        check_type = self._check_types.get(monitor.type)
+        if check_type is None:
+            result = CheckResult.down(f"unknown check type {monitor.type!r}")
+            return ResultRecord(monitor.id, checked_at, result, "exception", in_maintenance)
         context = CheckContext(monitor_id=monitor.id, timeout=monitor.timeout)
         started = time.monotonic()
-        task = asyncio.create_task(check_type.check(monitor.options, context))
+        # Called inside the task, so a check that raises before its first await (or is
+        # not even a coroutine function) is caught like any other fault.
+        task = asyncio.create_task(_call_check(check_type, monitor.options, context))
         # The check gets its own timeout; the grace lets it report a precise message first.
         limit = monitor.timeout + min(1.0, max(0.05, monitor.timeout * 0.1))
         try:
             done, _ = await asyncio.wait({task}, timeout=limit)
         except asyncio.CancelledError:
             task.cancel()
-            self._abandon(task)
+            if not task.done():
+                self._cancelled.add(task)
+                task.add_done_callback(self._cancelled.discard)
+            task.add_done_callback(_consume)
             raise
         elapsed = time.monotonic() - started
         reason: str | None = None
         if not done:
             task.cancel()
-            self._abandon(task)
+            await self._reap(task)
             reason = "timeout"
             result = CheckResult.down(f"check did not finish within {monitor.timeout:g}s", elapsed)
         elif task.cancelled():
@@ -175,24 +206,32 @@ class Scheduler:
             result = CheckResult.down("check was cancelled", elapsed)
         elif (exc := task.exception()) is not None:
             reason = "exception"
-            log.warning(
-                "check type %r raised for monitor %s: %s: %s",
-                monitor.type,
-                monitor.id,
-                type(exc).__name__,
-                exc,
-            )
+            what = _describe(exc)
+            log.warning("check type %r raised for monitor %s: %s", monitor.type, monitor.id, what)
             result = CheckResult.down(
-                f"check plugin {monitor.type!r} failed: {type(exc).__name__}: {exc}"[:MAX_MESSAGE],
-                elapsed,
+                f"check plugin {monitor.type!r} failed: {what}"[:MAX_MESSAGE], elapsed
             )
         else:
-            result, problem = _validated(task.result(), monitor.type)
+            try:
+                result, problem = _validated(task.result(), monitor.type)
+            except Exception as exc:  # e.g. a message whose __str__ raises
+                result = CheckResult.down("")
+                problem = (
+                    f"check plugin {monitor.type!r} returned a result that cannot be read: "
+                    f"{type(exc).__name__}"
+                )
             if problem:
                 reason = "invalid_result"
                 log.warning("monitor %s: %s", monitor.id, problem)
                 result = CheckResult.down(problem, elapsed)
         return ResultRecord(monitor.id, checked_at, result, reason, in_maintenance)
+
+    async def _reap(self, task: asyncio.Task[Any]) -> None:
+        """Give a cancelled check a moment to unwind; abandon it if it does not."""
+        try:
+            await asyncio.wait({task}, timeout=CANCEL_GRACE)
+        finally:
+            self._abandon(task)
 
     def _abandon(self, task: asyncio.Task[Any]) -> None:
         if task.done():
@@ -202,6 +241,20 @@ class Scheduler:
         self._abandoned.add(task)
         task.add_done_callback(self._abandoned.discard)
         task.add_done_callback(_consume)
+
+
+async def _call_check(check_type: CheckType, options: Any, context: CheckContext) -> Any:
+    outcome = check_type.check(options, context)
+    if inspect.isawaitable(outcome):
+        outcome = await outcome
+    return outcome
+
+
+def _describe(exc: BaseException) -> str:
+    try:
+        return f"{type(exc).__name__}: {exc}"
+    except Exception:  # an exception whose __str__ raises too
+        return type(exc).__name__
 
 
 def _consume(task: asyncio.Task[Any]) -> None:

@@ -16,11 +16,10 @@ from typing import Any
 
 import aiosqlite
 import pytest
-
 from uplight.models import CheckResult, CheckStatus, ResultRecord
 from uplight.store import DailyRollup, Store, StoredResult, retention_cutoff
 from uplight.store import database as database_module
-from uplight.store.migrations import MIGRATIONS, migrate
+from uplight.store.migrations import MIGRATIONS, m001_results_and_rollups, migrate
 
 BASE = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
 
@@ -280,16 +279,17 @@ async def test_rollups_equal_a_recount_of_raw_rows(db_path: Path) -> None:
 async def test_rollup_latency_max_ignores_missing_latencies(store: Store, db_path: Path) -> None:
     store.add_result(record("web", BASE, latency=None))
     await store.flush()
-    assert raw(db_path, "SELECT latency_count, latency_sum_ms, latency_max_ms FROM daily_rollups") == [
-        (0, 0.0, None)
-    ]
+    assert raw(
+        db_path, "SELECT latency_count, latency_sum_ms, latency_max_ms FROM daily_rollups"
+    ) == [(0, 0.0, None)]
     store.add_result(record("web", BASE, latency=0.5))
     await store.flush()
     store.add_result(record("web", BASE, latency=None))
     store.add_result(record("web", BASE, latency=0.25))
     await store.flush()
     assert raw(
-        db_path, "SELECT checks_total, latency_count, latency_sum_ms, latency_max_ms FROM daily_rollups"
+        db_path,
+        "SELECT checks_total, latency_count, latency_sum_ms, latency_max_ms FROM daily_rollups",
     ) == [(4, 2, 750.0, 500.0)]
 
 
@@ -369,29 +369,32 @@ def test_retention_cutoff() -> None:
 
 
 async def test_migrations_apply_once_and_pragmas_hold(db_path: Path) -> None:
+    names = [m.__name__ for m in MIGRATIONS]
+    assert names[0] == "m001_results_and_rollups"
     async with Store(db_path) as store:
-        assert await store.fetchall("SELECT name FROM migrations") == [("m001_results_and_rollups",)]
+        assert await store.fetchall("SELECT name FROM migrations ORDER BY rowid") == [
+            (name,) for name in names
+        ]
         foreign_keys = await store.write(_pragma("foreign_keys"))
         journal_mode = await store.write(_pragma("journal_mode"))
         synchronous = await store.write(_pragma("synchronous"))
     assert foreign_keys == 1
     assert journal_mode == "wal"
     assert synchronous == 1  # NORMAL
-    first = raw(db_path, "SELECT name, applied_at FROM migrations")
-    assert [name for name, _ in first] == [m.__name__ for m in MIGRATIONS]
-    assert first[0][0] == "m001_results_and_rollups"
+    first = raw(db_path, "SELECT name, applied_at FROM migrations ORDER BY rowid")
+    assert [name for name, _ in first] == names
     assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]  # persistent in the file
 
     async with Store(db_path) as store:
         pass
-    assert raw(db_path, "SELECT name, applied_at FROM migrations") == first
+    assert raw(db_path, "SELECT name, applied_at FROM migrations ORDER BY rowid") == first
 
     async with aiosqlite.connect(db_path) as conn:
         assert await migrate(conn) == []
 
     fresh = db_path.with_name("fresh.db")
     async with aiosqlite.connect(fresh, isolation_level=None) as conn:
-        assert await migrate(conn) == ["m001_results_and_rollups"]
+        assert await migrate(conn) == names
         assert await migrate(conn) == []
     tables = {name for (name,) in raw(fresh, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"migrations", "results", "daily_rollups"} <= tables
@@ -415,7 +418,7 @@ async def test_a_failing_migration_leaves_nothing_behind(tmp_path: Path) -> None
     path = tmp_path / "m.db"
     async with aiosqlite.connect(path, isolation_level=None) as conn:
         with pytest.raises(RuntimeError, match="migration broke"):
-            await migrate(conn, [*MIGRATIONS, m900_half_done])
+            await migrate(conn, [m001_results_and_rollups, m900_half_done])
     tables = {name for (name,) in raw(path, "SELECT name FROM sqlite_master WHERE type='table'")}
     assert "half" not in tables
     assert "results" in tables
@@ -437,7 +440,9 @@ async def test_a_path_with_uri_characters_opens(tmp_path: Path) -> None:
 # -- writes that fail -------------------------------------------------------------------------
 
 
-async def test_a_failing_write_rolls_back_and_the_writer_goes_on(store: Store, db_path: Path) -> None:
+async def test_a_failing_write_rolls_back_and_the_writer_goes_on(
+    store: Store, db_path: Path
+) -> None:
     for i in range(3):
         store.add_result(record(checked_at=BASE + dt.timedelta(seconds=i)))
 
@@ -529,7 +534,9 @@ async def test_latest_and_recent_results(store: Store) -> None:
     store.add_result(record("web", BASE + dt.timedelta(minutes=1), message="web middle"))
     store.add_result(record("dns", BASE + dt.timedelta(minutes=5), message="dns first"))
     # Same timestamp: the later insert (higher id) wins.
-    store.add_result(record("dns", BASE + dt.timedelta(minutes=5), CheckStatus.DOWN, message="dns second"))
+    store.add_result(
+        record("dns", BASE + dt.timedelta(minutes=5), CheckStatus.DOWN, message="dns second")
+    )
     store.add_result(record("tls", BASE - dt.timedelta(days=3), message="tls old"))
     await store.flush()
 
@@ -608,3 +615,16 @@ async def test_a_write_submitted_while_closing_is_answered(db_path: Path) -> Non
     await store.close()
     assert outcome == "late" or isinstance(outcome, RuntimeError)
     assert count_results(db_path) == 30_000
+
+
+async def test_a_flush_commits_at_most_max_batch_results_per_transaction(
+    store: Store, db_path: Path
+) -> None:
+    for i in range(2500):
+        store.add_result(record(checked_at=BASE + dt.timedelta(milliseconds=i)))
+    await store.flush()
+    stats = store.writer.stats
+    assert stats.flushes == 3  # 1000 + 1000 + 500
+    assert stats.flushed_results == 2500
+    assert stats.pending_results == 0
+    assert count_results(db_path) == 2500

@@ -28,8 +28,8 @@ from .results import (
     StoredResult,
     result_from_row,
     rollup_from_row,
-    to_millis,
 )
+from .sql import to_millis
 from .writer import WriteFn, Writer
 
 log = logging.getLogger(__name__)

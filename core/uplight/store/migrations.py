@@ -10,6 +10,9 @@ from collections.abc import Awaitable, Callable
 
 import aiosqlite
 
+from .incidents import m003_incidents
+from .maintenance import m004_maintenance
+from .pages import m005_status_pages
 from .sql import run_script
 from .tokens import m002_tokens
 
@@ -57,6 +60,9 @@ async def m001_results_and_rollups(db: aiosqlite.Connection) -> None:
 MIGRATIONS: list[Migration] = [
     m001_results_and_rollups,
     m002_tokens,
+    m003_incidents,
+    m004_maintenance,
+    m005_status_pages,
 ]
 
 

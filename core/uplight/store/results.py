@@ -12,6 +12,7 @@ from typing import Any
 import aiosqlite
 
 from ..models import CheckResult, CheckStatus, ResultRecord
+from .sql import from_millis, to_millis
 
 _INSERT = (
     "INSERT INTO results (monitor_id, checked_at, status, latency_ms, message, details,"
@@ -35,14 +36,6 @@ ON CONFLICT (monitor_id, day) DO UPDATE SET
         WHEN excluded.latency_max_ms IS NULL THEN latency_max_ms
         ELSE max(latency_max_ms, excluded.latency_max_ms) END
 """
-
-
-def to_millis(value: dt.datetime) -> int:
-    return int(value.timestamp() * 1000)
-
-
-def from_millis(value: int) -> dt.datetime:
-    return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
 
 
 def utc_day(value: dt.datetime) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 
 import aiosqlite
@@ -18,3 +19,12 @@ async def run_script(db: aiosqlite.Connection, script: str) -> None:
             statement = ""
     if statement.strip():
         raise ValueError(f"incomplete SQL statement: {statement.strip()[:60]}")
+
+
+def to_millis(value: dt.datetime) -> int:
+    """Times are stored as INTEGER unix milliseconds, UTC."""
+    return int(value.timestamp() * 1000)
+
+
+def from_millis(value: int) -> dt.datetime:
+    return dt.datetime.fromtimestamp(value / 1000, dt.UTC)

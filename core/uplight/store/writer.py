@@ -115,11 +115,35 @@ class Writer:
                 await self._flush_results()
                 await self._run_job(job)
             if stop:
-                await self._flush_results()
+                await self._drain()
                 return
             if time.monotonic() >= deadline or len(self._buffer) >= self._max_batch:
                 await self._flush_results()
                 deadline = time.monotonic() + self._flush_interval
+
+    async def _drain(self) -> None:
+        """Closing: flush, and answer every job that arrived meanwhile, until none is left.
+
+        No ``await`` separates the last emptiness check from the task's end, so a
+        ``submit`` either gets its job run here or sees the writer stopped.
+        """
+        while True:
+            await self._flush_results()
+            if self._buffer:
+                # The database refuses writes (already logged): answer the waiting
+                # jobs rather than leave their callers hanging.
+                log.error("closing with %d check results unwritten", len(self._buffer))
+                while not self._jobs.empty():
+                    job = self._jobs.get_nowait()
+                    if job is not None and not job.future.done():
+                        job.future.set_exception(RuntimeError("the store writer stopped"))
+                return
+            if self._jobs.empty():
+                return
+            job = self._jobs.get_nowait()
+            self.stats.queued_writes = self._jobs.qsize()
+            if job is not None:
+                await self._run_job(job)
 
     async def _run_job(self, job: _Job) -> None:
         try:
@@ -134,22 +158,28 @@ class Writer:
                 job.future.set_result(value)
 
     async def _flush_results(self) -> None:
-        if not self._buffer:
-            return
-        batch, self._buffer = self._buffer, []
-        try:
-            await self._transaction(lambda db: insert_results(db, batch))
-        except Exception:
-            # Keep the batch for the next attempt: results are only dropped if the
-            # database stays unwritable and the process exits.
-            log.exception("could not write %d check results; will retry", len(batch))
-            self._buffer[:0] = batch
-            self.stats.failed_flushes += 1
-        else:
-            self.stats.flushed_results += len(batch)
-            self.stats.flushes += 1
-            self.stats.last_flush = time.time()
-        self.stats.pending_results = len(self._buffer)
+        """Commit what is buffered now, at most ``max_batch`` results per transaction
+        (results added meanwhile wait for the next flush, so jobs never starve)."""
+        remaining = len(self._buffer)
+        while remaining > 0:
+            batch = self._buffer[: min(remaining, self._max_batch)]
+            del self._buffer[: len(batch)]
+            remaining -= len(batch)
+            try:
+                await self._transaction(lambda db, batch=batch: insert_results(db, batch))
+            except Exception:
+                # Keep the batch for the next attempt: results are only dropped if the
+                # database stays unwritable and the process exits.
+                log.exception("could not write %d check results; will retry", len(batch))
+                self._buffer[:0] = batch
+                self.stats.failed_flushes += 1
+                break
+            else:
+                self.stats.flushed_results += len(batch)
+                self.stats.flushes += 1
+                self.stats.last_flush = time.time()
+            finally:
+                self.stats.pending_results = len(self._buffer)
 
     async def _transaction(self, fn: WriteFn[T]) -> T:
         await self._db.execute("BEGIN IMMEDIATE")
@@ -157,7 +187,13 @@ class Writer:
             value = await fn(self._db)
             await self._db.execute("COMMIT")
         except BaseException:
-            await self._db.execute("ROLLBACK")
+            # SQLite may already have rolled back (or ``fn`` committed): a failing
+            # ROLLBACK must not hide the error the caller needs to see.
+            if self._db.in_transaction:
+                try:
+                    await self._db.execute("ROLLBACK")
+                except Exception:
+                    log.exception("ROLLBACK failed")
             raise
         return value
 

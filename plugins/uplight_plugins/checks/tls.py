@@ -19,18 +19,23 @@ import os
 import re
 import socket
 import ssl
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 from uplight import CheckContext, CheckOptions, CheckResult, CheckType, hookimpl
 
-from .starttls import StartTlsError, negotiate
-from .tls_cert import CertFacts, iso_z, parse_certificate
+from .starttls import Handshake, Progress, StartTlsError, probe
+from .tls_cert import (
+    EXPIRY_CODES,
+    MISMATCH_CODES,
+    CertFacts,
+    expiry_problem,
+    mismatch_message,
+    parse_certificate,
+    verify_reason,
+)
 
-CLOSE_GRACE = 0.25  # seconds to wait for the server's close_notify before hanging up
 _LABEL = re.compile(r"(?!-)[A-Za-z0-9_-]{1,63}(?<!-)")
 
 
@@ -98,30 +103,6 @@ class TlsOptions(CheckOptions):
         return self.server_name or self.host
 
 
-@dataclass
-class _Progress:
-    """Where a probe got to: the phase a failure or timeout is blamed on, and timings."""
-
-    phase: str = "connect"
-    phases: dict[str, float] = field(default_factory=dict)
-    started: float = field(default_factory=time.perf_counter)
-
-    def enter(self, phase: str, key: str) -> None:
-        now = time.perf_counter()
-        self.phases[key] = round(now - self.started, 6)
-        self.phase, self.started = phase, now
-
-
-@dataclass(frozen=True, slots=True)
-class _Handshake:
-    """What one completed handshake told us."""
-
-    der: bytes | None
-    chain_length: int | None
-    tls_version: str | None
-    cipher: str | None
-
-
 class TlsCheck(CheckType):
     name = "tls"
     Options = TlsOptions
@@ -148,7 +129,7 @@ async def _check(options: TlsOptions, timeout: float) -> CheckResult:
     except (ssl.SSLError, OSError) as exc:  # the CA file changed since the config loaded
         return CheckResult.down(f"cannot load ca_file {options.ca_file}: {exc}")
     deadline = asyncio.get_running_loop().time() + timeout
-    progress = _Progress()
+    progress = Progress()
     try:
         shake = await _probe(options, trust, deadline, progress)
     except ssl.SSLCertVerificationError as exc:
@@ -157,152 +138,56 @@ async def _check(options: TlsOptions, timeout: float) -> CheckResult:
         return _down(f"timed out after {timeout:g}s ({progress.phase})", progress)
     except (OSError, EOFError, StartTlsError) as exc:
         return _down(_describe(exc, progress.phase, options), progress)
-    latency = sum(progress.phases.values())
+    latency = sum(progress.phases.values())  # connect + STARTTLS + handshake
     return _judge(options, shake, verified=options.verify, latency=latency, progress=progress)
-
-
-async def _probe(
-    options: TlsOptions, trust: ssl.SSLContext, deadline: float, progress: _Progress
-) -> _Handshake:
-    """Connect, STARTTLS if asked, handshake; always hang up before returning."""
-    writer: asyncio.StreamWriter | None = None
-    completed = False
-    try:
-        async with asyncio.timeout_at(deadline):
-            reader, writer = await asyncio.open_connection(options.host, options.port)
-            if options.starttls:
-                progress.enter("STARTTLS", "connect")
-                await negotiate(options.starttls, reader, writer)
-                progress.enter("TLS handshake", "starttls")
-            else:
-                progress.enter("TLS handshake", "connect")
-            await writer.start_tls(trust, server_hostname=options.name)
-            progress.enter("done", "tls")
-            completed = True
-            return _read_handshake(writer)
-    finally:
-        if writer is not None:
-            await _hang_up(writer, graceful=completed)
-
-
-def _read_handshake(writer: asyncio.StreamWriter) -> _Handshake:
-    tls: ssl.SSLObject | None = writer.get_extra_info("ssl_object")
-    if tls is None:
-        return _Handshake(None, None, None, None)
-    cipher = tls.cipher()
-    return _Handshake(
-        der=tls.getpeercert(binary_form=True),
-        chain_length=_chain_length(tls),
-        tls_version=tls.version(),
-        cipher=cipher[0] if cipher else None,
-    )
-
-
-def _chain_length(tls: ssl.SSLObject) -> int | None:
-    """How many certificates the server sent (leaf included); None when unknowable.
-
-    ``get_unverified_chain`` is public from Python 3.13; 3.10–3.12 have it only on the
-    private ``_sslobj``. Either may be missing, so this reports None rather than guess.
-    """
-    for owner in (tls, getattr(tls, "_sslobj", None)):
-        method = getattr(owner, "get_unverified_chain", None)
-        if callable(method):
-            try:
-                chain = method()
-            except (ssl.SSLError, ValueError, AttributeError):
-                return None
-            return len(chain) if chain is not None else None
-    return None
-
-
-async def _hang_up(writer: asyncio.StreamWriter, *, graceful: bool) -> None:
-    # A polite close sends close_notify and waits briefly for the server's; a server
-    # that never answers (or a probe that already failed) gets the line dropped.
-    writer.close()
-    if graceful:
-        with contextlib.suppress(OSError, TimeoutError):
-            async with asyncio.timeout(CLOSE_GRACE):
-                await writer.wait_closed()
-    writer.transport.abort()
 
 
 async def _verify_failed(
     options: TlsOptions,
     error: ssl.SSLCertVerificationError,
     deadline: float,
-    progress: _Progress,
+    progress: Progress,
 ) -> CheckResult:
     """Name the failure, and fetch the certificate unverified to report its facts."""
-    latency = sum(progress.phases.values()) + (time.perf_counter() - progress.started)
-    reason = _verify_reason(error)
-    shake: _Handshake | None = None
+    latency = round(progress.elapsed(), 6)
+    reason = verify_reason(error)
+    shake: Handshake | None = None
     with contextlib.suppress(OSError, EOFError, StartTlsError):  # facts are a bonus
-        shake = await _probe(options, _client_context(False, None), deadline, _Progress())
+        shake = await _probe(options, _client_context(False, None), deadline, Progress())
     facts = _facts(shake)
     details = _details(options, shake, facts, verified=False)
     details["verify_error"] = reason
+    details["phases"] = progress.phases  # of the verified attempt, the one that counts
     code = getattr(error, "verify_code", None)
-    if facts is not None and code in (_CERT_HAS_EXPIRED, _CERT_NOT_YET_VALID):
-        expiry = _expiry_failure(facts, _now())
-        if expiry is not None:  # the dated message says more than OpenSSL's
-            reason = expiry
-    elif code in (_HOSTNAME_MISMATCH, _IP_ADDRESS_MISMATCH):
-        reason = _mismatch(options.name, facts)
-    return CheckResult.down(reason, round(latency, 6), **details)
+    if facts is not None and code in EXPIRY_CODES:
+        # The dated message says more than OpenSSL's "certificate has expired".
+        reason = expiry_problem(facts, _now()) or reason
+    elif code in MISMATCH_CODES:
+        reason = mismatch_message(options.name, facts)
+    return CheckResult.down(reason, latency, **details)
 
 
-# OpenSSL's X509_V_ERR_* codes, as carried by SSLCertVerificationError.verify_code.
-_UNABLE_TO_GET_ISSUER_CERT = 2
-_CERT_NOT_YET_VALID = 9
-_CERT_HAS_EXPIRED = 10
-_DEPTH_ZERO_SELF_SIGNED_CERT = 18
-_SELF_SIGNED_CERT_IN_CHAIN = 19
-_UNABLE_TO_GET_ISSUER_CERT_LOCALLY = 20
-_UNABLE_TO_VERIFY_LEAF_SIGNATURE = 21
-_CERT_REVOKED = 23
-_INVALID_CA = 24
-_INVALID_PURPOSE = 26
-_HOSTNAME_MISMATCH = 62
-_IP_ADDRESS_MISMATCH = 64
-_VERIFY_REASONS = {
-    _UNABLE_TO_GET_ISSUER_CERT: "unknown issuer (unable to get issuer certificate)",
-    _CERT_NOT_YET_VALID: "certificate is not yet valid",
-    _CERT_HAS_EXPIRED: "certificate has expired",
-    _DEPTH_ZERO_SELF_SIGNED_CERT: "self-signed certificate",
-    _SELF_SIGNED_CERT_IN_CHAIN: "self-signed certificate in chain (untrusted root)",
-    _UNABLE_TO_GET_ISSUER_CERT_LOCALLY: "unknown issuer (unable to get local issuer certificate)",
-    _UNABLE_TO_VERIFY_LEAF_SIGNATURE: "unknown issuer (unable to verify the first certificate)",
-    _CERT_REVOKED: "certificate revoked",
-    _INVALID_CA: "invalid CA certificate in chain",
-    _INVALID_PURPOSE: "certificate not valid for TLS servers",
-    _HOSTNAME_MISMATCH: "hostname mismatch",
-    _IP_ADDRESS_MISMATCH: "hostname mismatch",
-}
-
-
-def _verify_reason(error: ssl.SSLCertVerificationError) -> str:
-    reason = _VERIFY_REASONS.get(getattr(error, "verify_code", None) or -1)
-    if reason is not None:
-        return reason
-    message = getattr(error, "verify_message", None) or error.reason or "unknown reason"
-    return f"certificate verify failed: {message}"
-
-
-def _mismatch(name: str, facts: CertFacts | None) -> str:
-    if facts is None:
-        return f"hostname mismatch: certificate is not for {name}"
-    if not facts.sans:
-        return f"hostname mismatch: certificate names no hosts (no subjectAltName), not {name}"
-    return f"hostname mismatch: certificate is for {', '.join(facts.sans)}, not {name}"
+async def _probe(
+    options: TlsOptions, trust: ssl.SSLContext, deadline: float, progress: Progress
+) -> Handshake:
+    return await probe(
+        options.host,
+        options.port,
+        server_name=options.name,
+        starttls=options.starttls,
+        trust=trust,
+        deadline=deadline,
+        progress=progress,
+    )
 
 
 def _judge(
     options: TlsOptions,
-    shake: _Handshake,
+    shake: Handshake,
     *,
     verified: bool,
     latency: float,
-    progress: _Progress,
+    progress: Progress,
 ) -> CheckResult:
     facts = _facts(shake)
     details = _details(options, shake, facts, verified=verified)
@@ -313,7 +198,7 @@ def _judge(
     if facts is None:
         return CheckResult.down("could not parse the server certificate", latency, **details)
     now = _now()
-    failure = _expiry_failure(facts, now)
+    failure = expiry_problem(facts, now)
     if failure is not None:
         return CheckResult.down(failure, latency, **details)
     days = facts.days_left(now)
@@ -329,24 +214,7 @@ def _judge(
     return CheckResult.up(message, latency, **details)
 
 
-def _expiry_failure(facts: CertFacts, now: dt.datetime) -> str | None:
-    if now < facts.not_before:
-        return f"certificate is not yet valid (not_before {iso_z(facts.not_before)})"
-    if now >= facts.not_after:
-        ago = _span((now - facts.not_after).total_seconds())
-        return f"certificate expired {ago} ago (not_after {iso_z(facts.not_after)})"
-    return None
-
-
-def _span(seconds: float) -> str:
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            count = int(seconds // size)
-            return f"{count} {unit}{'' if count == 1 else 's'}"
-    return "less than a minute"
-
-
-def _facts(shake: _Handshake | None) -> CertFacts | None:
+def _facts(shake: Handshake | None) -> CertFacts | None:
     if shake is None or shake.der is None:
         return None
     try:
@@ -356,7 +224,7 @@ def _facts(shake: _Handshake | None) -> CertFacts | None:
 
 
 def _details(
-    options: TlsOptions, shake: _Handshake | None, facts: CertFacts | None, *, verified: bool
+    options: TlsOptions, shake: Handshake | None, facts: CertFacts | None, *, verified: bool
 ) -> dict[str, Any]:
     details: dict[str, Any] = {
         "chain_length": shake.chain_length if shake else None,
@@ -389,12 +257,15 @@ def _describe(exc: BaseException, phase: str, options: TlsOptions) -> str:
 
 
 def _ssl_reason(exc: ssl.SSLError) -> str:
-    if exc.reason:
-        return exc.reason.lower().replace("_", " ")
-    return str(exc) or type(exc).__name__
+    if not exc.reason:
+        return str(exc) or type(exc).__name__
+    reason = exc.reason.lower().replace("_", " ")
+    if exc.reason == "WRONG_VERSION_NUMBER":  # OpenSSL's words for "that was not TLS"
+        reason += " (the server did not answer in TLS: wrong port, or does it need starttls?)"
+    return reason
 
 
-def _down(message: str, progress: _Progress) -> CheckResult:
+def _down(message: str, progress: Progress) -> CheckResult:
     details: dict[str, Any] = {"phases": progress.phases} if progress.phases else {}
     return CheckResult.down(message, **details)
 

@@ -1,13 +1,15 @@
-"""Facts about one X.509 certificate, read with ``cryptography`` from its DER bytes.
+"""Facts about one X.509 certificate, and the words for what is wrong with it.
 
-Kept apart from the network code so the facts (and their JSON shape in
-``details["cert"]``) can be tested and reused without a handshake.
+The facts are read with ``cryptography`` from the DER bytes; kept apart from the
+network code so they (and their JSON shape in ``details["cert"]``) can be tested
+and reused without a handshake.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,25 @@ from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 
 SECONDS_PER_DAY = 86400.0
+
+# OpenSSL's X509_V_ERR_* codes, as carried by SSLCertVerificationError.verify_code.
+NOT_YET_VALID, EXPIRED = 9, 10
+EXPIRY_CODES = frozenset({NOT_YET_VALID, EXPIRED})
+MISMATCH_CODES = frozenset({62, 64})  # hostname, IP address
+_VERIFY_REASONS = {
+    2: "unknown issuer (unable to get issuer certificate)",
+    NOT_YET_VALID: "certificate is not yet valid",
+    EXPIRED: "certificate has expired",
+    18: "self-signed certificate",
+    19: "self-signed certificate in chain (untrusted root)",
+    20: "unknown issuer (unable to get local issuer certificate)",
+    21: "unknown issuer (unable to verify the first certificate)",
+    23: "certificate revoked",
+    24: "invalid CA certificate in chain",
+    26: "certificate not valid for TLS servers",
+    62: "hostname mismatch",
+    64: "hostname mismatch",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,3 +154,38 @@ def _self_signed(cert: x509.Certificate) -> bool:
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
     return True
+
+
+def verify_reason(error: ssl.SSLCertVerificationError) -> str:
+    """A short name for why OpenSSL refused the certificate."""
+    reason = _VERIFY_REASONS.get(getattr(error, "verify_code", None) or -1)
+    if reason is not None:
+        return reason
+    message = getattr(error, "verify_message", None) or error.reason or "unknown reason"
+    return f"certificate verify failed: {message}"
+
+
+def mismatch_message(name: str, facts: CertFacts | None) -> str:
+    if facts is None:
+        return f"hostname mismatch: certificate is not for {name}"
+    if not facts.sans:
+        return f"hostname mismatch: certificate names no hosts (no subjectAltName), not {name}"
+    return f"hostname mismatch: certificate is for {', '.join(facts.sans)}, not {name}"
+
+
+def expiry_problem(facts: CertFacts, now: dt.datetime) -> str | None:
+    """Why the certificate is not valid at ``now``, with its dates; None if it is."""
+    if now < facts.not_before:
+        return f"certificate is not yet valid (not_before {iso_z(facts.not_before)})"
+    if now >= facts.not_after:
+        ago = _span((now - facts.not_after).total_seconds())
+        return f"certificate expired {ago} ago (not_after {iso_z(facts.not_after)})"
+    return None
+
+
+def _span(seconds: float) -> str:
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            count = int(seconds // size)
+            return f"{count} {unit}{'' if count == 1 else 's'}"
+    return "less than a minute"

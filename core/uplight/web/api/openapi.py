@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
 from ... import __version__
-from .operations import Operation
+from .operations import MAX_ID, Operation
 
 _DESCRIPTIONS = {
     200: "OK",
@@ -52,6 +52,12 @@ def openapi_path(rule: str) -> tuple[str, list[tuple[str, str]]]:
     return re.sub(r"<(?:(\w+):)?(\w+)>", replace, rule), params
 
 
+def _path_schema(kind: str) -> dict[str, Any]:
+    if kind == "integer":
+        return {"type": "integer", "format": "int64", "minimum": 1, "maximum": MAX_ID}
+    return {"type": "string"}
+
+
 def build_document(
     operations: Iterable[Operation], *, title: str = "uplight API"
 ) -> dict[str, Any]:
@@ -72,7 +78,7 @@ def build_document(
     for op in operations:
         path, path_params = openapi_path(op.rule)
         parameters: list[dict[str, Any]] = [
-            {"name": name, "in": "path", "required": True, "schema": {"type": kind}}
+            {"name": name, "in": "path", "required": True, "schema": _path_schema(kind)}
             for name, kind in path_params
         ]
         if op.query is not None:

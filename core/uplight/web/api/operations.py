@@ -22,6 +22,8 @@ from ..errors import ApiError
 
 View = Callable[..., Awaitable[Any]]
 
+MAX_ID = 2**63 - 1
+
 
 @dataclass(frozen=True)
 class Operation:
@@ -89,9 +91,15 @@ class ApiBlueprint:
 
             @functools.wraps(view)
             async def wrapper(**path_params: Any) -> Response:
+                for value in path_params.values():
+                    # SQLite integers are 64-bit: a larger id cannot exist.
+                    if isinstance(value, int) and not 0 < value <= MAX_ID:
+                        raise ApiError(404, "NOT_FOUND", "no such resource")
                 kwargs = dict(path_params)
                 if query is not None:
                     kwargs["query"] = parse_query(query)
+                elif request.args:
+                    raise unknown_parameter(next(iter(request.args)))
                 if body is not None:
                     kwargs["body"] = await parse_body(body)
                 return to_response(await view(**kwargs), status)
@@ -116,10 +124,20 @@ async def parse_body(model: type[BaseModel]) -> BaseModel:
 
 
 def parse_query(model: type[BaseModel]) -> BaseModel:
+    # A misspelt filter silently ignored would return the wrong rows: refuse it.
+    for name in request.args:
+        if name not in model.model_fields:
+            raise unknown_parameter(name)
     try:
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:
         raise validation_error(exc, "query") from None
+
+
+def unknown_parameter(name: str) -> ApiError:
+    return ApiError(
+        422, "UNKNOWN_FIELD", f"{name}: unknown query parameter", field=name[:100] or None
+    )
 
 
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]+$")

@@ -1,0 +1,319 @@
+"""/api/v1/incidents: read incidents, narrate them, post timeline updates.
+
+The engine opens and ends incidents from check results; the operator only
+tells the story: a public title and description, a severity override, and
+timeline updates. PATCH has three-state fields: omitted is unchanged, a string
+sets, ``null`` clears back to the automatic wording.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from ...incidents import auto_title, incident_title
+from ...store import incidents as db_incidents
+from ...store.incidents import PHASES, SEVERITIES, Incident, IncidentPosition, IncidentUpdate
+from ..context import runtime
+from ..errors import ApiError
+from . import token_name
+from .operations import ApiBlueprint
+
+api = ApiBlueprint("incidents", "/api/v1/incidents", tag="incidents")
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+MESSAGE_MAX = 2000
+# Opaque to clients. Every string the pattern admits is a usable position, so the
+# documented schema and the validator agree (``re.search``: JSON Schema semantics).
+CURSOR_PATTERN = r"^([0-9]{1,19})\.([0-9]{1,19})$"
+SINCE_EXAMPLE = "2024-05-01T12:00:00Z"
+
+Severity = Literal["minor", "major", "critical"]
+Phase = Literal["investigating", "identified", "monitoring", "resolved", "postmortem"]
+
+
+def _one_of(value: object, allowed: tuple[str, ...], code: str, what: str) -> object:
+    # Before the Literal check, so a wrong word gets its own code; a wrong type falls through.
+    if isinstance(value, str) and value not in allowed:
+        raise PydanticCustomError(code, f"{what} must be one of: {', '.join(allowed)}")
+    return value
+
+
+def _text(value: str, *, limit: int, empty: str, too_long: str, what: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError(empty, f"{what} must not be blank")
+    if len(value) > limit:
+        raise PydanticCustomError(too_long, f"{what} must be at most {limit} characters")
+    return value.strip()
+
+
+# The documented schema carries the limits too, so generated clients (and
+# schemathesis) know what validates; the validators give each its error code.
+def _limits(limit: int, *, non_blank: bool) -> dict[str, object]:
+    schema: dict[str, object] = {"maxLength": limit}
+    if non_blank:
+        schema["pattern"] = r"\S"
+    return schema
+
+
+class IncidentPatch(BaseModel):
+    """Narration; omit a field to leave it, ``null`` to clear it to the automatic wording."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    public_title: str | None = Field(None, json_schema_extra=_limits(TITLE_MAX, non_blank=True))
+    public_description: str | None = Field(
+        None, json_schema_extra=_limits(DESCRIPTION_MAX, non_blank=False)
+    )
+    severity: Severity | None = None
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, value: object) -> object:
+        return _one_of(value, SEVERITIES, "INVALID_SEVERITY", "severity")
+
+    @field_validator("public_title")
+    @classmethod
+    def _title(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        return _text(
+            value,
+            limit=TITLE_MAX,
+            empty="EMPTY_TITLE",
+            too_long="TITLE_TOO_LONG",
+            what="public_title",
+        )
+
+    @field_validator("public_description")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > DESCRIPTION_MAX:
+            raise PydanticCustomError(
+                "DESCRIPTION_TOO_LONG",
+                f"public_description must be at most {DESCRIPTION_MAX} characters",
+            )
+        return value
+
+
+class UpdateCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    phase: Phase
+    message: str = Field(json_schema_extra=_limits(MESSAGE_MAX, non_blank=True))
+
+    @field_validator("phase", mode="before")
+    @classmethod
+    def _phase(cls, value: object) -> object:
+        return _one_of(value, PHASES, "INVALID_PHASE", "phase")
+
+    @field_validator("message")
+    @classmethod
+    def _message(cls, value: str) -> str:
+        return _text(
+            value,
+            limit=MESSAGE_MAX,
+            empty="EMPTY_MESSAGE",
+            too_long="MESSAGE_TOO_LONG",
+            what="message",
+        )
+
+
+class IncidentQuery(BaseModel):
+    active: bool | None = Field(None, description="only active (true) or ended (false) incidents")
+    monitor: str | None = Field(None, description="only this monitor's incidents")
+    since: dt.datetime | None = Field(
+        None, description="only incidents still active at or after this time (ISO 8601)"
+    )
+    limit: int = Field(50, ge=1, le=200, description="page size")
+    cursor: str | None = Field(
+        None,
+        description="next_cursor from the previous page",
+        json_schema_extra={"pattern": CURSOR_PATTERN},
+    )
+
+    @field_validator("since", mode="before")
+    @classmethod
+    def _since_is_iso(cls, value: object) -> object:
+        # pydantic would also read "1714564800" as a unix time; the document says ISO 8601.
+        if isinstance(value, str) and not re.match(r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ]", value):
+            raise ValueError(f"must be an ISO 8601 date and time, e.g. {SINCE_EXAMPLE}")
+        return value
+
+    @field_validator("since")
+    @classmethod
+    def _since_has_offset(cls, value: dt.datetime | None) -> dt.datetime | None:
+        if value is not None and value.utcoffset() is None:
+            raise ValueError(f"give a UTC offset, e.g. {SINCE_EXAMPLE}")
+        return None if value is None else value.astimezone(dt.UTC)
+
+    @field_validator("cursor")
+    @classmethod
+    def _cursor(cls, value: str | None) -> str | None:
+        if value is not None and not re.search(CURSOR_PATTERN, value):
+            raise PydanticCustomError("INVALID_CURSOR", "not a cursor this API returned")
+        return value
+
+
+class IncidentUpdateOut(BaseModel):
+    id: int
+    phase: Phase
+    message: str
+    created_at: dt.datetime
+    created_by: str | None
+
+
+class IncidentOut(BaseModel):
+    id: int
+    monitor_id: str
+    title: str = Field(description="public_title, or auto_title when there is none")
+    auto_title: str
+    public_title: str | None
+    public_description: str | None
+    severity: Severity
+    status: Literal["active", "ended"]
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    updated_at: dt.datetime
+    latest_update: IncidentUpdateOut | None
+
+
+class IncidentDetail(IncidentOut):
+    updates: list[IncidentUpdateOut] = Field(description="the timeline, newest first")
+
+
+class IncidentList(BaseModel):
+    items: list[IncidentOut]
+    next_cursor: str | None
+
+
+def update_out(update: IncidentUpdate) -> IncidentUpdateOut:
+    return IncidentUpdateOut(
+        id=update.id,
+        phase=update.phase,  # type: ignore[arg-type]  # the table's CHECK holds it to the five
+        message=update.message,
+        created_at=update.created_at,
+        created_by=update.created_by,
+    )
+
+
+def incident_out(incident: Incident) -> IncidentOut:
+    return IncidentOut(**_fields(incident))
+
+
+def _fields(incident: Incident) -> dict[str, object]:
+    latest = incident.latest_update
+    return {
+        "id": incident.id,
+        "monitor_id": incident.monitor_id,
+        "title": incident_title(incident),
+        "auto_title": auto_title(incident.monitor_name, incident.auto_severity),
+        "public_title": incident.public_title,
+        "public_description": incident.public_description,
+        "severity": incident.severity,
+        "status": "active" if incident.active else "ended",
+        "started_at": incident.started_at,
+        "ended_at": incident.ended_at,
+        "updated_at": incident.updated_at,
+        "latest_update": update_out(latest) if latest else None,
+    }
+
+
+def encode_cursor(position: IncidentPosition) -> str:
+    return f"{position.started_at_ms}.{position.id}"
+
+
+def decode_cursor(cursor: str) -> IncidentPosition:
+    """A cursor the query model has validated; out-of-range numbers mean "before everything"."""
+    match = re.search(CURSOR_PATTERN, cursor)
+    assert match is not None
+    started, ident = (min(int(g), db_incidents.MAX_ID) for g in match.groups())
+    return IncidentPosition(started, ident)
+
+
+def _not_found(incident_id: int) -> ApiError:
+    return ApiError(404, "NOT_FOUND", f"no incident {incident_id}")
+
+
+@api.route(
+    "GET", "", summary="List incidents, newest first", query=IncidentQuery, response=IncidentList
+)
+async def list_incidents(query: IncidentQuery) -> IncidentList:
+    """Filter by `active`, `monitor` and `since`; page with `limit` and `cursor`."""
+    after = decode_cursor(query.cursor) if query.cursor is not None else None
+    found = await db_incidents.list_incidents(
+        runtime().store,
+        active=query.active,
+        monitor_id=query.monitor,
+        since=query.since,
+        after=after,
+        limit=query.limit + 1,
+    )
+    page = found[: query.limit]
+    more = len(found) > query.limit
+    return IncidentList(
+        items=[incident_out(i) for i in page],
+        next_cursor=encode_cursor(db_incidents.position_of(page[-1])) if more else None,
+    )
+
+
+@api.route(
+    "GET",
+    "/<int:incident_id>",
+    summary="One incident with its timeline",
+    response=IncidentDetail,
+)
+async def get_incident(incident_id: int) -> IncidentDetail:
+    store = runtime().store
+    incident = await db_incidents.get_incident(store, incident_id)
+    if incident is None:
+        raise _not_found(incident_id)
+    updates = await db_incidents.incident_updates(store, incident_id)
+    return IncidentDetail(**_fields(incident), updates=[update_out(u) for u in updates])
+
+
+@api.route(
+    "PATCH",
+    "/<int:incident_id>",
+    summary="Narrate an incident: public title, description, severity",
+    body=IncidentPatch,
+    response=IncidentOut,
+)
+async def patch_incident(incident_id: int, body: IncidentPatch) -> IncidentOut:
+    """Omitted fields stay; a string sets; `null` clears back to the automatic wording."""
+    rt = runtime()
+    changes = {name: getattr(body, name) for name in body.model_fields_set}
+    incident = await db_incidents.narrate_incident(rt.store, incident_id, changes, rt.clock.now())
+    if incident is None:
+        raise _not_found(incident_id)
+    return incident_out(incident)
+
+
+@api.route(
+    "POST",
+    "/<int:incident_id>/updates",
+    summary="Post a timeline update",
+    body=UpdateCreate,
+    response=IncidentUpdateOut,
+    status=201,
+)
+async def post_incident_update(incident_id: int, body: UpdateCreate) -> IncidentUpdateOut:
+    """Posting `resolved` does not end the incident: check results do. Ended incidents accept
+    updates too (a postmortem)."""
+    rt = runtime()
+    update = await db_incidents.add_incident_update(
+        rt.store,
+        incident_id,
+        phase=body.phase,
+        message=body.message,
+        created_by=token_name(),
+        at=rt.clock.now(),
+    )
+    if update is None:
+        raise _not_found(incident_id)
+    return update_out(update)

@@ -1,0 +1,301 @@
+"""/api/v1/maintenance: schedule, change, cancel, complete and purge maintenance windows.
+
+Statuses follow the clock by themselves (see ``uplight.maintenance``); every
+route applies due transitions before it answers, so what it returns agrees
+with the clock even between the background task's ticks.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
+from pydantic_core import PydanticCustomError
+
+from ...maintenance import MaintenanceError, MaintenanceService, WindowNotFound
+from ...store.maintenance import StoredWindow, WindowFields
+from ..context import runtime
+from ..errors import ApiError
+from . import token_name
+from .operations import ApiBlueprint
+
+api = ApiBlueprint("maintenance", "/api/v1/maintenance", tag="maintenance")
+
+TITLE_MAX = 200
+DESCRIPTION_MAX = 5000
+SEVERITIES = ("info", "warning", "critical")
+
+Severity = Literal["info", "warning", "critical"]
+Status = Literal["scheduled", "active", "completed", "cancelled"]
+
+
+def _severity(value: object) -> object:
+    # Before the Literal check, so a wrong word gets its own code; a wrong type falls through.
+    if isinstance(value, str) and value not in SEVERITIES:
+        raise PydanticCustomError(
+            "INVALID_SEVERITY", f"severity must be one of: {', '.join(SEVERITIES)}"
+        )
+    return value
+
+
+def _title(value: str) -> str:
+    if not value.strip():
+        raise PydanticCustomError("EMPTY_TITLE", "title must not be blank")
+    if len(value) > TITLE_MAX:
+        raise PydanticCustomError("TITLE_TOO_LONG", f"title must be at most {TITLE_MAX} characters")
+    return value.strip()
+
+
+def _description(value: str | None) -> str | None:
+    if value is not None and len(value) > DESCRIPTION_MAX:
+        raise PydanticCustomError(
+            "DESCRIPTION_TOO_LONG", f"description must be at most {DESCRIPTION_MAX} characters"
+        )
+    return value
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    if value.tzinfo is None or value.utcoffset() is None:
+        raise PydanticCustomError(
+            "VALIDATION_ERROR", "give a UTC offset, e.g. 2030-01-05T03:00:00Z or +01:00"
+        )
+    try:
+        return value.astimezone(dt.UTC)
+    except (OverflowError, ValueError):
+        raise PydanticCustomError("VALIDATION_ERROR", "the time is out of range") from None
+
+
+Title = Annotated[str, AfterValidator(_title)]
+Time = Annotated[dt.datetime, AfterValidator(_utc)]
+# The documented schema carries the limits too, so generated clients (and schemathesis)
+# know what validates; the validators give each its error code.
+_TITLE_SCHEMA: dict[str, Any] = {"maxLength": TITLE_MAX, "pattern": r"\S"}
+_DESCRIPTION_SCHEMA: dict[str, Any] = {"maxLength": DESCRIPTION_MAX}
+
+
+def _omittable(schema: dict[str, Any]) -> None:
+    # The None default only marks an omitted field; null itself is not accepted.
+    schema.pop("default", None)
+
+
+def _omittable_title(schema: dict[str, Any]) -> None:
+    _omittable(schema)
+    schema.update(_TITLE_SCHEMA)
+
+
+class MaintenanceCreate(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title = Field(json_schema_extra=_TITLE_SCHEMA)
+    description: str | None = Field(None, json_schema_extra=_DESCRIPTION_SCHEMA)
+    severity: Severity = "info"
+    component_ids: list[str] = Field([], description="monitor ids; each must exist")
+    starts_at: Time = Field(description="ISO 8601 with an offset; a past time starts it now")
+    ends_at: Time = Field(description="after starts_at, at most 30 days later")
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _check_severity(cls, value: object) -> object:
+        return _severity(value)
+
+    @field_validator("description")
+    @classmethod
+    def _check_description(cls, value: str | None) -> str | None:
+        return _description(value)
+
+
+class MaintenancePatch(BaseModel):
+    """Omit a field to leave it as it is; ``description: null`` clears it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    title: Title = Field(None, json_schema_extra=_omittable_title)
+    description: str | None = Field(None, json_schema_extra=_DESCRIPTION_SCHEMA)
+    severity: Severity = Field(None, json_schema_extra=_omittable)
+    component_ids: list[str] = Field(
+        None, description="replaces the list", json_schema_extra=_omittable
+    )
+    starts_at: Time = Field(None, json_schema_extra=_omittable)
+    ends_at: Time = Field(None, json_schema_extra=_omittable)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _check_severity(cls, value: object) -> object:
+        return _severity(value)
+
+    @field_validator("description")
+    @classmethod
+    def _check_description(cls, value: str | None) -> str | None:
+        return _description(value)
+
+
+class MaintenanceQuery(BaseModel):
+    status: Literal["upcoming", "active", "scheduled", "completed", "cancelled"] | None = Field(
+        None, description="upcoming: scheduled with a start still ahead"
+    )
+    limit: int = Field(50, ge=1, le=200, description="at most this many, newest start first")
+
+
+class MaintenanceWindowOut(BaseModel):
+    id: int
+    title: str
+    description: str | None
+    severity: Severity
+    component_ids: list[str]
+    starts_at: dt.datetime
+    ends_at: dt.datetime = Field(description="as planned; completed_at says when it ended")
+    status: Status
+    completed_at: dt.datetime | None
+    cancelled_at: dt.datetime | None
+    created_at: dt.datetime
+    updated_at: dt.datetime
+    created_by: str = Field(description="the token's name, or 'config'")
+    source: Literal["api", "config"]
+
+
+class MaintenanceList(BaseModel):
+    items: list[MaintenanceWindowOut]
+
+
+def window_out(window: StoredWindow) -> MaintenanceWindowOut:
+    fields: dict[str, Any] = {
+        f.name: getattr(window, f.name)
+        for f in dataclasses.fields(window)
+        if f.name in MaintenanceWindowOut.model_fields
+    }
+    fields["component_ids"] = list(window.component_ids)
+    return MaintenanceWindowOut(**fields)
+
+
+def _service() -> MaintenanceService:
+    return runtime().maintenance
+
+
+def _refused(exc: MaintenanceError) -> ApiError:
+    return ApiError(422, exc.code, exc.message, field=exc.field)
+
+
+def _not_found(window_id: int) -> ApiError:
+    return ApiError(404, "NOT_FOUND", f"no maintenance window {window_id}")
+
+
+@api.route(
+    "GET",
+    "",
+    summary="List maintenance windows, newest start first",
+    query=MaintenanceQuery,
+    response=MaintenanceList,
+)
+async def list_maintenance(query: MaintenanceQuery) -> MaintenanceList:
+    windows = await _service().list_windows(status=query.status, limit=query.limit)
+    return MaintenanceList(items=[window_out(w) for w in windows])
+
+
+@api.route(
+    "POST",
+    "",
+    summary="Schedule a maintenance window",
+    body=MaintenanceCreate,
+    response=MaintenanceWindowOut,
+    status=201,
+)
+async def schedule_maintenance(body: MaintenanceCreate) -> MaintenanceWindowOut:
+    """Status is `scheduled`, or `active` at once when `starts_at` has passed."""
+    fields = WindowFields(
+        title=body.title,
+        description=body.description,
+        severity=body.severity,
+        component_ids=tuple(body.component_ids),
+        starts_at=body.starts_at,
+        ends_at=body.ends_at,
+    )
+    try:
+        window = await _service().schedule(fields, created_by=token_name())
+    except MaintenanceError as exc:
+        raise _refused(exc) from None
+    return window_out(window)
+
+
+@api.route(
+    "GET", "/<int:window_id>", summary="One maintenance window", response=MaintenanceWindowOut
+)
+async def get_maintenance(window_id: int) -> MaintenanceWindowOut:
+    try:
+        return window_out(await _service().get(window_id))
+    except WindowNotFound:
+        raise _not_found(window_id) from None
+
+
+@api.route(
+    "PATCH",
+    "/<int:window_id>",
+    summary="Change a scheduled or active maintenance window",
+    body=MaintenancePatch,
+    response=MaintenanceWindowOut,
+)
+async def patch_maintenance(window_id: int, body: MaintenancePatch) -> MaintenanceWindowOut:
+    """Omitted fields stay; the result is validated as a whole. A completed or cancelled
+    window (or one whose `ends_at` has passed) answers 422 `MAINTENANCE_COMPLETED`."""
+    changes: dict[str, Any] = {name: getattr(body, name) for name in body.model_fields_set}
+    if "component_ids" in changes:
+        changes["component_ids"] = tuple(changes["component_ids"])
+    try:
+        return window_out(await _service().update(window_id, changes))
+    except WindowNotFound:
+        raise _not_found(window_id) from None
+    except MaintenanceError as exc:
+        raise _refused(exc) from None
+
+
+@api.route(
+    "DELETE",
+    "/<int:window_id>",
+    summary="Cancel a maintenance window (the row stays, for audit)",
+    response=MaintenanceWindowOut,
+    errors=(422,),
+)
+async def cancel_maintenance(window_id: int) -> MaintenanceWindowOut:
+    """Cancelling a cancelled window changes nothing; a completed one answers 422
+    `MAINTENANCE_COMPLETED` (purge deletes it)."""
+    try:
+        return window_out(await _service().cancel(window_id))
+    except WindowNotFound:
+        raise _not_found(window_id) from None
+    except MaintenanceError as exc:
+        raise _refused(exc) from None
+
+
+@api.route(
+    "POST",
+    "/<int:window_id>/complete",
+    summary="End an active maintenance window now",
+    response=MaintenanceWindowOut,
+    errors=(422,),
+)
+async def complete_maintenance(window_id: int) -> MaintenanceWindowOut:
+    """`completed_at` is now and `ends_at` keeps the plan. Completing a completed window
+    changes nothing; a cancelled one answers 422 `MAINTENANCE_COMPLETED`, one that has not
+    started 422 `MAINTENANCE_NOT_STARTED` (cancel it instead)."""
+    try:
+        return window_out(await _service().complete(window_id))
+    except WindowNotFound:
+        raise _not_found(window_id) from None
+    except MaintenanceError as exc:
+        raise _refused(exc) from None
+
+
+@api.route(
+    "POST",
+    "/<int:window_id>/purge",
+    summary="Delete a maintenance window for good",
+    status=204,
+)
+async def purge_maintenance(window_id: int) -> None:
+    """A window materialised from the config comes back while its occurrence is still
+    ahead: cancel an occurrence to skip it."""
+    try:
+        await _service().purge(window_id)
+    except WindowNotFound:
+        raise _not_found(window_id) from None

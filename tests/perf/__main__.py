@@ -1,0 +1,47 @@
+"""``python -m tests.perf [--quick] [--only store|scheduler]``: run the benchmarks."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+
+from . import bench_scheduler, bench_store
+from .common import Comparison, machine_facts, print_facts, print_notes, print_table
+
+BENCHMARKS: dict[str, Callable[[bool], Comparison]] = {
+    "store": bench_store.run,
+    "scheduler": bench_scheduler.run,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tests.perf", description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="a tiny smoke run (a few seconds)")
+    parser.add_argument(
+        "--only", choices=sorted(BENCHMARKS), action="append", help="run just this one"
+    )
+    args = parser.parse_args(argv)
+    print_facts(machine_facts())
+    started = time.perf_counter()
+    results = []
+    for name, bench in BENCHMARKS.items():
+        if args.only and name not in args.only:
+            continue
+        began = time.perf_counter()
+        result = bench(args.quick)
+        results.append(result)
+        print_notes(result)
+        print(f"  took {time.perf_counter() - began:.1f} s")
+    print()
+    print_table(results)
+    print()
+    print("ratio = uplight / bare (1.00 = as fast as the bare baseline)")
+    mode = "quick" if args.quick else "full"
+    print(f"{mode} run, {time.perf_counter() - started:.1f} s in all")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,237 @@
+"""`uplight incidents …` against a real `uplight serve` process.
+
+The server checks a port where nothing listens, so the engine opens an
+incident by itself; the CLI then lists, shows, narrates and updates it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from helpers import free_port
+from uplight.cli import main
+
+UPLIGHT = [sys.executable, "-m", "uplight"]
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    incident_id: int
+
+
+def _config(port: int) -> str:
+    return f"""
+[server]
+listen = "127.0.0.1:{port}"
+public_base_url = "http://127.0.0.1:{port}"
+[storage]
+path = "uplight.db"
+[scheduler]
+max_jitter = "0s"
+[[monitors]]
+id = "dead-end"
+name = "Dead end"
+type = "http"
+url = "http://127.0.0.1:{free_port()}/"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 1
+[[pages]]
+slug = "main"
+title = "Main"
+[[pages.components]]
+monitor = "dead-end"
+"""
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("cli")
+    port = free_port()
+    config = folder / "config.toml"
+    config.write_text(_config(port))
+    token = subprocess.run(
+        [*UPLIGHT, "token", "create", "--name", "operator", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    proc = subprocess.Popen(
+        [*UPLIGHT, "serve", "--config", str(config), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        incident_id = _wait_for_incident(base, token, proc)
+        yield Server(base, token, incident_id)
+    finally:
+        proc.terminate()
+        try:
+            _, errors = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, errors = proc.communicate()
+    assert "Traceback" not in errors, errors
+
+
+def _wait_for_incident(base: str, token: str, proc: subprocess.Popen[str]) -> int:
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stderr.read() if proc.stderr else ''}")
+        try:
+            response = httpx.get(
+                f"{base}/api/v1/incidents", headers={"Authorization": f"Bearer {token}"}
+            )
+            items = response.json()["items"] if response.status_code == 200 else []
+            if items:
+                return int(items[0]["id"])
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("the engine opened no incident in time")
+
+
+def run(server: Server, capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(["incidents", *argv, "--url", server.url, "--token", server.token])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_list_and_show(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(server, capsys, "list")
+    assert code == 0, err
+    header, row = out.splitlines()[:2]
+    assert header.split() == ["ID", "STATUS", "SEVERITY", "MONITOR", "STARTED", "ENDED", "TITLE"]
+    assert row.split()[:4] == [str(server.incident_id), "active", "major", "dead-end"]
+    assert row.endswith("Dead end is down")
+
+    code, out, _ = run(server, capsys, "list", "--active", "--monitor", "dead-end", "--json")
+    assert code == 0
+    data = json.loads(out)
+    assert [i["id"] for i in data["items"]] == [server.incident_id]
+    code, out, _ = run(server, capsys, "list", "--monitor", "nothing", "--limit", "1")
+    assert code == 0 and "(none)" in out
+
+    code, out, _ = run(server, capsys, "show", str(server.incident_id))
+    assert code == 0
+    assert f"incident {server.incident_id}" in out and "Dead end is down" in out
+
+
+def test_update_sets_and_clears(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    ident = str(server.incident_id)
+    code, out, err = run(
+        server,
+        capsys,
+        "update",
+        ident,
+        "--title",
+        "Website unreachable",
+        "--description",
+        "The upstream host is down.",
+        "--severity",
+        "critical",
+    )
+    assert code == 0, err
+    assert "Website unreachable" in out and "critical" in out
+    assert "auto title:  Dead end is down" in out
+
+    code, out, _ = run(server, capsys, "update", ident, "--clear-title", "--json")
+    incident = json.loads(out)
+    assert code == 0
+    assert incident["public_title"] is None and incident["title"] == "Dead end is down"
+    # Untouched flags leave their fields alone.
+    assert incident["severity"] == "critical"
+    assert incident["public_description"] == "The upstream host is down."
+
+    code, out, _ = run(
+        server, capsys, "update", ident, "--clear-severity", "--clear-description", "--json"
+    )
+    incident = json.loads(out)
+    assert incident["severity"] == "major" and incident["public_description"] is None
+
+    code, _, err = run(server, capsys, "update", ident)
+    assert code == 2 and "nothing to change" in err
+
+
+def test_post_updates(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    ident = str(server.incident_id)
+    code, out, err = run(
+        server, capsys, "post", ident, "--phase", "identified", "--message", "Upstream is down."
+    )
+    assert code == 0, err
+    assert "identified" in out
+    code, out, _ = run(server, capsys, "show", ident, "--json")
+    detail = json.loads(out)
+    assert detail["latest_update"]["message"] == "Upstream is down."
+    assert detail["latest_update"]["created_by"] == "operator"  # the token's name
+    assert detail["status"] == "active"  # "resolved" or not, checks drive the lifecycle
+    code, out, _ = run(server, capsys, "show", ident)
+    assert "Upstream is down." in out and "operator" in out
+
+
+@pytest.mark.parametrize(
+    ("argv", "code"),
+    [
+        (["show", "999999"], "NOT_FOUND"),
+        (["post", "{id}", "--phase", "fixed", "--message", "x"], "INVALID_PHASE"),
+        (["post", "{id}", "--phase", "identified", "--message", "  "], "EMPTY_MESSAGE"),
+        (["update", "{id}", "--title", "  "], "EMPTY_TITLE"),
+        (["update", "{id}", "--title", "t" * 201], "TITLE_TOO_LONG"),
+        (["update", "{id}", "--severity", "urgent"], "INVALID_SEVERITY"),
+        (["list", "--limit", "500"], "VALIDATION_ERROR"),
+    ],
+)
+def test_api_errors_exit_1_with_code_and_message(
+    server: Server, capsys: pytest.CaptureFixture[str], argv: list[str], code: str
+) -> None:
+    argv = [a.replace("{id}", str(server.incident_id)) for a in argv]
+    status, out, err = run(server, capsys, *argv)
+    assert status == 1
+    assert err.startswith(f"error: {code}: ") and out == ""
+
+
+def test_bad_or_missing_token(server: Server, capsys: pytest.CaptureFixture[str]) -> None:
+    code = main(["incidents", "list", "--url", server.url, "--token", "upl_wrong"])
+    _, err = capsys.readouterr()
+    assert code == 1 and err.startswith("error: UNAUTHORIZED: ")
+
+
+def test_environment_and_a_real_process(server: Server, tmp_path: Path) -> None:
+    env = {**os.environ, "UPLIGHT_URL": server.url, "UPLIGHT_TOKEN": server.token}
+    proc = subprocess.run(
+        [*UPLIGHT, "incidents", "list", "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert json.loads(proc.stdout)["items"][0]["id"] == server.incident_id
+    env.pop("UPLIGHT_TOKEN")
+    proc = subprocess.run(
+        [*UPLIGHT, "incidents", "show", str(server.incident_id), "--json"],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert json.loads(proc.stdout)["error"]["code"] == "NO_TOKEN"
+    assert "error: NO_TOKEN:" in proc.stderr

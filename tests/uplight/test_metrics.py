@@ -1,0 +1,453 @@
+"""/metrics against real checks of a real local server, the collector with synthetic
+results, access control, content negotiation, and the contrib rules and dashboard."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import logging
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from helpers import wait_for
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.openmetrics.parser import (
+    text_string_to_metric_families as openmetrics_families,
+)
+from prometheus_client.parser import text_string_to_metric_families
+from prometheus_client.samples import Sample
+from servers import HttpServer, Route, refused_port
+from uplight import __version__
+from uplight.config import Config, ConfigError
+from uplight.metrics import HELP, LATENCY_BUCKETS, STATUS_WORDS, CheckStats, UplightCollector
+from uplight.models import CheckResult, CheckStatus, ResultRecord
+from uplight.plugins import PluginRegistry
+from uplight.runtime import Runtime
+from uplight.web.app import create_app
+from uplight.web.context import EXTENSION
+
+REPO = Path(__file__).parents[2]
+ALERTS = REPO / "contrib" / "prometheus" / "alerts.yml"
+DASHBOARD = REPO / "contrib" / "grafana" / "uplight.json"
+DOCS = REPO / "docs" / "metrics.md"
+METRIC_NAME = re.compile(r"\buplight_[a-zA-Z0-9_]+")
+# Every monitor's first check runs at start-up; the next one is a minute away, so
+# counts only change when a test calls run_once.
+SCHEDULER = '[scheduler]\nmax_jitter = "0s"\n'
+NOW = dt.datetime(2030, 1, 1, tzinfo=dt.UTC).timestamp()
+
+MakeConfig = Callable[[str], Config]
+
+
+def monitor(monitor_id: str, url: str) -> str:
+    return (
+        f'\n[[monitors]]\nid = "{monitor_id}"\nname = "{monitor_id}"\ntype = "http"\n'
+        f'interval = "1m"\ntimeout = "5s"\nurl = "{url}"\n'
+    )
+
+
+def parse(text: str) -> list[Sample]:
+    return [s for family in text_string_to_metric_families(text) for s in family.samples]
+
+
+def pick(samples: list[Sample], name: str, **labels: str) -> list[Sample]:
+    return [
+        s
+        for s in samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    ]
+
+
+def value(samples: list[Sample], name: str, **labels: str) -> float:
+    found = pick(samples, name, **labels)
+    assert len(found) == 1, f"{name}{labels}: {found}"
+    return found[0].value
+
+
+def record(
+    monitor_id: str,
+    status: CheckStatus = CheckStatus.UP,
+    latency: float | None = 0.1,
+    details: Any = None,
+    *,
+    error_reason: str | None = None,
+    in_maintenance: bool = False,
+) -> ResultRecord:
+    result = CheckResult(status, latency, "message", details if details is not None else {})
+    return ResultRecord(
+        monitor_id, dt.datetime.fromtimestamp(NOW, dt.UTC), result, error_reason, in_maintenance
+    )
+
+
+# -- the real thing: checks against a local server ------------------------------
+
+
+async def test_scrape_reflects_the_checks_that_ran(
+    make_config: MakeConfig, registry: PluginRegistry
+) -> None:
+    with HttpServer({"/ok": Route(200, "fine")}) as server:
+        gone = refused_port()
+        config = make_config(
+            SCHEDULER
+            + monitor("web", server.url("/ok"))
+            + monitor("gone", f"http://127.0.0.1:{gone}/")
+        )
+        app = create_app(config, registry)
+        async with app.test_app() as test_app:
+            rt: Runtime = app.extensions[EXTENSION]
+            states = rt.scheduler.states
+            await wait_for(lambda: all(s.checks.total() >= 1 for s in states.values()))
+            await rt.scheduler.run_once("web")  # a second check, so counts are not all 1
+            response = await test_app.test_client().get("/metrics")
+            text = await response.get_data(as_text=True)
+
+    assert response.status_code == 200
+    assert response.content_type.startswith("text/plain; version=0.0.4")
+    samples = parse(text)
+    assert states["web"].checks["up"] == 2
+    for monitor_id in ("web", "gone"):
+        for result in ("up", "degraded", "down"):
+            expected = states[monitor_id].checks[result]
+            got = value(samples, "uplight_checks_total", monitor=monitor_id, result=result)
+            assert got == expected, (monitor_id, result)
+        one_hot = pick(samples, "uplight_monitor_status", monitor=monitor_id)
+        assert {s.labels["status"] for s in one_hot} == set(STATUS_WORDS)
+        assert sum(s.value for s in one_hot) == 1
+    assert value(samples, "uplight_monitor_up", monitor="web", type="http") == 1
+    assert value(samples, "uplight_monitor_up", monitor="gone", type="http") == 0
+    assert value(samples, "uplight_monitor_status", monitor="web", status="operational") == 1
+    assert value(samples, "uplight_monitor_status", monitor="gone", status="major_outage") == 1
+
+    # Every "up" check measured a latency; a refused connection measures none.
+    assert value(samples, "uplight_check_duration_seconds_count", monitor="web") == 2
+    assert value(samples, "uplight_check_duration_seconds_bucket", monitor="web", le="+Inf") == 2
+    assert value(samples, "uplight_check_duration_seconds_sum", monitor="web") > 0
+    assert value(samples, "uplight_check_duration_seconds_count", monitor="gone") == 0
+
+    phases = {s.labels["phase"]: s.value for s in pick(samples, "uplight_http_phase_duration_seconds", monitor="web")}  # fmt: skip
+    assert {"connect", "ttfb"} <= set(phases)
+    assert all(seconds >= 0 for seconds in phases.values())
+
+    assert value(samples, "uplight_build_info", version=__version__) == 1
+    assert value(samples, "uplight_monitors") == 2
+    assert value(samples, "uplight_store_pending_writes") >= 0
+    assert value(samples, "uplight_scheduler_lag_seconds") >= 0
+    assert all(s.value == 0 for s in pick(samples, "uplight_check_errors_total"))
+    assert pick(samples, "process_cpu_seconds_total") and pick(samples, "python_info")
+    # Targets never leak: not the host, not the ports, not the scheme.
+    for secret in ("127.0.0.1", f":{server.port}", f":{gone}", "http://", "/ok"):
+        assert secret not in text
+
+
+async def test_openmetrics_is_negotiated(make_config: MakeConfig, registry: PluginRegistry) -> None:
+    app = create_app(make_config(""), registry)
+    accept = "application/openmetrics-text; version=1.0.0,text/plain;q=0.5"
+    async with app.test_app() as test_app:
+        response = await test_app.test_client().get("/metrics", headers={"Accept": accept})
+        status, content_type = response.status_code, response.content_type
+        text = await response.get_data(as_text=True)
+    assert status == 200
+    assert content_type.startswith("application/openmetrics-text")
+    assert text.endswith("# EOF\n")
+    names = {family.name for family in openmetrics_families(text)}
+    assert {"uplight_build_info", "uplight_store_pending_writes"} <= names
+
+
+# -- access control ----------------------------------------------------------------
+
+
+async def test_bearer_token_is_required(
+    make_config: MakeConfig,
+    registry: PluginRegistry,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    token = "s3cret-T0ken"
+    (tmp_path / "metrics-token").write_text(token + "\n")
+    # A relative path is relative to the config file, like storage.path.
+    app = create_app(make_config('[metrics]\nbearer_token_file = "metrics-token"\n'), registry)
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        for headers in (
+            {},
+            {"Authorization": "Bearer wrong"},
+            {"Authorization": f"Bearer {token}x"},
+            {"Authorization": f"Basic {token}"},
+            {"Authorization": token},
+        ):
+            response = await client.get("/metrics", headers=headers)
+            assert response.status_code == 401, headers
+            assert response.headers["WWW-Authenticate"] == "Bearer"
+            body = await response.get_json()
+            assert body["error"]["code"] == "UNAUTHORIZED"
+            assert token not in json.dumps(body)
+        response = await client.get("/metrics", headers={"Authorization": f"Bearer {token}"})
+        assert response.status_code == 200
+        text = await response.get_data(as_text=True)
+    assert "uplight_build_info" in text and token not in text
+    assert token not in caplog.text
+
+
+@pytest.mark.parametrize("content", [None, "", "  \n"])
+def test_unusable_token_file_stops_start_up(
+    make_config: MakeConfig, registry: PluginRegistry, tmp_path: Path, content: str | None
+) -> None:
+    if content is not None:
+        (tmp_path / "token").write_text(content)
+    config = make_config('[metrics]\nbearer_token_file = "token"\n')
+    with pytest.raises(ConfigError) as info:
+        create_app(config, registry)
+    assert "metrics.bearer_token_file" in str(info.value)
+
+
+async def test_disabled_metrics_answer_404(
+    make_config: MakeConfig, registry: PluginRegistry
+) -> None:
+    app = create_app(make_config("[metrics]\nenabled = false\n"), registry)
+    async with app.test_app() as test_app:
+        response = await test_app.test_client().get("/metrics")
+        assert response.status_code == 404
+        assert (await response.get_json())["error"]["code"] == "NOT_FOUND"
+
+
+# -- the collector with synthetic results ---------------------------------------
+
+
+class Harness:
+    """A runtime that is never started, a fixed clock, and one scrape per call."""
+
+    def __init__(self, config: Config, registry: PluginRegistry) -> None:
+        self.now = NOW
+        self.runtime = Runtime(config, registry)
+        self.runtime.check_stats = CheckStats(clock=lambda: self.now)
+        self.registry = CollectorRegistry()
+        self.registry.register(UplightCollector(self.runtime, clock=lambda: self.now))
+
+    def observe(self, record: ResultRecord) -> None:
+        config = self.runtime.config.monitor(record.monitor_id)
+        assert config is not None
+        self.runtime.check_stats.observe(config, record)
+
+    def scrape(self) -> list[Sample]:
+        return parse(generate_latest(self.registry).decode())
+
+
+@pytest.fixture
+def harness(make_config: MakeConfig, registry: PluginRegistry) -> Harness:
+    text = "".join(monitor(m, "http://127.0.0.1:9/") for m in ("a", "b", "c"))
+    return Harness(make_config(text), registry)
+
+
+def test_before_the_first_check(harness: Harness) -> None:
+    samples = harness.scrape()
+    assert not pick(samples, "uplight_monitor_up")
+    assert value(samples, "uplight_monitor_status", monitor="a", status="no_data") == 1
+    assert value(samples, "uplight_checks_total", monitor="a", result="up") == 0
+    assert value(samples, "uplight_check_duration_seconds_count", monitor="a") == 0
+    # The store is not open: its metrics are left out rather than faked.
+    assert not pick(samples, "uplight_store_pending_writes")
+
+
+def test_status_words_and_histogram(harness: Harness) -> None:
+    for latency in (0.003, 0.2, 45.0, None):
+        harness.observe(record("a", latency=latency))
+    harness.observe(record("b", CheckStatus.DEGRADED))
+    harness.observe(record("c", CheckStatus.DOWN, in_maintenance=True))
+    samples = harness.scrape()
+    assert value(samples, "uplight_monitor_up", monitor="b") == 1
+    assert value(samples, "uplight_monitor_status", monitor="b", status="degraded") == 1
+    assert value(samples, "uplight_monitor_up", monitor="c") == 0
+    assert value(samples, "uplight_monitor_status", monitor="c", status="maintenance") == 1
+    buckets = {
+        s.labels["le"]: s.value
+        for s in pick(samples, "uplight_check_duration_seconds_bucket", monitor="a")
+    }
+    assert len(buckets) == len(LATENCY_BUCKETS) + 1
+    assert (buckets["0.005"], buckets["0.25"], buckets["30.0"], buckets["+Inf"]) == (1, 2, 2, 3)
+    assert value(samples, "uplight_check_duration_seconds_count", monitor="a") == 3
+    assert value(samples, "uplight_check_duration_seconds_sum", monitor="a") == pytest.approx(
+        45.203
+    )
+    assert value(samples, "uplight_checks_total", monitor="a", result="up") == 4
+
+
+def test_certificate_expiry_stays_fresh(harness: Harness) -> None:
+    not_after = dt.datetime.fromtimestamp(NOW + 10 * 86400, dt.UTC)
+    cert = {"not_after": not_after.isoformat().replace("+00:00", "Z"), "days_left": 99.0}
+    harness.observe(record("a", details={"cert": cert}))
+    harness.observe(record("b", details={"cert": {"days_left": 20.5}}))
+    samples = harness.scrape()
+    assert value(samples, "uplight_tls_cert_not_after_timestamp_seconds", monitor="a") == (
+        NOW + 10 * 86400
+    )
+    # Computed from not_after at scrape time, not the days_left the check reported.
+    assert value(samples, "uplight_tls_cert_days_left", monitor="a") == pytest.approx(10.0)
+    assert value(samples, "uplight_tls_cert_days_left", monitor="b") == pytest.approx(20.5)
+    assert not pick(samples, "uplight_tls_cert_not_after_timestamp_seconds", monitor="b")
+
+    harness.now += 86400
+    harness.observe(record("a", CheckStatus.DOWN, None, {}))  # a failed handshake: no cert
+    samples = harness.scrape()
+    assert value(samples, "uplight_tls_cert_days_left", monitor="a") == pytest.approx(9.0)
+    assert value(samples, "uplight_tls_cert_days_left", monitor="b") == pytest.approx(19.5)
+
+
+def test_dns_answer_count_is_the_last_one(harness: Harness) -> None:
+    harness.observe(record("a", details={"answer_count": 3}))
+    assert value(harness.scrape(), "uplight_dns_answer_count", monitor="a") == 3
+    harness.observe(record("a", details={"answer_count": "3"}))
+    assert not pick(harness.scrape(), "uplight_dns_answer_count")
+
+
+GARBAGE_DETAILS: list[Any] = [
+    ["not", "a", "dict"],
+    "details",
+    {"phases": "fast", "cert": ["x"], "answer_count": -1},
+    {"phases": [0.1], "cert": "2030-01-01", "answer_count": 2.5},
+    {"phases": {"connect": "0.1", "ttfb": True, "tls": -1.0, "evil.example.com": 0.1}},
+    {"phases": {"dns": float("nan"), "connect": float("inf")}, "answer_count": True},
+    {"cert": {"not_after": 1893456000, "days_left": "soon"}, "answer_count": 10**400},
+    {"cert": {"not_after": "next tuesday", "days_left": None}},
+    {"cert": {"not_after": "9" * 10_000, "days_left": float("nan")}},
+    {"cert": {"not_after": None, "days_left": False}, "answer_count": None},
+]
+
+
+@pytest.mark.parametrize("details", GARBAGE_DETAILS)
+def test_garbage_details_are_ignored(harness: Harness, details: Any) -> None:
+    harness.observe(record("a", details=details))
+    samples = harness.scrape()
+    assert value(samples, "uplight_checks_total", monitor="a", result="up") == 1
+    for name in (
+        "uplight_http_phase_duration_seconds",
+        "uplight_tls_cert_not_after_timestamp_seconds",
+        "uplight_tls_cert_days_left",
+        "uplight_dns_answer_count",
+    ):
+        assert not pick(samples, name), name
+    text = generate_latest(harness.registry).decode()
+    assert "evil.example.com" not in text
+
+
+def test_plugin_errors_are_counted_by_type_and_reason(harness: Harness) -> None:
+    for reason in ("timeout", "timeout", "exception", "invalid_result", "made-up"):
+        harness.observe(record("a", CheckStatus.DOWN, None, error_reason=reason))
+    harness.observe(record("b", CheckStatus.DOWN, None))  # a down target is not a plugin fault
+    samples = harness.scrape()
+    errors = {s.labels["reason"]: s.value for s in pick(samples, "uplight_check_errors_total")}
+    assert errors == {"timeout": 2, "exception": 1, "invalid_result": 1, "other": 1}
+    assert {s.labels["type"] for s in pick(samples, "uplight_check_errors_total")} == {"http"}
+
+
+# -- contrib: alert rules and dashboard use only exported metrics ----------------
+
+
+async def exported_names(make_config: MakeConfig, registry: PluginRegistry) -> set[str]:
+    """Sample names of a scrape where every uplight metric has a value."""
+    config = make_config(SCHEDULER + monitor("site", f"http://127.0.0.1:{refused_port()}/"))
+    app = create_app(config, registry)
+    async with app.test_app() as test_app:
+        rt: Runtime = app.extensions[EXTENSION]
+        await wait_for(lambda: rt.scheduler.states["site"].checks.total() >= 1)
+        details = {
+            "phases": {"connect": 0.01, "tls": 0.02, "ttfb": 0.03},
+            "cert": {"not_after": "2030-01-01T00:00:00Z", "days_left": 5.0},
+            "answer_count": 2,
+        }
+        rt.check_stats.observe(config.monitors[0], record("site", details=details))
+        await rt.store.flush()  # so the last-flush gauge exists too
+        response = await test_app.test_client().get("/metrics")
+        return {s.name for s in parse(await response.get_data(as_text=True))}
+
+
+def alert_rules() -> list[dict[str, Any]]:
+    document = yaml.safe_load(ALERTS.read_text())
+    return [rule for group in document["groups"] for rule in group["rules"]]
+
+
+def dashboard_exprs() -> list[str]:
+    exprs: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            for key, item in node.items():
+                if key in ("expr", "definition") and isinstance(item, str):
+                    exprs.append(item)
+                else:
+                    walk(item)
+        elif isinstance(node, list):
+            for item in node:
+                walk(item)
+
+    walk(json.loads(DASHBOARD.read_text()))
+    return exprs
+
+
+def test_alert_rules_are_complete() -> None:
+    rules = alert_rules()
+    for rule in rules:
+        assert {"alert", "expr", "for", "labels", "annotations"} <= set(rule), rule
+        assert re.fullmatch(r"\d+[smh]", rule["for"]), rule["alert"]
+        assert rule["labels"]["severity"] in ("warning", "critical"), rule["alert"]
+        assert rule["annotations"]["summary"], rule["alert"]
+    by_name = {rule["alert"]: rule for rule in rules}
+    assert len(by_name) == len(rules)
+    wanted = {
+        "UplightMonitorDown": ("uplight_monitor_up == 0", "5m"),
+        "UplightCertificateExpiringSoon": ("uplight_tls_cert_days_left < 14", None),
+        "UplightSchedulerLagging": ("uplight_scheduler_lag_seconds > 30", "10m"),
+        "UplightStoreBacklog": ("uplight_store_pending_writes > 1000", "5m"),
+        "UplightTargetDown": ('up{job="uplight"} == 0', None),
+    }
+    for name, (expr, duration) in wanted.items():
+        assert expr in by_name[name]["expr"], name
+        assert duration is None or by_name[name]["for"] == duration, name
+
+
+def test_dashboard_is_a_grafana_dashboard() -> None:
+    dashboard = json.loads(DASHBOARD.read_text())
+    assert dashboard["schemaVersion"] >= 36 and dashboard["uid"] and dashboard["title"]
+    variables = {v["name"]: v for v in dashboard["templating"]["list"]}
+    assert variables["DS_PROMETHEUS"]["type"] == "datasource"
+    assert variables["monitor"]["definition"] == "label_values(uplight_monitor_up, monitor)"
+    panels = [p for p in dashboard["panels"] if p["type"] != "row"]
+    assert len({p["id"] for p in dashboard["panels"]}) == len(dashboard["panels"])
+    for panel in panels:
+        assert panel["datasource"]["uid"] == "${DS_PROMETHEUS}", panel["title"]
+        assert panel["targets"] and all(t["expr"] for t in panel["targets"]), panel["title"]
+    exprs = " ".join(dashboard_exprs())
+    for needed in (
+        "uplight_monitor_up",
+        "uplight_check_duration_seconds_bucket",
+        "uplight_checks_total",
+        "uplight_check_errors_total",
+        "uplight_tls_cert_days_left",
+        "uplight_http_phase_duration_seconds",
+        "uplight_scheduler_lag_seconds",
+        "uplight_store_pending_writes",
+    ):
+        assert needed in exprs, needed
+
+
+async def test_contrib_and_docs_name_only_exported_metrics(
+    make_config: MakeConfig, registry: PluginRegistry
+) -> None:
+    exported = await exported_names(make_config, registry)
+    for name in HELP:  # HELP lists every uplight metric; each is really exported
+        assert name in exported or f"{name}_count" in exported, name
+    docs = DOCS.read_text()
+    sources = {
+        "alerts": [rule["expr"] for rule in alert_rules()],
+        "dashboard": dashboard_exprs(),
+        "docs": [docs],  # the docs may name a histogram without its suffixes
+    }
+    for source, exprs in sources.items():
+        used = {name for expr in exprs for name in METRIC_NAME.findall(expr)}
+        allowed = exported | set(HELP) if source == "docs" else exported
+        assert used and used <= allowed, (source, used - allowed)
+    assert all(f"`{name}`" in docs for name in HELP)
