@@ -165,3 +165,38 @@ def test_check_config_command(tmp_path: Path) -> None:
     )
     assert fail.returncode == 1
     assert "storage.retention_days" in fail.stderr and "pages[0].slug" in fail.stderr
+
+
+def test_sighup_reloads_a_valid_config_and_refuses_a_bad_one(tmp_path: Path, target: str) -> None:
+    port = free_port()
+    config = write_config(tmp_path, port, target)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: "The Target" in httpx.get(f"{base}/status").text)
+        config.write_text(config.read_text().replace('title = "Serve test"', 'title = "Renamed"'))
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: "Renamed" in httpx.get(f"{base}/status").text)
+
+        good = config.read_text()
+        config.write_text(good.replace('interval = "1s"', 'interval = "soon"', 1))
+        proc.send_signal(signal.SIGHUP)
+        time.sleep(1.0)
+        assert "Renamed" in httpx.get(f"{base}/status").text  # still serving the last good config
+        assert httpx.get(f"{base}/healthz").status_code == 200
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert "config reloaded" in output
+    assert "reload refused" in output and "monitors[0].interval" in output
+    assert "Traceback" not in output

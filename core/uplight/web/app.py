@@ -33,6 +33,7 @@ def create_app(
 
     @app.after_serving
     async def _stop() -> None:
-        await rt.stop()
+        # The runtime on the app, not `rt`: a reload may have replaced it.
+        await app.extensions[EXTENSION].stop()
 
     return app

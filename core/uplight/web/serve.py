@@ -14,6 +14,7 @@ from hypercorn.config import Config as HypercornConfig
 from ..config import Config
 from ..plugins import PluginRegistry
 from .app import create_app
+from .reload import reload_config
 
 log = logging.getLogger(__name__)
 
@@ -35,10 +36,23 @@ async def serve(config: Config, registry: PluginRegistry) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
 
+    reloads: set[asyncio.Task[bool]] = set()
+
+    def on_sighup() -> None:
+        if config.source is None:
+            log.warning("SIGHUP ignored: the config was not read from a file")
+            return
+        _notify_systemd("RELOADING=1")
+        task = asyncio.create_task(reload_config(app, config.source, registry))
+        reloads.add(task)
+        task.add_done_callback(reloads.discard)
+        task.add_done_callback(lambda _: _notify_systemd("READY=1"))
+
     @app.before_serving
     async def _ready() -> None:
         # Registered after the runtime's start hook, so this runs once checks are going.
         log.info("serving on http://%s", config.server.listen)
+        loop.add_signal_handler(signal.SIGHUP, on_sighup)
         _notify_systemd("READY=1")
 
     await hypercorn_serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
