@@ -12,7 +12,7 @@ hookimpl = pluggy.HookimplMarker("uplight")
 
 from .checks import CheckContext, CheckOptions, CheckType  # noqa: E402
 from .durations import Duration  # noqa: E402
-from .models import CheckResult, CheckStatus, Status  # noqa: E402
+from .models import CheckResult, CheckStatus, Status, isoformat_z  # noqa: E402
 from .notifiers import Notifier, NotifierOptions  # noqa: E402
 from .renderers import Renderer  # noqa: E402
 from .secrets import Secret  # noqa: E402
@@ -31,4 +31,5 @@ __all__ = [
     "Status",
     "__version__",
     "hookimpl",
+    "isoformat_z",
 ]

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+
 from uplight import CheckContext, CheckOptions, CheckResult, CheckType, hookimpl
 
 from .starttls import Handshake, Progress, StartTlsError, probe

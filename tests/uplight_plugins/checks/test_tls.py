@@ -26,6 +26,7 @@ from certs import (
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import Encoding
 from servers import GarbageServer, HttpServer, Route, refused_port
+
 from uplight import CheckContext, CheckResult, CheckStatus
 from uplight.config import Config, ConfigError
 from uplight_plugins.checks import tls as tls_module
