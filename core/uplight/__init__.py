@@ -14,6 +14,7 @@ from .checks import CheckContext, CheckOptions, CheckType  # noqa: E402
 from .durations import Duration  # noqa: E402
 from .models import CheckResult, CheckStatus, Status, isoformat_z  # noqa: E402
 from .notifiers import Notifier, NotifierOptions  # noqa: E402
+from .paths import ConfigPath  # noqa: E402
 from .renderers import Renderer  # noqa: E402
 from .secrets import Secret  # noqa: E402
 
@@ -23,6 +24,7 @@ __all__ = [
     "CheckResult",
     "CheckStatus",
     "CheckType",
+    "ConfigPath",
     "Duration",
     "Notifier",
     "NotifierOptions",

@@ -27,6 +27,7 @@ from pydantic import (
 
 from .checks import CheckOptions
 from .durations import Duration, format_duration
+from .paths import CONFIG_DIR
 from .recurrence import (
     CronSpec,
     parse_cron,
@@ -171,14 +172,28 @@ class MaintenanceConfig(Strict):
     """A recurring maintenance window, materialised ahead of time (see uplight.maintenance)."""
 
     id: Id
-    title: Annotated[Text, Field(max_length=200)]
-    description: str | None = Field(None, max_length=5000)
+    title: Text
+    description: str | None = None
     severity: Literal["info", "warning", "critical"] = "info"
     components: tuple[str, ...] = ()
     duration: Duration
     weekly: WeeklyScheduleConfig | None = None
     cron: str | None = None
     timezone: str = "UTC"
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        if len(value) > 200:
+            raise ValueError("must be at most 200 characters")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > 5000:
+            raise ValueError("must be at most 5000 characters")
+        return value
 
     @field_validator("duration")
     @classmethod
@@ -298,14 +313,35 @@ def parse_config(text: str, check_types: Mapping[str, Any], source: Path | None 
         except ValidationError as exc:
             issues.extend(_issues(exc, (), vocabulary))
     raw_monitors = raw.get("monitors", [])
-    monitors = _validate_monitors(raw_monitors, check_types, vocabulary, issues)
+    config_dir = source.resolve().parent if source is not None else None
+    monitors = _validate_monitors(raw_monitors, check_types, vocabulary, issues, config_dir)
     if isinstance(raw_monitors, list):
         _check_references(sections.get("pages", ()), raw_monitors, issues)
         _check_maintenance_references(sections.get("maintenance", ()), raw_monitors, issues)
+    _check_token_file(sections.get("metrics"), config_dir, issues)
     if issues:
         raise ConfigError(issues, source)
     sections["monitors"] = tuple(monitors)
     return Config(**sections, source=source.resolve() if source else None)
+
+
+def _check_token_file(
+    metrics: MetricsConfig | None, config_dir: Path | None, issues: list[ConfigIssue]
+) -> None:
+    """Serving /metrics without the protection asked for would be worse than not starting."""
+    path = metrics.bearer_token_file if metrics else None
+    if path is None:
+        return
+    if not path.is_absolute() and config_dir is not None:
+        path = config_dir / path
+    where = "metrics.bearer_token_file"
+    try:
+        if not path.read_text(encoding="utf-8").strip():
+            issues.append(ConfigIssue(where, f"{path} is empty"))
+    except OSError as exc:
+        issues.append(ConfigIssue(where, f"cannot read {path}: {exc.strerror}"))
+    except UnicodeDecodeError:
+        issues.append(ConfigIssue(where, f"{path} is not UTF-8 text"))
 
 
 def _validate_monitors(
@@ -313,10 +349,12 @@ def _validate_monitors(
     check_types: Mapping[str, Any],
     vocabulary: set[str],
     issues: list[ConfigIssue],
+    config_dir: Path | None = None,
 ) -> list[MonitorConfig]:
     if not isinstance(raw_monitors, list):
         return []  # the top-level model has already reported the wrong type
     monitors = []
+    context = {CONFIG_DIR: config_dir} if config_dir is not None else None
     for index, raw in enumerate(raw_monitors):
         where: tuple[str | int, ...] = ("monitors", index)
         if not isinstance(raw, dict):
@@ -344,7 +382,7 @@ def _validate_monitors(
             continue
         options_model: type[CheckOptions] = check_type.Options
         try:
-            options = options_model.model_validate(specific)
+            options = options_model.model_validate(specific, context=context)
         except ValidationError as exc:
             issues.extend(_issues(exc, where, vocabulary | set(options_model.model_fields)))
             continue

@@ -166,12 +166,18 @@ class CheckStats:
 class UplightCollector(Collector):
     """Yields uplight's metric families from the runtime's in-memory state."""
 
-    def __init__(self, runtime: Runtime, *, clock: Callable[[], float] = time.time) -> None:
-        self._runtime = runtime
+    def __init__(
+        self,
+        runtime: Runtime | Callable[[], Runtime],
+        *,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        # A callable follows the app's current runtime, which a config reload replaces.
+        self._runtime = runtime if callable(runtime) else (lambda: runtime)
         self._clock = clock
 
     def collect(self) -> Iterator[Metric]:
-        rt = self._runtime
+        rt = self._runtime()
         now = self._clock()
         states = rt.scheduler.states
         stats, errors = rt.check_stats.snapshot()
@@ -208,7 +214,8 @@ class UplightCollector(Collector):
             s = stats.get(monitor_id) or MonitorStats()
             if s.status is not None:
                 up.add_metric([monitor_id, kind], 0 if s.status is CheckStatus.DOWN else 1)
-            current = _status_word(s)
+            # A live window counts even before the monitor's next check notices it.
+            current = _status_word(s, rt.maintenance.is_active(monitor_id))
             for word in STATUS_WORDS:
                 status.add_metric([monitor_id, word], 1 if word == current else 0)
             # Every result is exported from the start: a series that appears only on
@@ -222,8 +229,9 @@ class UplightCollector(Collector):
                 last_check.add_metric([monitor_id], s.last_checked)
             lag.add_metric([monitor_id], state.last_lag)
             skipped.add_metric([monitor_id], state.skipped_ticks)
-            for phase, seconds in s.phases.items():
-                phases.add_metric([monitor_id, phase], seconds)
+            if kind == "http":  # the metric's name promises HTTP phases; tls has its own
+                for phase, seconds in s.phases.items():
+                    phases.add_metric([monitor_id, phase], seconds)
             if s.cert is not None:
                 if s.cert.not_after is not None:
                     not_after.add_metric([monitor_id], s.cert.not_after)
@@ -272,11 +280,11 @@ def _single(
     return kind(name, HELP[name], value=value)
 
 
-def _status_word(stats: MonitorStats) -> str:
+def _status_word(stats: MonitorStats, window_live: bool) -> str:
+    if window_live or (stats.status is not None and stats.in_maintenance):
+        return Status.MAINTENANCE.value  # maintenance dominates every other state
     if stats.status is None:
         return Status.NO_DATA.value
-    if stats.in_maintenance:
-        return Status.MAINTENANCE.value  # maintenance dominates every other state
     return CHECK_TO_STATUS[stats.status].value
 
 

@@ -45,7 +45,6 @@ class MonitorState:
     skipped_ticks: int = 0
     checks: Counter[str] = field(default_factory=Counter)  # by result status
     errors: Counter[str] = field(default_factory=Counter)  # by error reason
-    durations: list[float] = field(default_factory=list)  # drained by the metrics collector
 
 
 @dataclass
@@ -146,13 +145,10 @@ class Scheduler:
         monitor = state.monitor
         state.running = True
         state.last_started = self.stats.last_tick = time.time()
-        started = time.monotonic()
         try:
             record = await self.run_check(monitor)
         finally:
             state.running = False
-        state.durations.append(time.monotonic() - started)
-        del state.durations[:-1000]  # bounded if nobody scrapes
         state.last = record
         state.checks[record.result.status.value] += 1
         if record.error_reason:

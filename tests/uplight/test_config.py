@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+
 from uplight.config import ConfigError, load_config, parse_config
 from uplight.plugins import PluginRegistry
 
@@ -161,3 +162,28 @@ def test_secrets_from_env_and_file(make_config, tmp_path: Path, monkeypatch) -> 
 def test_unreadable_file_is_a_config_error(registry: PluginRegistry, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="cannot read config"):
         load_config(tmp_path / "missing.toml", registry.check_types)
+
+
+def test_relative_ca_file_is_relative_to_the_config_file(
+    tmp_path: Path, registry, monkeypatch
+) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    (tmp_path / "certs").mkdir()
+    ca.cert_pem.write_to_path(str(tmp_path / "certs" / "ca.pem"))
+    (tmp_path / "config.toml").write_text(
+        GOOD_MONITOR.replace("http://", "https://") + 'ca_file = "certs/ca.pem"\n'
+    )
+    monkeypatch.chdir("/")  # the working directory must not matter
+    config = load_config(tmp_path / "config.toml", registry.check_types)
+    assert config.monitors[0].options.ca_file == tmp_path / "certs" / "ca.pem"
+
+
+def test_metrics_token_file_is_checked(make_config, tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        make_config('[metrics]\nbearer_token_file = "missing-token"\n')
+    assert str(info.value.issues[0]).startswith("metrics.bearer_token_file: cannot read")
+    (tmp_path / "empty").write_text("\n")
+    with pytest.raises(ConfigError, match=r"metrics.bearer_token_file: .* is empty"):
+        make_config('[metrics]\nbearer_token_file = "empty"\n')

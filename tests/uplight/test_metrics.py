@@ -21,6 +21,7 @@ from prometheus_client.openmetrics.parser import (
 from prometheus_client.parser import text_string_to_metric_families
 from prometheus_client.samples import Sample
 from servers import HttpServer, Route, refused_port
+
 from uplight import __version__
 from uplight.config import Config, ConfigError
 from uplight.metrics import HELP, LATENCY_BUCKETS, STATUS_WORDS, CheckStats, UplightCollector
@@ -194,12 +195,22 @@ async def test_bearer_token_is_required(
 
 
 @pytest.mark.parametrize("content", [None, "", "  \n"])
-def test_unusable_token_file_stops_start_up(
-    make_config: MakeConfig, registry: PluginRegistry, tmp_path: Path, content: str | None
+def test_unusable_token_file_is_a_config_error(
+    make_config: MakeConfig, tmp_path: Path, content: str | None
 ) -> None:
     if content is not None:
         (tmp_path / "token").write_text(content)
+    with pytest.raises(ConfigError) as info:
+        make_config('[metrics]\nbearer_token_file = "token"\n')
+    assert "metrics.bearer_token_file" in str(info.value)
+
+
+def test_token_file_gone_by_start_up_stops_it(
+    make_config: MakeConfig, registry: PluginRegistry, tmp_path: Path
+) -> None:
+    (tmp_path / "token").write_text("s3cret\n")
     config = make_config('[metrics]\nbearer_token_file = "token"\n')
+    (tmp_path / "token").unlink()
     with pytest.raises(ConfigError) as info:
         create_app(config, registry)
     assert "metrics.bearer_token_file" in str(info.value)
@@ -251,6 +262,20 @@ def test_before_the_first_check(harness: Harness) -> None:
     assert value(samples, "uplight_check_duration_seconds_count", monitor="a") == 0
     # The store is not open: its metrics are left out rather than faked.
     assert not pick(samples, "uplight_store_pending_writes")
+
+
+def test_a_live_maintenance_window_counts_before_the_next_check(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    harness.observe(record("b", CheckStatus.DOWN))
+    monkeypatch.setattr(harness.runtime.maintenance, "is_active", lambda m: m in ("a", "b"))
+    samples = harness.scrape()
+    for monitor_id in ("a", "b"):
+        assert (
+            value(samples, "uplight_monitor_status", monitor=monitor_id, status="maintenance") == 1
+        )
+    assert value(samples, "uplight_monitor_status", monitor="c", status="no_data") == 1
+    assert value(samples, "uplight_monitor_up", monitor="b") == 0  # the check result, unchanged
 
 
 def test_status_words_and_histogram(harness: Harness) -> None:

@@ -9,6 +9,7 @@ import os
 import sys
 from pathlib import Path
 
+from ..config import ConfigError
 from ..plugins import PluginError, load_plugins
 from .common import add_config_option, default_config_path, load
 
@@ -60,7 +61,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     from ..web.serve import serve  # Quart is imported only when serving
 
-    asyncio.run(serve(*loaded))
+    try:
+        asyncio.run(serve(*loaded))
+    except ConfigError as exc:  # a file the config names changed between load and start
+        print(exc, file=sys.stderr)
+        return 1
     return 0
 
 

@@ -51,7 +51,7 @@ def _setup(state: BlueprintSetupState) -> None:
     if not settings.enabled:
         return
     registry = CollectorRegistry()
-    registry.register(UplightCollector(rt))
+    registry.register(UplightCollector(lambda: app.extensions[EXTENSION]))
     ProcessCollector(registry=registry)
     PlatformCollector(registry=registry)
     token = read_token(rt.config)

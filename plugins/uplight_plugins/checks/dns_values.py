@@ -32,7 +32,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from uplight import CheckOptions, Duration
+
+from uplight import CheckOptions, ConfigPath, Duration
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "CAA", "PTR")
 DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853, "https": 443}
@@ -101,7 +102,7 @@ class DnsOptions(CheckOptions):
     expect_exact: Values | None = None
     min_answers: int | None = Field(None, ge=0)
     response_time_degraded: Duration | None = None
-    ca_file: Path | None = None
+    ca_file: ConfigPath | None = None
     tls_hostname: str | None = None
 
     @field_validator("query")

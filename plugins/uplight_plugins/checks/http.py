@@ -19,9 +19,19 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import httpx
-import uplight
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
-from uplight import CheckContext, CheckOptions, CheckResult, CheckType, Duration, Secret, hookimpl
+
+import uplight
+from uplight import (
+    CheckContext,
+    CheckOptions,
+    CheckResult,
+    CheckType,
+    ConfigPath,
+    Duration,
+    Secret,
+    hookimpl,
+)
 
 MAX_REDIRECTS = 10
 _STATUS = re.compile(r"[1-5](\d\d|xx)")  # an exact code 100-599 or a class 1xx-5xx
@@ -97,7 +107,7 @@ class HttpOptions(CheckOptions):
     response_time_degraded: Duration | None = None
     follow_redirects: bool = True
     verify_tls: bool = True
-    ca_file: Path | None = None
+    ca_file: ConfigPath | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1, le=64 * 1_048_576)
 
     @field_validator("url")

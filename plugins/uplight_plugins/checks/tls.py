@@ -24,7 +24,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
 
-from uplight import CheckContext, CheckOptions, CheckResult, CheckType, hookimpl
+from uplight import CheckContext, CheckOptions, CheckResult, CheckType, ConfigPath, hookimpl
 
 from .starttls import Handshake, Progress, StartTlsError, probe
 from .tls_cert import (
@@ -74,7 +74,7 @@ class TlsOptions(CheckOptions):
     warn_days: int = Field(14, ge=0)
     critical_days: int = Field(3, ge=0)
     verify: bool = True
-    ca_file: Path | None = None
+    ca_file: ConfigPath | None = None
     starttls: Annotated[Literal["smtp", "imap", "pop3"], BeforeValidator(_lower)] | None = None
 
     @field_validator("ca_file")
