@@ -8,6 +8,7 @@ from pathlib import Path
 
 import aiosqlite
 import pytest
+
 from uplight.clock import FakeClock
 from uplight.config import MonitorConfig
 from uplight.incidents import IncidentEngine, IncidentEvent, auto_title

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from servers import HttpServer, Route
+
 from uplight.models import CheckResult, ResultRecord
 
 ON_PAGE_DB = """
@@ -94,6 +95,21 @@ async def test_a_monitor_on_no_page_opens_no_incident(api_factory) -> None:
         status, body = await api.call("GET", "/api/v1/incidents")
         assert status == 200 and body["items"] == []
         assert api.runtime.monitor_tracker("db").consecutive_failures == 3
+
+
+async def test_a_monitor_added_to_an_api_page_opens_incidents(api_factory) -> None:
+    async with api_factory() as api:
+        status, body = await api.call(
+            "POST", "/api/v1/status-pages", json={"slug": "ops", "title": "Ops"}
+        )
+        assert status == 201, body
+        status, body = await api.call(
+            "POST", "/api/v1/status-pages/ops/components", json={"target_id": "db"}
+        )
+        assert status in (200, 201), body
+        await feed(api, "db", "down", "down")
+        _, body = await api.call("GET", "/api/v1/incidents?monitor=db")
+        assert [i["title"] for i in body["items"]] == ["Database is down"]
 
 
 @pytest.mark.parametrize(
@@ -424,3 +440,51 @@ monitor = "target"
                 "SELECT status FROM results WHERE monitor_id = 'target' ORDER BY id"
             )
             assert [r[0] for r in rows] == ["up", "degraded", "degraded", "down", "up", "up"]
+
+
+async def test_maintenance_suppresses_incidents_from_real_checks(api_factory) -> None:
+    with HttpServer({"/": Route(500, "down for an upgrade")}) as server:
+        extra = f"""
+[[monitors]]
+id = "target"
+name = "Target app"
+type = "http"
+url = "{server.url("/")}"
+interval = "1h"
+timeout = "2s"
+failure_threshold = 2
+[[pages]]
+slug = "target-page"
+title = "Target"
+[[pages.components]]
+monitor = "target"
+"""
+        async with api_factory(extra) as api:
+            now = api.clock.now()
+            status, window = await api.call(
+                "POST",
+                "/api/v1/maintenance",
+                json={
+                    "title": "Upgrade",
+                    "component_ids": ["target"],
+                    "starts_at": now.isoformat(),
+                    "ends_at": (now + dt.timedelta(hours=1)).isoformat(),
+                },
+            )
+            assert status == 201, window
+            for _ in range(3):
+                record = await api.runtime.scheduler.run_once("target")
+                assert record.result.status == "down" and record.in_maintenance
+            status, body = await api.call("GET", "/api/v1/incidents?monitor=target")
+            assert body["items"] == []
+            assert api.runtime.monitor_tracker("target").consecutive_failures == 0
+
+            status, _ = await api.call("POST", f"/api/v1/maintenance/{window['id']}/complete")
+            assert status == 200
+            await api.runtime.scheduler.run_once("target")
+            _, body = await api.call("GET", "/api/v1/incidents?monitor=target")
+            assert body["items"] == []  # the failure run starts after the window
+            record = await api.runtime.scheduler.run_once("target")
+            assert not record.in_maintenance
+            _, body = await api.call("GET", "/api/v1/incidents?monitor=target")
+            assert [i["status"] for i in body["items"]] == ["active"]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
@@ -61,16 +61,25 @@ def _limits(limit: int, *, non_blank: bool) -> dict[str, object]:
     return schema
 
 
+def _patch_field(limit: int | None = None, *, non_blank: bool = False) -> Any:
+    """A three-state field: the None default only marks "omitted", so it is not documented."""
+
+    def extra(schema: dict[str, Any]) -> None:
+        schema.pop("default", None)
+        if limit is not None:
+            schema.update(_limits(limit, non_blank=non_blank))
+
+    return Field(None, json_schema_extra=extra)
+
+
 class IncidentPatch(BaseModel):
     """Narration; omit a field to leave it, ``null`` to clear it to the automatic wording."""
 
     model_config = ConfigDict(extra="forbid")
 
-    public_title: str | None = Field(None, json_schema_extra=_limits(TITLE_MAX, non_blank=True))
-    public_description: str | None = Field(
-        None, json_schema_extra=_limits(DESCRIPTION_MAX, non_blank=False)
-    )
-    severity: Severity | None = None
+    public_title: str | None = _patch_field(TITLE_MAX, non_blank=True)
+    public_description: str | None = _patch_field(DESCRIPTION_MAX)
+    severity: Severity | None = _patch_field()
 
     @field_validator("severity", mode="before")
     @classmethod
