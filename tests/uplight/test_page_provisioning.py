@@ -8,13 +8,15 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import pytest
+
 from uplight.clock import FakeClock
 from uplight.config import Config
 from uplight.page_provisioning import provision_pages
 from uplight.pages import PageService
 from uplight.runtime import Runtime
 from uplight.store import Store
-from uplight.store.pages import StoredPage, add_component, create_page, list_pages
+from uplight.store.page_edits import add_component, create_page
+from uplight.store.pages import StoredPage, list_pages
 
 MONITORS = """
 [[monitors]]

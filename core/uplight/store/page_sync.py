@@ -14,7 +14,7 @@ from typing import Any
 
 import aiosqlite
 
-from .pages import _rows, _secret, public_component_id
+from .pages import component_id_secret, public_component_id, rows_in
 from .sql import to_millis
 
 
@@ -62,7 +62,7 @@ async def _sync(db: aiosqlite.Connection, pages: Sequence[ProvisionedPage], now:
     report = SyncReport()
     existing = {
         row[0]: row
-        for row in await _rows(
+        for row in await rows_in(
             db,
             "SELECT slug, title, hostname, is_default, provisioned, config_index FROM status_pages",
         )
@@ -91,7 +91,7 @@ async def _sync(db: aiosqlite.Connection, pages: Sequence[ProvisionedPage], now:
     else:
         await db.execute("UPDATE status_pages SET is_default = 0 WHERE provisioned = 1")
 
-    secret = await _secret(db)
+    secret = await component_id_secret(db)
     for page in pages:
         row = existing.get(page.slug)
         if row is None:
@@ -144,7 +144,7 @@ async def _sync_components(db: aiosqlite.Connection, page: ProvisionedPage, secr
     """Rewrite the page's components when they differ from the config; True if they did."""
     current = [
         ProvisionedComponent(*row)
-        for row in await _rows(
+        for row in await rows_in(
             db,
             "SELECT monitor_id, public_name, public_description, public_group, sort_order"
             " FROM page_components WHERE page_slug = ? ORDER BY id",

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers import free_port
+
 from uplight.cli import main
 
 CONFIG = """

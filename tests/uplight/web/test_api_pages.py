@@ -6,6 +6,7 @@ import sqlite3
 from typing import Any
 
 import pytest
+
 from uplight.models import CheckResult, ResultRecord
 
 PAGES = "/api/v1/status-pages"
@@ -297,6 +298,10 @@ async def test_component_patch_three_states(api_factory) -> None:
         assert status == 422 and body["error"]["field"] == "sort_order"
         status, moved = await api.call("PATCH", path, json={"sort_order": -4})
         assert status == 200 and moved["sort_order"] == -4
+        status, moved = await api.call("PATCH", path, json={"sort_order": 7.0})
+        assert status == 200 and moved["sort_order"] == 7  # JSON Schema: 7.0 is an integer
+        status, body = await api.call("PATCH", path, json={"sort_order": 7.5})
+        assert status == 422 and body["error"]["field"] == "sort_order"
 
         status, body = await api.call("PATCH", path, json={"target_id": "web"})
         assert status == 422 and error_code(body) == "UNKNOWN_FIELD"
@@ -436,3 +441,27 @@ async def test_routes_are_in_the_openapi_document(api_factory) -> None:
         assert "409" in paths[f"{PAGES}/{{page}}"]["patch"]["responses"]
         patch = document["components"]["schemas"]["PageComponentPatch"]["properties"]
         assert "default" not in patch["sort_order"]  # omitted means unchanged, not null
+
+
+async def test_reload_reprovisions_and_keeps_api_pages(api_factory, registry, tmp_path) -> None:
+    from uplight.web.reload import reload_config
+
+    async with api_factory() as api:
+        await make_page(api)
+        await api.call("POST", f"{PAGES}/ops/components", json={"target_id": "db"})
+        _, before = await api.call("GET", f"{PAGES}/main")
+        path = api.runtime.config.source
+        assert path is not None
+        text = path.read_text().replace('title = "Main"', 'title = "Main v2"')
+        path.write_text(text + '[[pages.components]]\nmonitor = "db"\n')
+
+        assert await reload_config(api.app, path, registry)
+        _, pages = await api.call("GET", PAGES)
+        by_slug = {p["slug"]: p for p in pages["items"]}
+        assert by_slug["main"]["title"] == "Main v2"
+        assert [c["target_id"] for c in by_slug["main"]["components"]] == ["web", "db"]
+        # Same ids after the reload: the web component kept its public id.
+        assert by_slug["main"]["components"][0]["public_id"] == before["components"][0]["public_id"]
+        assert [c["target_id"] for c in by_slug["ops"]["components"]] == ["db"]
+        html = await (await api.client.get("/status")).get_data(as_text=True)
+        assert "Main v2" in html

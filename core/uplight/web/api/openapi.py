@@ -119,6 +119,11 @@ def build_document(
                 "application/json": {"schema": refs[(op.response, "serialization")]}
             }
         entry["responses"][str(op.status)] = success
+        for status in op.also:
+            entry["responses"][str(status)] = {
+                **success,
+                "description": _DESCRIPTIONS.get(status, "OK"),
+            }
         error_ref = refs[(ErrorEnvelope, "serialization")]
         for status in op.errors:
             entry["responses"][str(status)] = {

@@ -39,6 +39,7 @@ class Operation:
     errors: tuple[int, ...]
     auth: bool
     description: str = ""
+    also: tuple[int, ...] = ()  # other success statuses (e.g. 200 for an idempotent create)
 
 
 @dataclass
@@ -65,6 +66,7 @@ class ApiBlueprint:
         response: type[BaseModel] | None = None,
         status: int = 200,
         errors: tuple[int, ...] = (),
+        also: tuple[int, ...] = (),
     ) -> Callable[[View], View]:
         def decorate(view: View) -> View:
             standard = (401,) if self.auth else ()
@@ -86,6 +88,7 @@ class ApiBlueprint:
                 errors=tuple(sorted(set(standard + implied + errors))),
                 auth=self.auth,
                 description=(view.__doc__ or "").strip(),
+                also=also,
             )
             self.operations.append(operation)
 

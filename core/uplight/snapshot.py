@@ -1,0 +1,181 @@
+"""Public snapshot types: everything a renderer may show, and nothing else.
+
+These classes are the public wire types. They hold names, status words, times
+and operator-written public text; they have no field that could carry a
+monitor's URL, headers, credentials, nameserver, token or check message. A
+renderer receives one of these and must not do I/O.
+
+Status rules (documented in docs/status-page.md):
+
+- component: the latest check's status (up → operational, degraded →
+  degraded, down → major_outage); an active maintenance window covering it →
+  maintenance (dominates a real failure); no check yet → no_data.
+- page: an active maintenance window touching the page → maintenance; else all
+  components with data down → major_outage; some down → partial_outage; any
+  degraded → degraded; else operational.
+- history cell (one UTC day): no checks → no_data; any check taken during
+  maintenance → maintenance; else no down and no degraded → operational;
+  degraded but no down → degraded; down in at most 5 % of the day's checks →
+  partial_outage; more → major_outage.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from .models import Status
+
+HISTORY_DAYS = 90
+RECENT_INCIDENT_DAYS = 14
+UPCOMING_MAINTENANCE_DAYS = 7
+RECENT_MAINTENANCE_LIMIT = 50
+PARTIAL_OUTAGE_MAX_DOWN_SHARE = 0.05
+
+BANNER_LABELS: dict[Status, str] = {
+    Status.OPERATIONAL: "All Systems Operational",
+    Status.DEGRADED: "Degraded Performance",
+    Status.PARTIAL_OUTAGE: "Partial Outage",
+    Status.MAJOR_OUTAGE: "Major Outage",
+    Status.MAINTENANCE: "Under Maintenance",
+    Status.NO_DATA: "No Data Yet",
+}
+
+STATUS_LABELS: dict[Status, str] = {
+    Status.OPERATIONAL: "Operational",
+    Status.DEGRADED: "Degraded",
+    Status.PARTIAL_OUTAGE: "Partial outage",
+    Status.MAJOR_OUTAGE: "Major outage",
+    Status.MAINTENANCE: "Maintenance",
+    Status.NO_DATA: "No data",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryDay:
+    date: dt.date  # UTC day
+    status: Status
+    uptime: float | None  # percent 0..100 of checks that answered (up or degraded); None: no checks
+    checks: int
+
+
+@dataclass(frozen=True, slots=True)
+class ComponentView:
+    id: str  # opaque public id, stable across restarts; never the monitor id
+    name: str
+    group: str | None
+    description: str | None
+    status: Status
+    updated_at: dt.datetime | None  # time of the latest check
+    uptime: float | None  # percent over the 90 days' checks; None: no checks at all
+    history: tuple[HistoryDay, ...]  # exactly HISTORY_DAYS, oldest first
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdateView:
+    phase: str  # investigating | identified | monitoring | resolved | postmortem
+    message: str
+    created_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentView:
+    id: int
+    title: str  # public_title, or the automatic "<component> <status>" wording
+    description: str | None  # public_description
+    severity: str  # minor | major | critical
+    status: str  # active | ended
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    components: tuple[str, ...]  # public names of the affected components on this page
+    latest_update: IncidentUpdateView | None
+    updates: tuple[IncidentUpdateView, ...]  # the full timeline, newest first
+    permalink: str  # absolute URL built from server.public_base_url
+
+
+@dataclass(frozen=True, slots=True)
+class MaintenanceView:
+    id: int
+    title: str
+    description: str | None
+    severity: str  # info | warning | critical
+    status: str  # scheduled | active | completed | cancelled
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+    components: tuple[str, ...]  # public names of the covered components on this page
+
+
+@dataclass(frozen=True, slots=True)
+class PageSnapshot:
+    slug: str
+    title: str
+    status: Status
+    components: tuple[ComponentView, ...]  # ordered: groups by first sort_order, ungrouped last
+    active_incidents: tuple[IncidentView, ...]
+    recent_incidents: tuple[IncidentView, ...]  # ended within RECENT_INCIDENT_DAYS, newest first
+    active_maintenance: tuple[MaintenanceView, ...]
+    upcoming_maintenance: tuple[MaintenanceView, ...]  # starting within UPCOMING_MAINTENANCE_DAYS
+    recent_maintenance: tuple[MaintenanceView, ...]  # up to 50, every state, newest start first
+    generated_at: dt.datetime
+    base_url: str  # server.public_base_url, for absolute links
+    page_url: str  # this page's absolute URL
+    history_days: tuple[dt.date, ...] = field(default=())  # the 90 UTC days shown, oldest first
+
+    @property
+    def banner(self) -> str:
+        return BANNER_LABELS[self.status]
+
+    def groups(self) -> list[tuple[str | None, list[ComponentView]]]:
+        """Components by group in display order, ungrouped last."""
+        grouped: dict[str | None, list[ComponentView]] = {}
+        for component in self.components:
+            grouped.setdefault(component.group, []).append(component)
+        ungrouped = grouped.pop(None, None)
+        out: list[tuple[str | None, list[ComponentView]]] = list(grouped.items())
+        if ungrouped:
+            out.append((None, ungrouped))
+        return out
+
+    def component(self, public_id: str) -> ComponentView | None:
+        return next((c for c in self.components if c.id == public_id), None)
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPage:
+    """One incident's permalink page: the incident on the page it belongs to."""
+
+    page_slug: str
+    page_title: str
+    page_url: str
+    incident: IncidentView
+    generated_at: dt.datetime
+
+
+def history_status(checks: int, up: int, degraded: int, down: int, in_maintenance: int) -> Status:
+    """The state of one history cell, by the rule in this module's docstring."""
+    if checks == 0:
+        return Status.NO_DATA
+    if in_maintenance:
+        return Status.MAINTENANCE
+    if down == 0:
+        return Status.DEGRADED if degraded else Status.OPERATIONAL
+    if down / checks <= PARTIAL_OUTAGE_MAX_DOWN_SHARE:
+        return Status.PARTIAL_OUTAGE
+    return Status.MAJOR_OUTAGE
+
+
+def overall_status(statuses: list[Status], *, maintenance_active: bool) -> Status:
+    """The page's state: maintenance dominates; then the worst of the components."""
+    if maintenance_active:
+        return Status.MAINTENANCE
+    known = [s for s in statuses if s not in (Status.NO_DATA, Status.MAINTENANCE)]
+    if not known:
+        return Status.MAINTENANCE if Status.MAINTENANCE in statuses else Status.NO_DATA
+    down = sum(s is Status.MAJOR_OUTAGE for s in known)
+    if down and down == len(known):
+        return Status.MAJOR_OUTAGE
+    if down:
+        return Status.PARTIAL_OUTAGE
+    if Status.DEGRADED in known:
+        return Status.DEGRADED
+    return Status.OPERATIONAL
