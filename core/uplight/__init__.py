@@ -13,7 +13,7 @@ hookimpl = pluggy.HookimplMarker("uplight")
 from .checks import CheckContext, CheckOptions, CheckType  # noqa: E402
 from .durations import Duration  # noqa: E402
 from .models import CheckResult, CheckStatus, Status, isoformat_z  # noqa: E402
-from .notifiers import Notifier, NotifierOptions  # noqa: E402
+from .notifiers import Notification, Notifier, NotifierOptions  # noqa: E402
 from .paths import ConfigPath  # noqa: E402
 from .renderers import Renderer  # noqa: E402
 from .secrets import Secret  # noqa: E402
@@ -26,6 +26,7 @@ __all__ = [
     "CheckType",
     "ConfigPath",
     "Duration",
+    "Notification",
     "Notifier",
     "NotifierOptions",
     "Renderer",

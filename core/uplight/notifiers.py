@@ -1,10 +1,61 @@
-"""The base a notification channel plugin builds on."""
+"""The base a notification channel plugin builds on, and the message it receives."""
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
+
+EventKind = Literal[
+    "incident_opened",
+    "severity_changed",
+    "incident_ended",
+    "incident_update",
+    "reminder",
+    "certificate_expiring",
+    "test",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class Notification:
+    """One message to deliver, built by the host from an event.
+
+    ``title`` and ``text`` are ready-made plain-text wording; a channel may use
+    the structured fields to format its own (Slack blocks, an HTML email…).
+    ``idempotency_key`` is stable across retries of this message: send it
+    where the service accepts one (the webhook sends ``Idempotency-Key``) so
+    receivers can drop duplicates of an at-least-once delivery.
+    """
+
+    event: EventKind
+    idempotency_key: str
+    title: str
+    text: str
+    monitor_id: str | None = None
+    monitor_name: str | None = None
+    status: str | None = None  # a status word: operational, degraded, major_outage, …
+    severity: str | None = None  # minor | major | critical
+    previous_severity: str | None = None
+    incident_id: int | None = None
+    started_at: dt.datetime | None = None
+    ended_at: dt.datetime | None = None
+    downtime_seconds: float | None = None
+    url: str | None = None  # the incident's public permalink, when it has one
+    created_at: dt.datetime | None = None
+    extra: dict[str, Any] = field(default_factory=dict)  # e.g. phase/message of an update, cert days_left
+
+    def to_json(self) -> dict[str, Any]:
+        """The webhook payload: every field, times as ISO 8601 with Z."""
+        out: dict[str, Any] = {}
+        for name in self.__slots__:  # type: ignore[attr-defined]
+            value = getattr(self, name)
+            if isinstance(value, dt.datetime):
+                value = value.astimezone(dt.UTC).isoformat().replace("+00:00", "Z")
+            out[name] = value
+        return out
 
 
 class NotifierOptions(BaseModel):
@@ -17,12 +68,13 @@ class Notifier:
     """Subclass, set ``name`` and ``Options``, implement ``send``.
 
     ``send`` delivers one message and raises on failure; the host retries with
-    backoff, so a channel never retries by itself.
+    backoff and jitter, so a channel never retries by itself. It runs under a
+    timeout; a channel that hangs fails that delivery only.
     """
 
     name: ClassVar[str]
     Options: ClassVar[type[NotifierOptions]] = NotifierOptions
     description: ClassVar[str] = ""
 
-    async def send(self, options: Any, message: Any) -> None:
+    async def send(self, options: Any, message: Notification) -> None:
         raise NotImplementedError
