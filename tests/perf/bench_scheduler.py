@@ -19,6 +19,7 @@ import time
 from typing import Any
 
 import httpx
+
 from uplight.config import MonitorConfig
 from uplight.models import CheckStatus, ResultRecord
 from uplight.plugins import load_plugins
@@ -157,7 +158,7 @@ async def bare_requests(url: str, total: int, verify: ssl.SSLContext) -> float:
 
 
 def run(quick: bool = False) -> Comparison:
-    total = 150 if quick else 1500
+    total = 150 if quick else 1000
     repeats = 1 if quick else 2
     verify = ssl.create_default_context()  # what the check shares between its requests
     scheduler_times: list[float] = []

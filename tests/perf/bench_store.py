@@ -128,7 +128,7 @@ def bare_ingest(path: Path, rows: list[tuple[Any, ...]]) -> float:
 
 def run(quick: bool = False) -> Comparison:
     count = 5_000 if quick else 100_000
-    repeats = 1 if quick else 3
+    repeats = 2 if quick else 3
     records = make_records(count)
     rows = as_rows(records)
     store_times: list[float] = []

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+
 from uplight.checks import CheckContext, CheckType
 from uplight.config import MonitorConfig
 from uplight.models import CheckResult, CheckStatus, ResultRecord

@@ -16,6 +16,7 @@ from typing import Any
 
 import aiosqlite
 import pytest
+
 from uplight.models import CheckResult, CheckStatus, ResultRecord
 from uplight.store import DailyRollup, Store, StoredResult, retention_cutoff
 from uplight.store import database as database_module

@@ -128,8 +128,9 @@ class Writer:
         ``submit`` either gets its job run here or sees the writer stopped.
         """
         while True:
+            failures = self.stats.failed_flushes
             await self._flush_results()
-            if self._buffer:
+            if self.stats.failed_flushes != failures:
                 # The database refuses writes (already logged): answer the waiting
                 # jobs rather than leave their callers hanging.
                 log.error("closing with %d check results unwritten", len(self._buffer))
@@ -139,7 +140,9 @@ class Writer:
                         job.future.set_exception(RuntimeError("the store writer stopped"))
                 return
             if self._jobs.empty():
-                return
+                if not self._buffer:
+                    return
+                continue  # results added while the last ones were written
             job = self._jobs.get_nowait()
             self.stats.queued_writes = self._jobs.qsize()
             if job is not None:
