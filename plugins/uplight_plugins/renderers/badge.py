@@ -1,0 +1,1 @@
+"""Placeholder: the badge renderer is being written."""

@@ -1,0 +1,1 @@
+"""Placeholder: the json renderer is being written."""

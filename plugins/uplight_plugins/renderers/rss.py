@@ -1,0 +1,1 @@
+"""Placeholder: the rss renderer is being written."""
