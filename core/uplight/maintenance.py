@@ -8,10 +8,9 @@ cancel (the row stays, for audit), complete now (``completed_at = now``;
 ``ends_at`` keeps the plan) or purge (deleted for good).
 
 ``[[maintenance]]`` entries in the config are materialised as ordinary windows
-``MATERIALISE_AHEAD`` ahead, once per (entry, occurrence): restarts and ticks
-never duplicate one. An occurrence that would overlap one already materialised
-for the same entry is skipped. Future windows of an entry that changed or was
-removed are replaced; ones that started, ended or were cancelled stay.
+ahead of time (see ``maintenance_recurring``) at start and on every tick. At
+start, future windows of an entry that changed or was removed are replaced;
+ones that started, ended or were cancelled stay.
 
 While a window is live and the clock is inside it, ``is_active(monitor_id)`` is
 true for its components: the scheduler flags their results as taken during
@@ -24,8 +23,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import hashlib
-import json
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, TypeVar
@@ -33,21 +30,18 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from .clock import Clock
-from .config import Config, MaintenanceConfig
-from .recurrence import occurrences, parse_timezone
+from .config import MAX_MAINTENANCE_SECONDS, Config
+from .maintenance_recurring import fingerprint, insert_occurrences, planned_occurrences
 from .store import Store
 from .store import maintenance as queries
-from .store.maintenance import StoredWindow, WindowFields
+from .store.maintenance import StoredWindow, WindowFields, clock_status
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MATERIALISE_AHEAD = dt.timedelta(days=14)
-MAX_DURATION = dt.timedelta(days=30)
+MAX_DURATION = dt.timedelta(seconds=MAX_MAINTENANCE_SECONDS)
 MAX_TICK_SECONDS = 5.0
-MAX_OCCURRENCES = 200  # per entry and pass: a minutely cron cannot flood the table
-CONFIG_AUTHOR = "config"
 
 
 class MaintenanceError(Exception):
@@ -64,13 +58,6 @@ class WindowNotFound(Exception):
     pass
 
 
-def clock_status(starts_at: dt.datetime, ends_at: dt.datetime, now: dt.datetime) -> str:
-    """What a live window's status is at ``now``."""
-    if ends_at <= now:
-        return "completed"
-    return "active" if starts_at <= now else "scheduled"
-
-
 def to_ms_precision(value: dt.datetime) -> dt.datetime:
     """Times are stored in milliseconds: validate what will be stored."""
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
@@ -79,12 +66,12 @@ def to_ms_precision(value: dt.datetime) -> dt.datetime:
 def validate_window(fields: WindowFields, monitor_ids: set[str]) -> None:
     """The rules that span fields (the API models check each field on its own)."""
     if fields.ends_at <= fields.starts_at:
-        raise MaintenanceError(
-            "INVALID_TIME_RANGE", "ends_at must be after starts_at", field="ends_at"
-        )
+        raise MaintenanceError("INVALID_TIME_RANGE", "must be after starts_at", field="ends_at")
     if fields.ends_at - fields.starts_at > MAX_DURATION:
         raise MaintenanceError(
-            "INVALID_DURATION", "a maintenance window lasts at most 30 days", field="ends_at"
+            "INVALID_DURATION",
+            "must be at most 30 days after starts_at",
+            field="ends_at",
         )
     for index, monitor_id in enumerate(fields.component_ids):
         if monitor_id not in monitor_ids:
@@ -93,11 +80,6 @@ def validate_window(fields: WindowFields, monitor_ids: set[str]) -> None:
                 f"no monitor has id {monitor_id!r}",
                 field=f"component_ids[{index}]",
             )
-
-
-def fingerprint(entry: MaintenanceConfig) -> str:
-    text = json.dumps(entry.model_dump(mode="json"), sort_keys=True)
-    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 class MaintenanceService:
@@ -147,10 +129,11 @@ class MaintenanceService:
     async def tick(self) -> None:
         """Materialise what the config schedules, then apply due transitions."""
         await self._materialise(self.clock.now())
-        await self._write(lambda db, now: _nothing())
+        await self.refresh()
 
     async def refresh(self) -> None:
-        """Apply due transitions now if any are due (cheap when none are)."""
+        """Apply due transitions now if any are due (no write when none are: every
+        write goes through this service, so the live windows in memory are current)."""
         now = self.clock.now()
         if any(
             w.ends_at <= now or (w.status == "scheduled" and w.starts_at <= now) for w in self._live
@@ -331,24 +314,11 @@ class MaintenanceService:
 
     # -- recurring windows from the config ----------------------------------------
 
-    def planned_occurrences(self, entry: MaintenanceConfig, now: dt.datetime) -> list[dt.datetime]:
-        """Occurrence starts of ``entry`` that have not ended by ``now`` and start
-        within ``MATERIALISE_AHEAD``."""
-        duration = dt.timedelta(seconds=entry.duration)
-        starts = occurrences(
-            entry.schedule,
-            parse_timezone(entry.timezone),
-            now - duration,
-            now + MATERIALISE_AHEAD,
-            limit=MAX_OCCURRENCES,
-        )
-        return [start for start in starts if start + duration > now]
-
     async def _materialise(self, now: dt.datetime) -> None:
         wanted = {
             entry.id: [
                 start
-                for start in self.planned_occurrences(entry, now)
+                for start in planned_occurrences(entry, now)
                 if (entry.id, start) not in self._known
             ]
             for entry in self._entries
@@ -364,7 +334,7 @@ class MaintenanceService:
             created = 0
             for entry_id, starts in wanted.items():
                 if starts:
-                    created += await self._insert_occurrences(db, entries[entry_id], starts, at)
+                    created += await insert_occurrences(db, entries[entry_id], starts, at)
             return created
 
         created = await self._write(insert)
@@ -374,49 +344,6 @@ class MaintenanceService:
         )
         if created:
             log.info("materialised %d maintenance windows from the config", created)
-
-    async def _insert_occurrences(
-        self,
-        db: aiosqlite.Connection,
-        entry: MaintenanceConfig,
-        starts: list[dt.datetime],
-        now: dt.datetime,
-    ) -> int:
-        duration = dt.timedelta(seconds=entry.duration)
-        taken = [
-            (o.occurrence_at, o.starts_at, o.ends_at)
-            for o in await queries.config_occurrences(db, entry.id, starts[0] - MAX_DURATION)
-        ]
-        mark = fingerprint(entry)
-        created = 0
-        for start in starts:
-            end = start + duration
-            if any(at == start or (s < end and start < e) for at, s, e in taken):
-                continue  # already there, or it would overlap the previous occurrence
-            status = clock_status(start, end, now)
-            fields = WindowFields(
-                title=entry.title,
-                description=entry.description,
-                severity=entry.severity,
-                component_ids=entry.components,
-                starts_at=start,
-                ends_at=end,
-            )
-            inserted = await queries.insert_window(
-                db,
-                fields,
-                status=status,
-                now=now,
-                created_by=CONFIG_AUTHOR,
-                completed_at=end if status == "completed" else None,
-                config_id=entry.id,
-                occurrence_at=start,
-                fingerprint=mark,
-            )
-            if inserted is not None:
-                taken.append((start, start, end))
-                created += 1
-        return created
 
 
 async def _nothing() -> None:

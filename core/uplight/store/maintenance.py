@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
-from .sql import from_millis, run_script
+from .sql import from_millis, run_script, to_millis
 
 if TYPE_CHECKING:
     from .database import Store  # the database module imports this one (migrations)
@@ -22,21 +22,12 @@ if TYPE_CHECKING:
 STATUSES = ("scheduled", "active", "completed", "cancelled")
 LIVE = ("scheduled", "active")
 
-_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
-_ONE_MS = dt.timedelta(milliseconds=1)
-
-
-def to_millis(value: dt.datetime) -> int:
-    """Exact unix milliseconds (``sql.to_millis`` goes through a float and can lose one)."""
-    return (value - _EPOCH) // _ONE_MS
-
-
 async def m004_maintenance(db: aiosqlite.Connection) -> None:
     await run_script(
         db,
         """
         CREATE TABLE maintenance_windows (
-            id INTEGER PRIMARY KEY,
+            id INTEGER PRIMARY KEY AUTOINCREMENT,    -- a purged id is never reused
             title TEXT NOT NULL,
             description TEXT,
             severity TEXT NOT NULL CHECK (severity IN ('info', 'warning', 'critical')),
@@ -173,6 +164,14 @@ def _assemble(rows: list[Any], component_rows: Iterable[Any]) -> list[StoredWind
     for window_id, monitor_id in component_rows:
         by_window.setdefault(window_id, []).append(monitor_id)
     return [_window(row, tuple(by_window.get(row[0], ()))) for row in rows]
+
+
+def clock_status(starts_at: dt.datetime, ends_at: dt.datetime, now: dt.datetime) -> str:
+    """The status a live (scheduled or active) window has at ``now``; the same rule as
+    :func:`apply_transitions`."""
+    if ends_at <= now:
+        return "completed"
+    return "active" if starts_at <= now else "scheduled"
 
 
 # -- writes (inside store.write) ------------------------------------------------
@@ -383,6 +382,30 @@ async def list_windows(
         f"SELECT {_COLUMNS} FROM maintenance_windows{clause}"
         " ORDER BY starts_at DESC, id DESC LIMIT ?",
         (*params, limit),
+    )
+    if not rows:
+        return []
+    return _assemble(rows, await store.fetchall(*_components_query([row[0] for row in rows])))
+
+
+async def windows_touching(
+    store: Store,
+    monitor_ids: Iterable[str],
+    *,
+    statuses: Sequence[str] = STATUSES,
+    limit: int | None = None,
+) -> list[StoredWindow]:
+    """Windows covering at least one of ``monitor_ids`` (with all their components),
+    newest start first; for the public page, which shows only its own monitors'."""
+    ids, wanted = list(dict.fromkeys(monitor_ids)), list(statuses)
+    if not ids or not wanted:
+        return []
+    rows = await store.fetchall(
+        f"SELECT {_COLUMNS} FROM maintenance_windows WHERE status IN"
+        f" ({','.join('?' * len(wanted))}) AND id IN (SELECT window_id FROM"
+        f" maintenance_components WHERE monitor_id IN ({','.join('?' * len(ids))}))"
+        " ORDER BY starts_at DESC, id DESC LIMIT ?",
+        (*wanted, *ids, -1 if limit is None else limit),
     )
     if not rows:
         return []

@@ -21,9 +21,16 @@ async def run_script(db: aiosqlite.Connection, script: str) -> None:
         raise ValueError(f"incomplete SQL statement: {statement.strip()[:60]}")
 
 
+_EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+_ONE_MS = dt.timedelta(milliseconds=1)
+
+
 def to_millis(value: dt.datetime) -> int:
-    """Times are stored as INTEGER unix milliseconds, UTC."""
-    return int(value.timestamp() * 1000)
+    """Times are stored as INTEGER unix milliseconds, UTC.
+
+    Exact timedelta arithmetic: ``timestamp() * 1000`` goes through a float and
+    loses a millisecond for some sub-second times."""
+    return (value - _EPOCH) // _ONE_MS
 
 
 def from_millis(value: int) -> dt.datetime:

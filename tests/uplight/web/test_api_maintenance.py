@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+
 import uplight.maintenance
 from uplight.store.maintenance import get_window
 
@@ -479,3 +480,21 @@ async def test_openapi_documents_the_routes(api_factory) -> None:
         assert "422" in paths[PATH + "/{window_id}/complete"]["post"]["responses"]
         for operation in (paths[PATH]["post"], paths[PATH + "/{window_id}"]["patch"]):
             assert {"401", "422"} <= set(operation["responses"])
+
+
+async def test_config_windows_flag_results(api_factory) -> None:
+    entry = """
+[[maintenance]]
+id = "always"
+title = "Hourly"
+components = ["web"]
+duration = "1h"
+cron = "0 * * * *"
+"""
+    async with api_factory(entry) as api:
+        record = await api.runtime.scheduler.run_once("web")
+        assert record.in_maintenance  # a window starts every hour and lasts an hour
+        assert not (await api.runtime.scheduler.run_once("db")).in_maintenance
+        status, body = await api.call("GET", "/api/v1/maintenance?status=active")
+        assert status == 200 and [w["source"] for w in body["items"]] == ["config"]
+        assert body["items"][0]["created_by"] == "config"

@@ -34,24 +34,22 @@ Status = Literal["scheduled", "active", "completed", "cancelled"]
 def _severity(value: object) -> object:
     # Before the Literal check, so a wrong word gets its own code; a wrong type falls through.
     if isinstance(value, str) and value not in SEVERITIES:
-        raise PydanticCustomError(
-            "INVALID_SEVERITY", f"severity must be one of: {', '.join(SEVERITIES)}"
-        )
+        raise PydanticCustomError("INVALID_SEVERITY", f"must be one of: {', '.join(SEVERITIES)}")
     return value
 
 
 def _title(value: str) -> str:
     if not value.strip():
-        raise PydanticCustomError("EMPTY_TITLE", "title must not be blank")
+        raise PydanticCustomError("EMPTY_TITLE", "must not be blank")
     if len(value) > TITLE_MAX:
-        raise PydanticCustomError("TITLE_TOO_LONG", f"title must be at most {TITLE_MAX} characters")
+        raise PydanticCustomError("TITLE_TOO_LONG", f"must be at most {TITLE_MAX} characters")
     return value.strip()
 
 
 def _description(value: str | None) -> str | None:
     if value is not None and len(value) > DESCRIPTION_MAX:
         raise PydanticCustomError(
-            "DESCRIPTION_TOO_LONG", f"description must be at most {DESCRIPTION_MAX} characters"
+            "DESCRIPTION_TOO_LONG", f"must be at most {DESCRIPTION_MAX} characters"
         )
     return value
 
@@ -174,7 +172,8 @@ def _service() -> MaintenanceService:
 
 
 def _refused(exc: MaintenanceError) -> ApiError:
-    return ApiError(422, exc.code, exc.message, field=exc.field)
+    message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+    return ApiError(422, exc.code, message, field=exc.field)
 
 
 def _not_found(window_id: int) -> ApiError:

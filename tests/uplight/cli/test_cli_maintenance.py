@@ -1,0 +1,267 @@
+"""`uplight maintenance …` against a real `uplight serve` process."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from helpers import free_port
+
+from uplight.cli import main
+
+CONFIG = """
+[server]
+listen = "127.0.0.1:{port}"
+public_base_url = "http://127.0.0.1:{port}"
+[storage]
+path = "uplight.db"
+[[monitors]]
+id = "web"
+name = "Web server"
+type = "http"
+url = "http://127.0.0.1:{dead}/"
+interval = "1h"
+timeout = "1s"
+[[monitors]]
+id = "db"
+name = "Database"
+type = "http"
+url = "http://127.0.0.1:{dead}/"
+interval = "1h"
+timeout = "1s"
+[[maintenance]]
+id = "backups"
+title = "Nightly backups"
+components = ["db"]
+duration = "30m"
+cron = "0 3 * * *"
+timezone = "Europe/Berlin"
+"""
+
+UPLIGHT = [sys.executable, "-m", "uplight"]
+
+
+@dataclass
+class Server:
+    url: str
+    token: str
+    config: Path
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    folder = tmp_path_factory.mktemp("cli-maintenance")
+    port = free_port()
+    config = folder / "config.toml"
+    config.write_text(CONFIG.format(port=port, dead=free_port()))
+    token = subprocess.run(
+        [*UPLIGHT, "token", "create", "--name", "operator", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    proc = subprocess.Popen(
+        [*UPLIGHT, "serve", "--config", str(config), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{url}/healthz")
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                raise AssertionError("server did not start") from None
+            time.sleep(0.1)
+    try:
+        yield Server(url, token, config)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        _, errors = proc.communicate(timeout=15)
+        assert proc.returncode == 0, errors
+        assert "Traceback" not in errors, errors
+
+
+def run(capsys: pytest.CaptureFixture[str], server: Server, *args: str) -> tuple[int, str, str]:
+    code = main(["maintenance", *args, "--url", server.url, "--token", server.token])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def run_json(capsys: pytest.CaptureFixture[str], server: Server, *args: str) -> Any:
+    code, out, err = run(capsys, server, *args, "--json")
+    assert code == 0, err
+    return json.loads(out)
+
+
+def iso(hours: float) -> str:
+    moment = dt.datetime.now(dt.UTC) + dt.timedelta(hours=hours)
+    return moment.replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+def test_schedule_list_update_cancel(capsys, server: Server) -> None:
+    code, out, err = run(
+        capsys,
+        server,
+        "schedule",
+        "--title",
+        "Database upgrade",
+        "--description",
+        "to v16",
+        "--severity",
+        "warning",
+        "--starts-at",
+        iso(48),
+        "--ends-at",
+        iso(50),
+        "--component",
+        "web",
+        "--component",
+        "db",
+    )
+    assert code == 0, err
+    fields = dict(line.split(None, 1) for line in out.splitlines() if " " in line)
+    assert fields["title"] == "Database upgrade" and fields["status"] == "scheduled"
+    assert fields["component_ids"] == "web, db" and fields["created_by"] == "operator"
+    window_id = fields["id"]
+
+    code, out, _ = run(capsys, server, "list")
+    header, *rows = out.splitlines()
+    assert header.split() == [
+        "ID",
+        "STATUS",
+        "SEVERITY",
+        "STARTS_AT",
+        "ENDS_AT",
+        "COMPONENTS",
+        "TITLE",
+    ]
+    assert any(row.split()[:3] == [window_id, "scheduled", "warning"] for row in rows)
+    assert any("web,db" in row and "Database upgrade" in row for row in rows)
+
+    upcoming = run_json(capsys, server, "list", "--status", "upcoming", "--limit", "200")
+    assert window_id in [str(w["id"]) for w in upcoming]
+    assert {w["status"] for w in upcoming} == {"scheduled"}
+
+    changed = run_json(
+        capsys,
+        server,
+        "update",
+        window_id,
+        "--title",
+        "Database upgrade, part 1",
+        "--clear-description",
+        "--component",
+        "db",
+    )
+    assert changed["title"] == "Database upgrade, part 1"
+    assert changed["description"] is None and changed["component_ids"] == ["db"]
+    assert changed["severity"] == "warning"  # unset flags stay
+
+    code, _, err = run(capsys, server, "update", window_id)
+    assert code == 2 and "nothing to change" in err
+
+    cancelled = run_json(capsys, server, "cancel", window_id)
+    assert cancelled["status"] == "cancelled" and cancelled["cancelled_at"]
+    code, out, err = run(capsys, server, "update", window_id, "--title", "again")
+    assert code == 1 and out == ""
+    assert err.startswith("error: MAINTENANCE_COMPLETED: ")
+    shown = run_json(capsys, server, "show", window_id)
+    assert shown["status"] == "cancelled"  # the row stays
+
+
+def test_complete_and_purge(capsys, server: Server) -> None:
+    started = run_json(
+        capsys,
+        server,
+        "schedule",
+        "--title",
+        "Router swap",
+        "--starts-at",
+        iso(-1),
+        "--ends-at",
+        iso(1),
+        "--component",
+        "web",
+    )
+    assert started["status"] == "active"  # a start in the past begins at once
+    window_id = str(started["id"])
+    done = run_json(capsys, server, "complete", window_id)
+    assert done["status"] == "completed" and done["completed_at"]
+    assert done["ends_at"] == started["ends_at"]
+
+    code, out, err = run(capsys, server, "purge", window_id)
+    assert code == 0 and out.strip() == f"maintenance window {window_id} purged", err
+    code, out, err = run(capsys, server, "show", window_id, "--json")
+    assert code == 1
+    assert json.loads(out)["error"]["code"] == "NOT_FOUND"
+    assert err.startswith("error: NOT_FOUND: ")
+
+
+@pytest.mark.parametrize(
+    ("flags", "code"),
+    [
+        (["--starts-at", iso(5), "--ends-at", iso(4)], "INVALID_TIME_RANGE"),
+        (["--starts-at", iso(5), "--ends-at", iso(24 * 31 + 5)], "INVALID_DURATION"),
+        (
+            ["--starts-at", iso(5), "--ends-at", iso(6), "--component", "nope"],
+            "INVALID_COMPONENT_ID",
+        ),
+        (["--starts-at", iso(5), "--ends-at", iso(6), "--severity", "major"], "INVALID_SEVERITY"),
+        (["--starts-at", "2030-01-05T03:00:00", "--ends-at", iso(6)], "VALIDATION_ERROR"),
+    ],
+)
+def test_errors_show_the_api_code(capsys, server: Server, flags: list[str], code: str) -> None:
+    status, out, err = run(capsys, server, "schedule", "--title", "Bad", *flags)
+    assert status == 1 and out == ""
+    assert err.startswith(f"error: {code}: ")
+    status, out, _ = run(capsys, server, "schedule", "--title", " ", *flags[:4], "--json")
+    assert status == 1 and json.loads(out)["error"]["code"] == "EMPTY_TITLE"
+
+
+def test_config_windows_are_listed(capsys, server: Server) -> None:
+    windows = run_json(capsys, server, "list", "--limit", "200")
+    from_config = [w for w in windows if w["source"] == "config"]
+    assert from_config and {w["created_by"] for w in from_config} == {"config"}
+    assert {w["title"] for w in from_config} == {"Nightly backups"}
+
+
+def test_tokens_and_environment(capsys, server: Server) -> None:
+    code = main(["maintenance", "list", "--url", server.url, "--token", "upl_wrong"])
+    _, err = capsys.readouterr()
+    assert code == 1 and err.startswith("error: UNAUTHORIZED: ")
+    # The installed command, configured through the environment.
+    proc = subprocess.run(
+        [*UPLIGHT, "maintenance", "list", "--status", "scheduled", "--json"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "UPLIGHT_URL": server.url, "UPLIGHT_TOKEN": server.token},
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert isinstance(json.loads(proc.stdout), list)
+    proc = subprocess.run(
+        [*UPLIGHT, "maintenance", "list"],
+        capture_output=True,
+        text=True,
+        env={k: v for k, v in os.environ.items() if k != "UPLIGHT_TOKEN"}
+        | {"UPLIGHT_URL": server.url},
+        timeout=30,
+    )
+    assert proc.returncode == 1 and proc.stderr.startswith("error: NO_TOKEN: ")
