@@ -1,0 +1,317 @@
+"""The status page in a real browser: Debian's chromium driven by Playwright.
+
+No browser download: the test uses the system ``chromium`` (``.ci/run``
+installs it) and skips, saying why, only when there is none.
+
+The real app runs under hypercorn on 127.0.0.1 with its scheduler checking a
+local HTTP server; the test breaks that server and watches the page follow
+through the fragment refresh, without a reload.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import socket
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+from helpers import free_port
+from hypercorn.asyncio import serve
+from hypercorn.config import Config as HypercornConfig
+from servers import HttpServer, Route
+
+from uplight.config import Config
+from uplight.plugins import PluginRegistry
+from uplight.web import create_app
+
+REPO = Path(__file__).parents[3]
+OUTPUT = REPO / "test-output"  # gitignored: screenshots for humans to look at
+CANARY = "canary-browser-5150"
+CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+)
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+# Collects what the page's CSP refuses; added before any page script runs.
+CSP_LISTENER = """
+window.__cspViolations = [];
+document.addEventListener("securitypolicyviolation", (e) => {
+  window.__cspViolations.push(e.violatedDirective + " " + e.blockedURI);
+});
+"""
+CONFIG = """
+[server]
+public_base_url = "http://127.0.0.1:{port}"
+[scheduler]
+max_jitter = "0s"
+[public]
+cache_ttl = "1s"
+refresh_interval = "1s"
+[[monitors]]
+id = "api"
+name = "API server"
+type = "http"
+url = "{upstream}/health?token={canary}"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 1
+[[monitors]]
+id = "web"
+name = "Web server"
+type = "http"
+url = "{upstream}/web"
+interval = "1s"
+timeout = "1s"
+[[pages]]
+slug = "main"
+title = "Homelab"
+[[pages.components]]
+monitor = "api"
+public_name = "Public API"
+public_group = "Backend"
+public_description = "What the apps talk to"
+[[pages.components]]
+monitor = "web"
+public_name = "Website"
+"""
+
+
+def chromium_path() -> str | None:
+    found = shutil.which("chromium")
+    if found:
+        return found
+    return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
+
+
+def skip(reason: str) -> None:
+    # Printed past pytest's capture too, so `make test` output says why.
+    print(f"\n[test_browser] SKIPPED: {reason}", file=sys.__stderr__)
+    pytest.skip(reason)
+
+
+class AppServer(threading.Thread):
+    """The real app under hypercorn, in its own thread and event loop."""
+
+    def __init__(self, config: Config, registry: PluginRegistry, port: int) -> None:
+        super().__init__(daemon=True)
+        self.app = create_app(config, registry)
+        self.port = port
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.stop_event: asyncio.Event | None = None
+        self.failure: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._main())
+        except BaseException as exc:  # surfaced by the fixture, not lost in a thread
+            self.failure = exc
+
+    async def _main(self) -> None:
+        self.loop = asyncio.get_running_loop()
+        self.stop_event = asyncio.Event()
+        config = HypercornConfig()
+        config.bind = [f"127.0.0.1:{self.port}"]
+        config.accesslog = None
+        config.graceful_timeout = 1.0
+        await serve(self.app, config, shutdown_trigger=self.stop_event.wait)  # type: ignore[arg-type]
+
+    def stop(self) -> None:
+        if self.loop is not None and self.stop_event is not None:
+            self.loop.call_soon_threadsafe(self.stop_event.set)
+        self.join(timeout=10)
+
+
+def wait_for_port(port: int, server: AppServer, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.failure is not None:
+            raise AssertionError(f"the app did not start: {server.failure!r}")
+        with socket.socket() as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return
+        time.sleep(0.02)
+    raise AssertionError("the app did not start listening in time")
+
+
+@dataclass
+class Site:
+    base_url: str
+    upstream: HttpServer
+
+
+@pytest.fixture
+def site(make_config: Callable[[str], Config], registry: PluginRegistry) -> Iterator[Site]:
+    with HttpServer({"/health": Route(200, "ok"), "/web": Route(200, "ok")}) as upstream:
+        port = free_port()
+        upstream_url = upstream.url("").rstrip("/")
+        config = make_config(CONFIG.format(port=port, upstream=upstream_url, canary=CANARY))
+        server = AppServer(config, registry, port)
+        server.start()
+        try:
+            wait_for_port(port, server)
+            yield Site(f"http://127.0.0.1:{port}", upstream)
+        finally:
+            server.stop()
+
+
+@pytest.fixture
+def browser() -> Iterator[Any]:
+    path = chromium_path()
+    if path is None:
+        skip("no chromium on this machine (Debian: apt-get install chromium; .ci/run does it)")
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:  # the test extra installs it
+        skip("the playwright package is not installed (pip install -e '.[test]')")
+    with sync_playwright() as p:
+        try:
+            browser = p.chromium.launch(executable_path=path, args=CHROMIUM_ARGS)
+        except Exception as exc:  # an unusable browser binary, not a failure of the page
+            skip(f"chromium at {path} could not be launched: {exc}")
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+class Watcher:
+    """Console errors, uncaught exceptions and failed requests of one page."""
+
+    def __init__(self, page: Any) -> None:
+        self.errors: list[str] = []
+        self.documents = 0
+        page.on("request", self._request)
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"pageerror: {e}"))
+        page.on(
+            "response",
+            lambda r: r.status >= 400 and self.errors.append(f"HTTP {r.status} {r.url}"),
+        )
+
+    def _request(self, request: Any) -> None:
+        if request.resource_type == "document":
+            self.documents += 1
+
+
+def banner_is(status: str) -> str:
+    # A function, not a bare expression: a string would be eval'd, which the CSP forbids.
+    return f"() => document.querySelector('#live .banner').dataset.status === '{status}'"
+
+
+def save_screenshot(page: Any, tmp_path: Path, name: str) -> None:
+    shot = tmp_path / name
+    page.screenshot(path=str(shot), full_page=True)
+    OUTPUT.mkdir(exist_ok=True)
+    shutil.copyfile(shot, OUTPUT / name)
+
+
+@pytest.mark.timeout(60)
+def test_status_page_in_chromium(site: Site, browser: Any, tmp_path: Path) -> None:
+    context = browser.new_context(
+        timezone_id="Asia/Tokyo", locale="en-US", viewport={"width": 1100, "height": 900}
+    )
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    watcher = Watcher(page)
+
+    response = page.goto(f"{site.base_url}/status")
+    assert response is not None and response.status == 200
+    headers = response.headers
+    assert headers["content-security-policy"] == CSP
+    assert headers["x-content-type-options"] == "nosniff" and "referrer-policy" in headers
+    # The first checks land within a second or two; the refresh brings them in.
+    page.wait_for_function(banner_is("operational"), timeout=10_000)
+    assert page.locator("#live .banner").inner_text().strip() == "All Systems Operational"
+    assert page.locator("#live .history").first.locator(".cell").count() == 90
+    # The stylesheet applied (a file, allowed by style-src 'self').
+    assert page.locator(".banner").evaluate("e => getComputedStyle(e).borderTopStyle") == "solid"
+
+    # Local time in the tooltip, in Tokyo (UTC+9), for the "Updated" time.
+    stamp = page.locator("#live p.updated time")
+    page.wait_for_function("() => document.querySelector('#live p.updated time').title !== ''")
+    iso = stamp.get_attribute("datetime") or ""
+    title = stamp.get_attribute("title") or ""
+    tokyo = page.evaluate(
+        """iso => {
+          const d = new Date(new Date(iso).getTime() + 9 * 3600 * 1000);
+          return d.toISOString().slice(0, 16).replace("T", " ");
+        }""",
+        iso,
+    )
+    assert title.startswith(tokyo) and "Asia/Tokyo" in title and "UTC+09:00" in title, title
+    assert stamp.inner_text().endswith(" UTC")
+
+    # The API breaks: the region is swapped in place, no full reload.
+    page.evaluate("window.__noReload = 'still here'")
+    site.upstream.routes["/health"] = Route(500, "broken")
+    page.wait_for_function(banner_is("partial_outage"), timeout=15_000)
+    assert page.evaluate("window.__noReload") == "still here"
+    assert watcher.documents == 1  # one page load, every later change came by fetch()
+    api = page.locator("#live .component", has_text="Public API")
+    assert "Major outage" in api.inner_text()
+    assert page.locator("#announcer").inner_text() == "Status changed: Partial Outage"
+    # New timestamps get their tooltip too.
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('#live time')].every(t => t.title !== '')"
+    )
+    page.wait_for_function(
+        "() => document.querySelector('#live .incidents-active a') !== null", timeout=10_000
+    )
+    save_screenshot(page, tmp_path, "status.png")
+    content = page.content()
+    assert CANARY not in content and "API server" not in content and "/health" not in content
+
+    # The incident permalink, opened from the page, under the same policy.
+    page.locator("#live .incidents-active a").first.click()
+    page.wait_for_url("**/status/incidents/*")
+    assert "Public API" in page.locator("h1").inner_text()
+    assert page.locator(".facts").inner_text().count("Public API") == 1
+    page.wait_for_function("() => document.querySelector('time').title !== ''")
+    assert CANARY not in page.content()
+
+    assert page.evaluate("window.__cspViolations") == []
+    assert watcher.errors == []
+    context.close()
+
+
+@pytest.mark.timeout(60)
+def test_dark_and_narrow(site: Site, browser: Any, tmp_path: Path) -> None:
+    """Dark mode follows the system; a phone sees the last 30 days, not 90 slivers."""
+    context = browser.new_context(
+        color_scheme="dark", viewport={"width": 390, "height": 844}, is_mobile=True
+    )
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    watcher = Watcher(page)
+    page.goto(f"{site.base_url}/status")
+    page.wait_for_function(banner_is("operational"), timeout=10_000)
+    background = page.evaluate("getComputedStyle(document.body).backgroundColor")
+    assert background == "rgb(13, 17, 23)"
+    visible = page.locator("#live .history").first.locator(".cell:visible")
+    assert visible.count() == 30
+    assert page.locator(".history-legend .narrow").first.is_visible()
+    save_screenshot(page, tmp_path, "status-dark-narrow.png")
+    # Unknown incident: the friendly 404 page, styled by the same assets.
+    response = page.goto(f"{site.base_url}/status/incidents/999999")
+    assert response is not None and response.status == 404
+    assert page.locator("h1").inner_text() == "Not found"
+    watcher.errors = [e for e in watcher.errors if "404" not in e]  # that one was asked for
+    assert page.evaluate("window.__cspViolations") == []
+    assert watcher.errors == []
+    context.close()

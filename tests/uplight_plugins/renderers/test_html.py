@@ -1,0 +1,299 @@
+"""The html renderer: page, fragment, incident permalink, 404, and its assets."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import re
+
+import pytest
+from snapshots import (
+    BASE_URL,
+    component,
+    find_all,
+    history,
+    incident,
+    incident_page,
+    page_snapshot,
+    parse_html,
+    update,
+)
+
+from uplight import BANNER_LABELS, HISTORY_DAYS, STATUS_LABELS, Status
+from uplight_plugins.renderers.html import ASSETS, HtmlRenderer, percent
+
+RENDERER = HtmlRenderer()
+
+
+def render(snapshot: object, **params: object) -> str:
+    return RENDERER.render(snapshot, **params).decode()
+
+
+@pytest.mark.parametrize("status", list(Status))
+def test_banner_shows_label_and_icon_for_every_level(status: Status) -> None:
+    elements = parse_html(render(page_snapshot(status=status)))
+    (banner,) = find_all(elements, "section", "banner")
+    assert banner.attrs["data-status"] == status.value
+    assert f"banner-{status.value}" in banner.classes
+    assert banner.text.strip() == BANNER_LABELS[status]
+    # The icon sits inside the banner: the shape, not only the colour, tells the state.
+    index = elements.index(banner)
+    assert f"icon-{status.value}" in elements[index + 1].classes
+
+
+def test_every_level_has_its_own_icon_shape() -> None:
+    shapes = set()
+    for status in Status:
+        markup = render(page_snapshot(status=status))
+        svg = re.search(r'<svg class="icon icon-[a-z_]+".*?</svg>', markup, re.S)
+        assert svg is not None
+        shapes.add(re.sub(r'class="[^"]*"', "", svg.group(0)))
+    assert len(shapes) == len(Status)
+
+
+def test_components_show_status_word_icon_and_uptime() -> None:
+    elements = parse_html(render(page_snapshot()))
+    items = find_all(elements, "li", "component")
+    by_id = {e.attrs["data-component-id"]: e for e in items}
+    api = by_id["c-0b12e4"]
+    assert api.attrs["data-status"] == "major_outage"
+    assert "Public API" in api.text
+    assert STATUS_LABELS[Status.MAJOR_OUTAGE] in api.text
+    assert "98.5% uptime" in api.text
+    assert "No data yet" in by_id["c-e2e2e2"].text
+    assert len(find_all(elements, "svg", "icon-major_outage")) >= 1
+
+
+def test_history_has_90_cells_with_accessible_names() -> None:
+    elements = parse_html(render(page_snapshot()))
+    histories = find_all(elements, "div", "history")
+    assert len(histories) == 5
+    cells = find_all(elements, "span", "cell")
+    assert len(cells) == 5 * HISTORY_DAYS
+    label = re.compile(r"^\d{4}-\d{2}-\d{2}: (no data|\d+(\.\d+)?% uptime, [a-z ]+)$")
+    for cell in cells:
+        assert cell.attrs["role"] == "img"
+        assert label.match(cell.attrs["aria-label"] or ""), cell.attrs
+        assert cell.attrs["title"] == cell.attrs["aria-label"]
+    website = cells[:HISTORY_DAYS]  # first component: no data for its first 30 days
+    assert website[0].attrs["aria-label"] == "2026-08-23: no data"
+    assert "cell-no_data" in website[0].classes
+    assert website[70].attrs["aria-label"] == "2026-11-01: 98.26% uptime, partial outage"
+    assert website[-1].attrs["aria-label"] == "2026-11-20: 100% uptime, operational"
+    nextcloud = cells[2 * HISTORY_DAYS : 3 * HISTORY_DAYS]
+    assert "cell-maintenance" in nextcloud[60].classes
+    assert nextcloud[60].attrs["aria-label"].endswith("maintenance")
+
+
+def test_groups_in_order_with_ungrouped_last() -> None:
+    elements = parse_html(render(page_snapshot()))
+    headings = [e.text for e in find_all(elements, "h3", "group-name")]
+    assert headings == ["Public services", "Home", "Other components"]
+    ids = [e.attrs["data-component-id"] for e in find_all(elements, "li", "component")]
+    assert ids == ["c-7f3a9d", "c-0b12e4", "c-5c44aa", "c-91d0fe", "c-e2e2e2"]
+
+
+def test_a_page_without_groups_has_no_group_headings() -> None:
+    comps = (component("a", "Alpha"), component("b", "Beta"))
+    elements = parse_html(render(page_snapshot(components=comps)))
+    assert find_all(elements, "h3", "group-name") == []
+    assert len(find_all(elements, "li", "component")) == 2
+
+
+def test_incidents_and_maintenance_are_listed() -> None:
+    elements = parse_html(render(page_snapshot()))
+    active = find_all(elements, "section", "incidents-active")[0]
+    assert "Public API major outage" in active.text
+    assert "A disk filled up on the API host." in active.text  # the latest update
+    assert "We are looking into" not in active.text  # older updates: permalink only
+    links = [e.attrs["href"] for e in find_all(elements, "a")]
+    assert "/status/incidents/12" in links and "/status/incidents/9" in links
+    recent = find_all(elements, "section", "incidents-recent")[0]
+    assert "Website degraded" in recent.text
+    maintenance = find_all(elements, "section", "maintenance-list")[0]
+    assert "Nextcloud upgrade" in maintenance.text and "Router firmware" in maintenance.text
+    history_section = find_all(elements, "section", "maintenance-recent")[0]
+    assert "Maintenance history (4)" in history_section.text
+    assert "Cancelled" in history_section.text
+
+
+def test_quiet_page_says_so() -> None:
+    snap = page_snapshot(
+        status=Status.NO_DATA,
+        components=(),
+        active_incidents=(),
+        recent_incidents=(),
+        active_maintenance=(),
+        upcoming_maintenance=(),
+        recent_maintenance=(),
+    )
+    markup = render(snap)
+    assert "No components are on this page yet." in markup
+    assert "No incidents in the last 14 days." in markup
+    assert "maintenance-list" not in markup and "incidents-active" not in markup
+
+
+def test_every_timestamp_is_a_time_element_in_utc() -> None:
+    elements = parse_html(render(page_snapshot()))
+    times = find_all(elements, "time")
+    assert len(times) > 10
+    for element in times:
+        assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ", element.attrs["datetime"] or "")
+        assert element.text.endswith(" UTC")
+    updated = find_all(elements, "p", "updated")[0]
+    assert updated.text == "Updated 2026-11-20 10:00 UTC"
+
+
+@pytest.mark.parametrize(
+    "view",
+    ["page", "fragment", "incident", "not_found"],
+)
+def test_no_inline_style_script_or_handlers(view: str) -> None:
+    """The CSP forbids inline script and style: the markup must not need them."""
+    if view == "incident":
+        markup = render(incident_page())
+    elif view == "not_found":
+        markup = render(None, view="not_found", base_url=BASE_URL)
+    else:
+        markup = render(page_snapshot(), view=view)
+    elements = parse_html(markup)
+    for element in elements:
+        assert "style" not in element.attrs, element
+        assert not [a for a in element.attrs if a.startswith("on")], element
+        assert not str(element.attrs.get("href") or "").startswith("javascript:")
+    assert find_all(elements, "style") == []
+    for script in find_all(elements, "script"):
+        assert script.attrs.get("src") and script.text.strip() == ""
+    if view != "fragment":
+        scripts = find_all(elements, "script")
+        assert [s.attrs["src"] for s in scripts] == [
+            f"/assets/html/status.js?v={_hash('status.js')}"
+        ]
+
+
+def _hash(name: str) -> str:
+    return hashlib.sha256((ASSETS / name).read_bytes()).hexdigest()[:12]
+
+
+def test_fragment_is_the_live_region_only() -> None:
+    snap = page_snapshot()
+    page = render(snap)
+    fragment = render(snap, view="fragment")
+    for whole_page_only in ("<html", "<head", "<body", 'id="live"', "<h1", "<script"):
+        assert whole_page_only not in fragment
+    assert fragment.strip() in page  # the page embeds exactly the fragment
+    elements = parse_html(fragment)
+    assert [e.tag for e in elements[:1]] == ["section"] and "banner" in elements[0].classes
+    assert len(find_all(elements, "span", "cell")) == 5 * HISTORY_DAYS
+
+
+def test_live_region_points_at_the_fragment_of_its_page() -> None:
+    elements = parse_html(render(page_snapshot(), refresh_seconds=7))
+    (live,) = [e for e in elements if e.attrs.get("id") == "live"]
+    assert live.attrs["data-fragment-url"] == "/status/fragment"
+    assert live.attrs["data-refresh-seconds"] == "7"
+    other = page_snapshot(slug="lab", page_url=f"{BASE_URL}/status/pages/lab")
+    elements = parse_html(render(other))
+    (live,) = [e for e in elements if e.attrs.get("id") == "live"]
+    assert live.attrs["data-fragment-url"] == "/status/pages/lab/fragment"
+    assert live.attrs["data-refresh-seconds"] == "30"  # the documented default
+    feeds = [e.attrs["href"] for e in find_all(elements, "a")]
+    assert "/api/public/v1/incidents.rss?page=lab" in feeds
+    assert "/api/public/v1/status.json?page=lab" in feeds
+
+
+def test_asset_url_callable_is_used_for_every_asset() -> None:
+    markup = render(page_snapshot(), asset_url=lambda name: f"/static/{name}?h=1")
+    assert 'href="/static/status.css?h=1"' in markup
+    assert 'src="/static/status.js?h=1"' in markup
+    assert "/assets/html/" not in markup
+
+
+def test_assets_exist_and_load_nothing_from_elsewhere() -> None:
+    assert RENDERER.assets_dir == ASSETS
+    names = {p.name for p in ASSETS.iterdir()}
+    assert {"status.css", "status.js", "favicon.svg"} <= names
+    script = (ASSETS / "status.js").read_text()
+    css = (ASSETS / "status.css").read_text()
+    assert "http://" not in script and "https://" not in script  # no CDN, no beacon
+    assert "@import" not in css and "url(" not in css
+    assert "prefers-color-scheme: dark" in css  # dark mode
+    assert "max-width" in css  # responsive
+    for status in Status:  # every level has its colour, icon colour and cell style
+        assert f".icon-{status.value}" in css and f".cell-{status.value}" in css
+
+
+def test_incident_page_has_the_full_timeline() -> None:
+    view = incident(
+        31,
+        "Mail delays",
+        severity="critical",
+        ended=True,
+        components=("Mail", "Webmail"),
+        description="Outgoing mail queued.",
+        updates=(
+            update("investigating", "Mail is slow.", 50),
+            update("identified", "A relay is down.", 40),
+            update("monitoring", "Relay replaced.", 30),
+            update("resolved", "All queued mail delivered.", 20),
+        ),
+    )
+    markup = render(incident_page(view))
+    elements = parse_html(markup)
+    assert find_all(elements, "h1")[0].text == "Mail delays"
+    entries = find_all(elements, "li", "timeline-entry")
+    assert [e.classes[1] for e in entries] == [
+        "phase-resolved",
+        "phase-monitoring",
+        "phase-identified",
+        "phase-investigating",
+    ]
+    assert "All queued mail delivered." in entries[0].text
+    facts = find_all(elements, "dl", "facts")[0].text
+    for text in ("Resolved", "Critical", "Mail, Webmail", "2026-11-20 09:15 UTC"):
+        assert text in facts
+    assert "Outgoing mail queued." in markup
+    back = find_all(elements, "p", "back")[0]
+    assert back.text.strip() == "← Example Homelab status"
+    assert 'href="/status"' in markup
+
+
+def test_incident_page_without_updates() -> None:
+    markup = render(incident_page(incident(3, "Quiet one")))
+    assert "No updates have been posted yet." in markup
+    assert "Ongoing" in markup
+
+
+def test_not_found_view_links_home_under_the_base_path() -> None:
+    markup = render(None, view="not_found", base_url="https://example.org/uplight/")
+    elements = parse_html(markup)
+    assert find_all(elements, "h1")[0].text == "Not found"
+    assert [e.attrs["href"] for e in find_all(elements, "a")][-1] == "/uplight/status"
+
+
+def test_unknown_input_is_refused() -> None:
+    with pytest.raises(TypeError):
+        RENDERER.render(object())
+    with pytest.raises(ValueError):
+        RENDERER.render(page_snapshot(), view="bogus")
+
+
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [(None, "no data"), (100.0, "100%"), (99.996, "99.99%"), (98.5, "98.5%"), (0.0, "0%")],
+)
+def test_percent_rounds_down(value: float | None, text: str) -> None:
+    assert percent(value) == text
+
+
+def test_output_is_deterministic() -> None:
+    snap = page_snapshot()
+    assert RENDERER.render(snap) == RENDERER.render(dataclasses.replace(snap))
+
+
+def test_maintenance_cell_label_reads_as_maintenance() -> None:
+    cells = history(overrides={89: Status.MAINTENANCE})
+    snap = page_snapshot(components=(component("m", "Mail", cells=cells),))
+    elements = parse_html(render(snap))
+    last = find_all(elements, "span", "cell")[-1]
+    assert last.attrs["aria-label"] == "2026-11-20: 97.9% uptime, maintenance"
