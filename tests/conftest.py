@@ -29,6 +29,8 @@ def make_config(tmp_path: Path, registry: PluginRegistry) -> Callable[[str], Con
     def make(text: str) -> Config:
         path = tmp_path / "config.toml"
         path.write_text(text)
-        return parse_config(text, registry.check_types, source=path)
+        return parse_config(
+            text, registry.check_types, source=path, notifier_types=registry.notifiers
+        )
 
     return make

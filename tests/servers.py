@@ -117,16 +117,23 @@ class _Background:
 
 
 class HttpServer(_Background):
-    """An HTTP/1.1 server on 127.0.0.1; HTTPS when given a server ``tls`` context."""
+    """An HTTP/1.1 server on 127.0.0.1; HTTPS when given a server ``tls`` context.
+
+    ``port``: a fixed port, e.g. one a client was refused on before the server came up.
+    """
 
     def __init__(
-        self, routes: dict[str, Route] | None = None, *, tls: ssl.SSLContext | None = None
+        self,
+        routes: dict[str, Route] | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+        port: int = 0,
     ):
         super().__init__()
         self.routes: dict[str, Route] = dict(routes or {})
         self.requests: list[RecordedRequest] = []
         self.scheme = "https" if tls else "http"
-        self._server = _RoutingServer(("127.0.0.1", 0), _Handler)
+        self._server = _RoutingServer(("127.0.0.1", port), _Handler)
         self._server.owner = self
         if tls is not None:
             # The handshake runs in the handler thread, so a stalled client blocks nobody.

@@ -17,18 +17,40 @@ from .notifiers import Notification, Notifier, NotifierOptions  # noqa: E402
 from .paths import ConfigPath  # noqa: E402
 from .renderers import Renderer  # noqa: E402
 from .secrets import Secret  # noqa: E402
+from .snapshot import (  # noqa: E402
+    BANNER_LABELS,
+    HISTORY_DAYS,
+    STATUS_LABELS,
+    ComponentView,
+    HistoryDay,
+    IncidentPage,
+    IncidentUpdateView,
+    IncidentView,
+    MaintenanceView,
+    PageSnapshot,
+)
 
 __all__ = [
+    "BANNER_LABELS",
+    "HISTORY_DAYS",
+    "STATUS_LABELS",
     "CheckContext",
     "CheckOptions",
     "CheckResult",
     "CheckStatus",
     "CheckType",
+    "ComponentView",
     "ConfigPath",
     "Duration",
+    "HistoryDay",
+    "IncidentPage",
+    "IncidentUpdateView",
+    "IncidentView",
+    "MaintenanceView",
     "Notification",
     "Notifier",
     "NotifierOptions",
+    "PageSnapshot",
     "Renderer",
     "Secret",
     "Status",

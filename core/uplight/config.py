@@ -8,6 +8,7 @@ type's own ``Options`` model, and their errors use the same path form.
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -27,6 +28,7 @@ from pydantic import (
 
 from .checks import CheckOptions
 from .durations import Duration, format_duration
+from .notify.config import COMMON_NOTIFIER_KEYS, DefaultsConfig, NotifierConfig
 from .paths import CONFIG_DIR
 from .recurrence import (
     CronSpec,
@@ -109,6 +111,30 @@ class MetricsConfig(Strict):
     bearer_token_file: Path | None = None
 
 
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or CIDR network") from None
+    return value
+
+
+class RateLimitConfig(Strict):
+    """Per-client-IP token bucket on the public routes (see docs/deploy.md)."""
+
+    enabled: bool = True
+    requests_per_minute: int = Field(60, ge=1)
+    burst: int = Field(60, ge=1)
+    # Proxies whose X-Forwarded-For is believed; empty: the peer address is the client.
+    trusted_proxies: tuple[Annotated[str, AfterValidator(_network)], ...] = ()
+
+
+class PublicConfig(Strict):
+    cache_ttl: Duration = Field(10.0, ge=0)  # 0 disables the page cache
+    refresh_interval: Duration = Field(30.0, ge=1)  # the page script's refresh period
+    rate_limit: RateLimitConfig = RateLimitConfig()
+
+
 class MonitorConfig(Strict):
     """The keys every monitor has; everything else belongs to its check type."""
 
@@ -119,6 +145,8 @@ class MonitorConfig(Strict):
     timeout: Duration = Field(10.0, gt=0)
     failure_threshold: int = Field(2, ge=1, le=100)
     recovery_threshold: int = Field(1, ge=1, le=100)
+    # Channel ids ([[notifiers]]); None: [defaults] notify. A list here replaces the defaults.
+    notify: tuple[str, ...] | None = None
     options: Any = Field(default=None, exclude=True)
 
     @model_validator(mode="after")
@@ -233,9 +261,12 @@ class _TopLevel(Strict):
     storage: StorageConfig = StorageConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     metrics: MetricsConfig = MetricsConfig()
+    public: PublicConfig = PublicConfig()
     monitors: tuple[dict[str, Any], ...] = ()
     pages: tuple[PageConfig, ...] = ()
     maintenance: tuple[MaintenanceConfig, ...] = ()
+    notifiers: tuple[dict[str, Any], ...] = ()
+    defaults: DefaultsConfig = DefaultsConfig()
 
 
 class Config(Strict):
@@ -243,13 +274,26 @@ class Config(Strict):
     storage: StorageConfig = StorageConfig()
     scheduler: SchedulerConfig = SchedulerConfig()
     metrics: MetricsConfig = MetricsConfig()
+    public: PublicConfig = PublicConfig()
     monitors: tuple[MonitorConfig, ...] = ()
     pages: tuple[PageConfig, ...] = ()
     maintenance: tuple[MaintenanceConfig, ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    defaults: DefaultsConfig = DefaultsConfig()
     source: Path | None = None
 
     def monitor(self, monitor_id: str) -> MonitorConfig | None:
         return next((m for m in self.monitors if m.id == monitor_id), None)
+
+    def notifier(self, notifier_id: str) -> NotifierConfig | None:
+        return next((n for n in self.notifiers if n.id == notifier_id), None)
+
+    def notify_ids(self, monitor_id: str) -> tuple[str, ...]:
+        """The channels a monitor names: its own ``notify``, else ``[defaults] notify``."""
+        monitor = self.monitor(monitor_id)
+        if monitor is not None and monitor.notify is not None:
+            return monitor.notify
+        return self.defaults.notify
 
     @property
     def default_page(self) -> PageConfig | None:
@@ -282,17 +326,27 @@ class ConfigError(Exception):
         super().__init__(f"{where}{len(self.issues)} config error(s):\n{lines}")
 
 
-def load_config(path: Path | str, check_types: Mapping[str, Any]) -> Config:
+def load_config(
+    path: Path | str,
+    check_types: Mapping[str, Any],
+    notifier_types: Mapping[str, Any] | None = None,
+) -> Config:
     """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:
         raise ConfigError([ConfigIssue("", f"cannot read config: {exc.strerror}")], path) from None
-    return parse_config(text, check_types, source=path)
+    return parse_config(text, check_types, source=path, notifier_types=notifier_types)
 
 
-def parse_config(text: str, check_types: Mapping[str, Any], source: Path | None = None) -> Config:
+def parse_config(
+    text: str,
+    check_types: Mapping[str, Any],
+    source: Path | None = None,
+    notifier_types: Mapping[str, Any] | None = None,
+) -> Config:
+    """``notifier_types``: the registry's notifier classes (``[[notifiers]]`` types)."""
     try:
         raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -319,9 +373,15 @@ def parse_config(text: str, check_types: Mapping[str, Any], source: Path | None 
         _check_references(sections.get("pages", ()), raw_monitors, issues)
         _check_maintenance_references(sections.get("maintenance", ()), raw_monitors, issues)
     _check_token_file(sections.get("metrics"), config_dir, issues)
+    raw_notifiers = raw.get("notifiers", [])
+    notifiers = _validate_notifiers(
+        raw_notifiers, notifier_types or {}, vocabulary, issues, config_dir
+    )
+    _check_notify_references(raw_notifiers, raw_monitors, raw.get("defaults"), issues)
     if issues:
         raise ConfigError(issues, source)
     sections["monitors"] = tuple(monitors)
+    sections["notifiers"] = tuple(notifiers)
     return Config(**sections, source=source.resolve() if source else None)
 
 
@@ -473,6 +533,92 @@ def _check_maintenance_references(
             seen.add(monitor_id)
 
 
+def _validate_notifiers(
+    raw_notifiers: Any,
+    notifier_types: Mapping[str, Any],
+    vocabulary: set[str],
+    issues: list[ConfigIssue],
+    config_dir: Path | None = None,
+) -> list[NotifierConfig]:
+    """Like monitors: common keys by NotifierConfig, the rest by the channel type's Options."""
+    if not isinstance(raw_notifiers, list):
+        return []  # the top-level model has already reported the wrong type
+    found = []
+    context = {CONFIG_DIR: config_dir} if config_dir is not None else None
+    for index, raw in enumerate(raw_notifiers):
+        where: tuple[str | int, ...] = ("notifiers", index)
+        if not isinstance(raw, dict):
+            continue
+        common = {k: v for k, v in raw.items() if k in COMMON_NOTIFIER_KEYS}
+        specific = {k: v for k, v in raw.items() if k not in COMMON_NOTIFIER_KEYS}
+        entry = None
+        try:
+            entry = NotifierConfig.model_validate(common)
+        except ValidationError as exc:
+            issues.extend(_issues(exc, where, vocabulary))
+        type_name = raw.get("type")
+        kind = notifier_types.get(type_name) if isinstance(type_name, str) else None
+        if isinstance(type_name, str) and kind is None:
+            known = ", ".join(sorted(notifier_types)) or "none"
+            hint = _did_you_mean(type_name, notifier_types)
+            issues.append(
+                ConfigIssue(
+                    _path((*where, "type")),
+                    f"unknown notifier type {type_name!r}{hint} (available: {known})",
+                )
+            )
+            continue
+        if kind is None:
+            continue
+        try:
+            options = kind.Options.model_validate(specific, context=context)
+        except ValidationError as exc:
+            issues.extend(_issues(exc, where, vocabulary | set(kind.Options.model_fields)))
+            continue
+        if entry is not None:
+            found.append(entry.model_copy(update={"options": options}))
+    return found
+
+
+def _check_notify_references(
+    raw_notifiers: Any, raw_monitors: Any, raw_defaults: Any, issues: list[ConfigIssue]
+) -> None:
+    """Unique channel ids; every ``notify`` entry names a declared channel (enabled or not)."""
+    first_index: dict[str, int] = {}
+    for index, raw in enumerate(raw_notifiers if isinstance(raw_notifiers, list) else []):
+        notifier_id = raw.get("id") if isinstance(raw, dict) else None
+        if not isinstance(notifier_id, str):
+            continue
+        if notifier_id in first_index:
+            issues.append(
+                ConfigIssue(
+                    f"notifiers[{index}].id",
+                    f"duplicate id {notifier_id!r} (first used by notifiers[{first_index[notifier_id]}])",
+                )
+            )
+        first_index.setdefault(notifier_id, index)
+    lists: list[tuple[str, Any]] = []
+    if isinstance(raw_defaults, dict):
+        lists.append(("defaults.notify", raw_defaults.get("notify")))
+    for index, raw in enumerate(raw_monitors if isinstance(raw_monitors, list) else []):
+        if isinstance(raw, dict):
+            lists.append((f"monitors[{index}].notify", raw.get("notify")))
+    for where, ids in lists:
+        if not isinstance(ids, list):
+            continue  # absent, or a wrong type the models report
+        seen: set[str] = set()
+        for position, notifier_id in enumerate(ids):
+            if not isinstance(notifier_id, str):
+                continue
+            path = f"{where}[{position}]"
+            if notifier_id not in first_index:
+                hint = _did_you_mean(notifier_id, first_index)
+                issues.append(ConfigIssue(path, f"no notifier has id {notifier_id!r}{hint}"))
+            elif notifier_id in seen:
+                issues.append(ConfigIssue(path, f"notifier {notifier_id!r} is already listed"))
+            seen.add(notifier_id)
+
+
 def _issues(
     exc: ValidationError, prefix: tuple[str | int, ...], vocabulary: set[str]
 ) -> list[ConfigIssue]:
@@ -511,8 +657,10 @@ def _vocabulary(check_types: Mapping[str, Any]) -> set[str]:
     words: set[str] = set(COMMON_MONITOR_KEYS)
     for model in (_TopLevel, ServerConfig, StorageConfig, SchedulerConfig, MetricsConfig):
         words |= set(model.model_fields)
+    words |= set(PublicConfig.model_fields) | set(RateLimitConfig.model_fields)
     words |= set(PageConfig.model_fields) | set(ComponentConfig.model_fields)
     words |= set(MaintenanceConfig.model_fields) | set(WeeklyScheduleConfig.model_fields)
+    words |= COMMON_NOTIFIER_KEYS | set(DefaultsConfig.model_fields)
     for check_type in check_types.values():
         words |= set(check_type.Options.model_fields)
     return words

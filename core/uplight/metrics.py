@@ -7,8 +7,8 @@ check reported (HTTP phases, certificate expiry, DNS answer count).
 metric families on every scrape (client_python's custom collector pattern), so
 nothing is instrumented directly and a scrape never touches SQLite.
 
-Label values are only monitor ids, check type names and fixed words (results,
-status words, error reasons, phase names): never URLs, hosts or anything a plugin
+Label values are only monitor ids, check type names, page slugs and fixed words
+(results, status words, error reasons, phase names): never URLs, hosts or anything a plugin
 wrote, because ``/metrics`` may be scraped by people who must not learn targets.
 """
 
@@ -28,6 +28,7 @@ from prometheus_client.core import (
     GaugeMetricFamily,
     HistogramMetricFamily,
     Metric,
+    SummaryMetricFamily,
 )
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -35,6 +36,7 @@ from prometheus_client.utils import floatToGoString
 from . import __version__
 from .config import MonitorConfig
 from .models import CHECK_TO_STATUS, CheckStatus, ResultRecord, Status
+from .notify.stats import RESULTS as NOTIFICATION_RESULTS
 
 if TYPE_CHECKING:
     from .runtime import Runtime
@@ -50,7 +52,9 @@ ERROR_REASONS: tuple[str, ...] = ("exception", "timeout", "invalid_result")
 # plugin's free-form keys could carry a host name or explode cardinality.
 PHASES: tuple[str, ...] = ("dns", "connect", "tls", "ttfb", "transfer")
 SECONDS_PER_DAY = 86400.0
-_Family = TypeVar("_Family", GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily)
+_Family = TypeVar(
+    "_Family", GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily, SummaryMetricFamily
+)
 
 # Every metric uplight exports, with its help text (docs/metrics.md explains each).
 HELP: dict[str, str] = {
@@ -74,6 +78,14 @@ HELP: dict[str, str] = {
     "uplight_store_flushed_results_total": "Check results committed to the database.",
     "uplight_store_failed_flushes_total": "Flushes of buffered check results that failed.",
     "uplight_store_last_flush_timestamp_seconds": "Unix time of the last successful flush.",
+    "uplight_notifications_total": "Notification delivery attempts, by channel and result.",
+    "uplight_notification_queue_depth": "Notifications waiting for delivery or a retry.",
+    "uplight_notification_oldest_pending_seconds": "Age of the oldest notification waiting.",
+    "uplight_page_cache_hits_total": "Public page requests served from a fresh cached snapshot.",
+    "uplight_page_cache_misses_total": "Public page requests that waited for a snapshot compute.",
+    "uplight_page_cache_stale_served_total": "Last-known-good snapshots served after a failure.",
+    "uplight_page_cache_compute_errors_total": "Snapshot computes that failed.",
+    "uplight_page_cache_compute_seconds": "Time spent computing snapshots (count: computes).",
 }
 
 
@@ -251,6 +263,8 @@ class UplightCollector(Collector):
         worst = max((s.last_lag for s in states.values()), default=0.0)
         yield _single(GaugeMetricFamily, "uplight_scheduler_lag_seconds", worst)
         yield from _store_metrics(rt)
+        yield from _page_cache_metrics(rt)
+        yield from _notification_metrics(rt, now)
 
 
 def _store_metrics(rt: Runtime) -> Iterator[Metric]:
@@ -267,6 +281,49 @@ def _store_metrics(rt: Runtime) -> Iterator[Metric]:
     if writer.last_flush is not None:
         last = writer.last_flush
         yield _single(GaugeMetricFamily, "uplight_store_last_flush_timestamp_seconds", last)
+
+
+def _notification_metrics(rt: Runtime, now: float) -> Iterator[Metric]:
+    notifications = getattr(rt, "notifications", None)
+    if notifications is None:
+        return
+    # In memory: the worker counts attempts and refreshes the queue after each pass.
+    channels, counts = notifications.stats.snapshot()
+    names = sorted(set(channels) | {channel for channel, _ in counts})
+    total = _family(CounterMetricFamily, "uplight_notifications_total", "channel", "result")
+    depth = _family(GaugeMetricFamily, "uplight_notification_queue_depth", "channel")
+    oldest = _family(GaugeMetricFamily, "uplight_notification_oldest_pending_seconds", "channel")
+    for channel in names:
+        for result in NOTIFICATION_RESULTS:
+            total.add_metric([channel, result], counts[(channel, result)])
+        facts = channels.get(channel)
+        depth.add_metric([channel], facts.pending if facts else 0)
+        since = facts.oldest_pending if facts else None
+        oldest.add_metric([channel], max(0.0, now - since.timestamp()) if since else 0.0)
+    yield from (total, depth, oldest)
+
+
+def _page_cache_metrics(rt: Runtime) -> Iterator[Metric]:
+    cache = getattr(rt, "page_cache", None)
+    if cache is None:
+        return
+    # In memory: per page (slug label) and "_incidents" for the permalink pages.
+    stats = cache.stats()
+    counters = {
+        "uplight_page_cache_hits_total": "hits",
+        "uplight_page_cache_misses_total": "misses",
+        "uplight_page_cache_stale_served_total": "stale_served",
+        "uplight_page_cache_compute_errors_total": "compute_errors",
+    }
+    for name, attr in counters.items():
+        family = _family(CounterMetricFamily, name, "page")
+        for page, s in sorted(stats.items()):
+            family.add_metric([page], getattr(s, attr))
+        yield family
+    seconds = _family(SummaryMetricFamily, "uplight_page_cache_compute_seconds", "page")
+    for page, s in sorted(stats.items()):
+        seconds.add_metric([page], count_value=s.computes, sum_value=s.compute_seconds_total)
+    yield seconds
 
 
 def _family(kind: type[_Family], name: str, *labels: str) -> _Family:

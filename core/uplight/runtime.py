@@ -14,6 +14,8 @@ from .incidents import IncidentEngine
 from .maintenance import MaintenanceService
 from .metrics import CheckStats
 from .models import ResultRecord
+from .notify.service import Notifications
+from .page_cache import PageCache
 from .page_provisioning import provision_pages
 from .pages import PageService
 from .plugins import PluginRegistry
@@ -55,7 +57,23 @@ class Runtime:
             self.store, config.monitors, is_on_a_page=self._is_on_a_page, clock=self.clock
         )
         self.scheduler.add_listener(self.incidents.observe)
-        self.pages = PageService(config, self.store)
+        # Notifications: outbox rows are written inside each event's own transaction.
+        self.notifications = Notifications(
+            config,
+            registry,
+            self.store,
+            clock=self.clock,
+            in_maintenance=self.maintenance.is_active,
+        )
+        self.incidents.transition_listeners.append(self.notifications.on_transition)
+        self.scheduler.add_listener(self.notifications.observe)  # certificate warnings
+        # Called inside the transaction of an operator's timeline update (incidents API).
+        self.update_listeners = [self.notifications.on_update]
+        self.pages = PageService(config, self.store, clock=self.clock)
+        # The public routes read snapshots through this: one compute per page per TTL.
+        self.page_cache = PageCache(
+            self.pages, ttl=config.public.cache_ttl, renderers=registry.renderers
+        )
         self.started_at = time.time()
         self._background: list[asyncio.Task[None]] = []
 
@@ -66,6 +84,7 @@ class Runtime:
         await self.pages.refresh()
         await self.incidents.load()  # before any result: a restart must not open a duplicate
         await self.maintenance.start()  # before any check: results are flagged from the first
+        await self.notifications.start()  # pending deliveries resume
         self.scheduler.start()
         self._background.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
         log.info(
@@ -79,6 +98,7 @@ class Runtime:
         """Cancel in-flight checks, flush pending results, close the database."""
         await self.scheduler.stop()
         await self.maintenance.stop()
+        await self.notifications.stop()  # an interrupted send stays pending for the next start
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -94,8 +114,8 @@ class Runtime:
         return engine.tracker(monitor_id) if engine is not None else None
 
     def _is_on_a_page(self, monitor_id: str) -> bool:
-        """Only a monitor bound to a page opens incidents."""
-        return any(c.monitor == monitor_id for p in self.config.pages for c in p.components)
+        """Only a monitor bound to a page opens incidents (config and API pages alike)."""
+        return self.pages.is_on_a_page(monitor_id)
 
     def _record_result(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         self.store.add_result(record)

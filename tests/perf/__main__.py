@@ -1,4 +1,4 @@
-"""``python -m tests.perf [--quick] [--only store|scheduler]``: run the benchmarks."""
+"""``python -m tests.perf [--quick] [--only store|scheduler|snapshot|page|serve]``: run the benchmarks."""
 
 from __future__ import annotations
 
@@ -7,12 +7,15 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import bench_scheduler, bench_store
+from . import bench_page, bench_scheduler, bench_snapshot, bench_store
 from .common import Comparison, machine_facts, print_facts, print_notes, print_table
 
 BENCHMARKS: dict[str, Callable[[bool], Comparison]] = {
     "store": bench_store.run,
     "scheduler": bench_scheduler.run,
+    "snapshot": bench_snapshot.run_compute,
+    "page": bench_snapshot.run_cold_path,
+    "serve": bench_page.run,
 }
 
 

@@ -53,7 +53,17 @@ def test_acknowledged_write_survives_sigkill(tmp_path: Path) -> None:
     config = tmp_path / "config.toml"
     config.write_text(CONFIG.format(port=port, dead=free_port()))
     token = subprocess.run(
-        [sys.executable, "-m", "uplight", "token", "create", "--name", "t", "--config", str(config)],
+        [
+            sys.executable,
+            "-m",
+            "uplight",
+            "token",
+            "create",
+            "--name",
+            "t",
+            "--config",
+            str(config),
+        ],
         capture_output=True,
         text=True,
         check=True,

@@ -374,7 +374,11 @@ def test_plugin_errors_are_counted_by_type_and_reason(harness: Harness) -> None:
 
 async def exported_names(make_config: MakeConfig, registry: PluginRegistry) -> set[str]:
     """Sample names of a scrape where every uplight metric has a value."""
-    config = make_config(SCHEDULER + monitor("site", f"http://127.0.0.1:{refused_port()}/"))
+    # A notification channel, so the per-channel notification series exist (nothing is sent).
+    channel = '\n[[notifiers]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:9/"\n'
+    config = make_config(
+        SCHEDULER + monitor("site", f"http://127.0.0.1:{refused_port()}/") + channel
+    )
     app = create_app(config, registry)
     async with app.test_app() as test_app:
         rt: Runtime = app.extensions[EXTENSION]

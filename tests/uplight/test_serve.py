@@ -51,6 +51,10 @@ public_base_url = "http://127.0.0.1:{port}"
 path = "state/uplight.db"
 [scheduler]
 max_jitter = "0s"
+[public]
+cache_ttl = "500ms"       # the test polls for fresh results
+[public.rate_limit]
+enabled = false           # ... faster than a visitor's budget allows
 [[monitors]]
 id = "target"
 name = "Target"

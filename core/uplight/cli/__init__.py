@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from .. import __version__
 
 # Each module has register(subparsers) and sets `func` on the parsers it adds.
-COMMAND_MODULES = ("core", "tokens", "incidents", "maintenance", "components")
+COMMAND_MODULES = ("core", "tokens", "incidents", "maintenance", "components", "notify")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -38,7 +38,7 @@ def load(path: Path) -> tuple[Config, PluginRegistry] | None:
         print(f"error: {exc}", file=sys.stderr)
         return None
     try:
-        config = load_config(path, registry.check_types)
+        config = load_config(path, registry.check_types, registry.notifiers)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
         return None

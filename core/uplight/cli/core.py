@@ -44,7 +44,7 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     types = sorted({m.type for m in config.monitors})
     print(
         f"{args.path}: OK: {len(config.monitors)} monitors ({', '.join(types) or 'none'}), "
-        f"{len(config.pages)} pages"
+        f"{len(config.pages)} pages, {len(config.notifiers)} notification channels"
     )
     return 0
 

@@ -10,7 +10,7 @@ the operator's override are stored apart so clearing the override (JSON
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -94,6 +94,9 @@ class Incident:
     def active(self) -> bool:
         return self.ended_at is None
 
+
+# Called inside an operator update's transaction with the incident and the new update.
+UpdateListener = Callable[[aiosqlite.Connection, Incident, IncidentUpdate], Awaitable[None]]
 
 _INCIDENT_COLUMNS = (
     "id, monitor_id, monitor_name, auto_severity, severity_override, public_title,"
@@ -229,11 +232,17 @@ async def add_incident_update(
     message: str,
     created_by: str | None,
     at: dt.datetime,
+    listeners: Sequence[UpdateListener] = (),
 ) -> IncidentUpdate | None:
-    """Append to the timeline (ended incidents too); None when there is no such incident."""
+    """Append to the timeline (ended incidents too); None when there is no such incident.
+
+    ``listeners`` run inside the transaction (notification outbox rows): the update
+    and what they write commit or roll back together.
+    """
 
     async def write(db: aiosqlite.Connection) -> IncidentUpdate | None:
-        if await incident_in(db, incident_id) is None:
+        incident = await incident_in(db, incident_id)
+        if incident is None:
             return None
         cursor = await db.execute(
             "INSERT INTO incident_updates (incident_id, phase, message, created_at, created_by)"
@@ -245,7 +254,10 @@ async def add_incident_update(
             (to_millis(at), incident_id),
         )
         assert cursor.lastrowid is not None
-        return IncidentUpdate(cursor.lastrowid, incident_id, phase, message, at, created_by)
+        update = IncidentUpdate(cursor.lastrowid, incident_id, phase, message, at, created_by)
+        for listener in listeners:
+            await listener(db, incident, update)
+        return update
 
     return await store.write(write)
 
@@ -340,3 +352,43 @@ async def incident_updates(store: Store, incident_id: int) -> list[IncidentUpdat
         (incident_id,),
     )
     return [_update(row) for row in rows]
+
+
+# -- reads for the public page -------------------------------------------------------
+
+
+async def incidents_of_monitors(
+    store: Store, monitor_ids: Iterable[str], *, ended_since: dt.datetime
+) -> list[Incident]:
+    """Incidents of these monitors that are active or ended at or after ``ended_since``,
+    newest start first; without ``latest_update`` (read the timelines with
+    :func:`incident_timelines`: one query for all of them)."""
+    ids = list(dict.fromkeys(monitor_ids))
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = await store.fetchall(
+        f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE monitor_id IN ({marks})"
+        " AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC, id DESC",
+        (*ids, to_millis(ended_since)),
+    )
+    return [_incident(row) for row in rows]
+
+
+async def incident_timelines(
+    store: Store, incident_ids: Iterable[int]
+) -> dict[int, list[IncidentUpdate]]:
+    """The timelines of many incidents in one query, each newest first."""
+    ids = list(incident_ids)
+    found: dict[int, list[IncidentUpdate]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    marks = ",".join("?" * len(ids))
+    rows = await store.fetchall(
+        f"SELECT {_UPDATE_COLUMNS} FROM incident_updates WHERE incident_id IN ({marks})"
+        " ORDER BY incident_id, id DESC",
+        ids,
+    )
+    for row in rows:
+        found[row[1]].append(_update(row))
+    return found

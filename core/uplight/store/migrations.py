@@ -12,6 +12,7 @@ import aiosqlite
 
 from .incidents import m003_incidents
 from .maintenance import m004_maintenance
+from .outbox import m006_notifications
 from .pages import m005_status_pages
 from .sql import run_script
 from .tokens import m002_tokens
@@ -63,6 +64,7 @@ MIGRATIONS: list[Migration] = [
     m003_incidents,
     m004_maintenance,
     m005_status_pages,
+    m006_notifications,
 ]
 
 

@@ -7,12 +7,15 @@ import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiosqlite
 
 from ..models import CheckResult, CheckStatus, ResultRecord
 from .sql import from_millis, to_millis
+
+if TYPE_CHECKING:
+    from .database import Store  # the database module imports this one
 
 _INSERT = (
     "INSERT INTO results (monitor_id, checked_at, status, latency_ms, message, details,"
@@ -141,3 +144,61 @@ def rollup_from_row(row: Iterable[Any]) -> DailyRollup:
     values = list(row)
     values[1] = dt.date.fromisoformat(values[1])
     return DailyRollup(*values)
+
+
+@dataclass(frozen=True, slots=True)
+class LatestStatus:
+    """The newest result of a monitor, narrowed to what a public page may use:
+    no message, no details (those may name hosts)."""
+
+    status: CheckStatus
+    checked_at: dt.datetime
+
+
+# One statement for many monitors: a correlated subquery per monitor walks the
+# (monitor_id, checked_at) index backwards, so each costs one index seek.
+_LATEST_CHUNK = 500
+
+
+async def latest_statuses(store: Store, monitor_ids: Iterable[str]) -> dict[str, LatestStatus]:
+    """The status and time of each monitor's newest stored result (monitors without one
+    are absent)."""
+    ids = list(dict.fromkeys(monitor_ids))
+    found: dict[str, LatestStatus] = {}
+    for offset in range(0, len(ids), _LATEST_CHUNK):
+        chunk = ids[offset : offset + _LATEST_CHUNK]
+        values = ",".join(["(?)"] * len(chunk))
+        rows = await store.fetchall(
+            "SELECT monitor_id, status, checked_at FROM results WHERE id IN"
+            " (SELECT (SELECT id FROM results WHERE monitor_id = m.column1"
+            "  ORDER BY checked_at DESC, id DESC LIMIT 1)"
+            f" FROM (VALUES {values}) AS m)",
+            chunk,
+        )
+        for monitor_id, status, checked_at in rows:
+            found[monitor_id] = LatestStatus(CheckStatus(status), from_millis(checked_at))
+    return found
+
+
+DayCounts = tuple[int, int, int, int, int]  # checks, up, degraded, down, in maintenance
+
+
+async def daily_counts(
+    store: Store, monitor_ids: Iterable[str], since: dt.date
+) -> dict[str, dict[str, DayCounts]]:
+    """Per monitor, the rollup counts of each UTC day from ``since`` on, keyed by the
+    ISO date. The narrow read behind a page's history: only the counting columns and
+    no object per row, because a page of 200 components reads 18,000 of them."""
+    ids = list(dict.fromkeys(monitor_ids))
+    found: dict[str, dict[str, DayCounts]] = {m: {} for m in ids}
+    if not ids:
+        return found
+    marks = ",".join("?" * len(ids))
+    rows = await store.fetchall(
+        "SELECT monitor_id, day, checks_total, up_count, degraded_count, down_count,"
+        f" maintenance_count FROM daily_rollups WHERE monitor_id IN ({marks}) AND day >= ?",
+        (*ids, since.isoformat()),
+    )
+    for row in rows:
+        found[row[0]][row[1]] = row[2:]
+    return found

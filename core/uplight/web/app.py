@@ -7,10 +7,12 @@ from quart import Quart
 from ..config import Config
 from ..plugins import PluginRegistry
 from ..runtime import Runtime
-from . import health, metrics, public
+from . import assets, health, metrics, public
 from .api import install_api
 from .context import EXTENSION
 from .errors import install_error_handlers
+from .fastpath import install_fast_path
+from .security import install_security_headers
 
 
 def create_app(
@@ -23,9 +25,13 @@ def create_app(
     app.extensions[EXTENSION] = rt
     app.register_blueprint(health.blueprint)
     app.register_blueprint(public.blueprint)
+    app.register_blueprint(assets.blueprint)
     app.register_blueprint(metrics.blueprint)  # after the runtime is on the app
     install_api(app)
     install_error_handlers(app)
+    install_security_headers(app)
+    # Cached public answers skip Quart; everything else goes through it unchanged.
+    install_fast_path(app)
 
     @app.before_serving
     async def _start() -> None:

@@ -1,32 +1,291 @@
-"""The public surface: status pages, rendered by renderer plugins from snapshots."""
+"""The public surface: status pages from the page cache, and the rules every public answer follows.
+
+Routes (HTML; the JSON, RSS and badge routes are in ``api/public.py``):
+
+- ``/status``: the page whose ``hostname`` is the Host header, else the default page
+- ``/status/pages/<slug>``: any page by slug
+- ``/status/fragment``, ``/status/pages/<slug>/fragment``: the dynamic region the page script swaps
+- ``/status/incidents/<id>``: an incident's permalink page
+
+Every successful public answer is bytes the page cache rendered once per
+snapshot, with ``ETag`` (and 304 on a matching ``If-None-Match``),
+``Cache-Control: public, max-age=<ttl>``, ``Vary: Accept-Encoding``, gzip when
+the client accepts it, and the security headers. :func:`lookup`,
+:func:`rendered_for` and :func:`cached_answer` build that answer as plain data;
+the Quart views and the ASGI fast path (``fastpath.py``) both send what they
+return, so the two paths cannot drift apart.
+"""
 
 from __future__ import annotations
 
-from quart import Blueprint, Response
+import functools
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
+from quart import Blueprint, Quart, Response, current_app, request
+
+from ..page_cache import CachedIncident, CachedPage, Rendered, SnapshotUnavailable
+from ..runtime import Runtime
+from .assets import asset_url_for
 from .context import runtime
-from .errors import ApiError
+from .negotiation import accepts_gzip, etag_matches, wants_html
+from .security import SECURITY_HEADERS, RateGate, rate_limited_message
 
 blueprint = Blueprint("public", __name__)
+PUBLIC_EXTENSION = "uplight.public"
+MAX_INCIDENT_ID = 2**63 - 1  # SQLite integers: a larger id cannot exist
+ERROR_CACHE_CONTROL = "no-store"  # an error must not outlive its cause in a shared cache
+
+
+# -- what a request asks for ----------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A cacheable public resource: which entry of the page cache, rendered how."""
+
+    renderer: str
+    slug: str | None = None  # None: by Host header, else the default page
+    incident_id: int | None = None
+    view: str | None = None  # html: page | fragment
+    fragment_url: str | None = None  # html page: where its script fetches the fragment
+    component: str | None = None  # badge: one component's public id
+    html_errors: bool = False  # an HTML route: a browser gets the 404 page
+
+
+def page_target(slug: str | None, *, fragment: bool) -> Target:
+    if fragment:
+        return Target("html", slug=slug, view="fragment", html_errors=True)
+    base = "/status" if slug is None else f"/status/pages/{slug}"
+    return Target("html", slug=slug, view="page", fragment_url=f"{base}/fragment", html_errors=True)
+
+
+def render_params(rt: Runtime, target: Target) -> dict[str, Any]:
+    if target.renderer == "badge":
+        return {"component": target.component}
+    if target.renderer != "html":
+        return {}
+    renderer = rt.registry.renderers.get("html")
+    params: dict[str, Any] = {"asset_url": asset_url_for(renderer)} if renderer else {}
+    if target.view is not None:
+        params["view"] = target.view
+    if target.view == "page":
+        params["refresh_seconds"] = int(rt.config.public.refresh_interval)
+        params["fragment_url"] = target.fragment_url
+    return params
+
+
+# -- answers ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Answer:
+    """Status, headers and body exactly as sent, by either serving path."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def to_response(self) -> Response:
+        response = Response(self.body, status=self.status)
+        response.headers.clear()  # no default Content-Type: exactly our headers
+        for name, value in self.headers:
+            response.headers.add(name, value)
+        return response
+
+
+class NotFound(Exception):
+    """Unknown page, incident or component (the message is safe to show)."""
+
+
+def cached_answer(rendered: Rendered, *, head: bool, if_none_match: str | None) -> Answer:
+    """A rendered cache entry → 200 (or 304), with every caching and security header."""
+    common = (
+        ("ETag", rendered.etag),
+        ("Cache-Control", f"public, max-age={rendered.max_age}"),
+        ("Vary", "Accept-Encoding"),
+        *SECURITY_HEADERS,
+    )
+    if etag_matches(if_none_match, rendered.etag):
+        return Answer(304, common, b"")
+    headers = [("Content-Type", rendered.media_type), *common]
+    if rendered.gzipped:
+        headers.append(("Content-Encoding", "gzip"))
+    headers.append(("Content-Length", str(len(rendered.body))))
+    return Answer(200, tuple(headers), b"" if head else rendered.body)
+
+
+async def lookup(rt: Runtime, target: Target, host: str | None) -> CachedPage | CachedIncident:
+    """The page cache's entry for the target (computed if due), or :class:`NotFound`.
+
+    Raises ``SnapshotUnavailable`` on a cold compute failure.
+    """
+    cache = rt.page_cache
+    if target.incident_id is not None:
+        if not 0 < target.incident_id <= MAX_INCIDENT_ID:
+            raise NotFound("no such incident")
+        incident = await cache.incident(target.incident_id)
+        if incident is None:
+            raise NotFound("no such incident")
+        return incident
+    page = await cache.page(slug=target.slug, host=host if target.slug is None else None)
+    if page is None:
+        raise NotFound("no such status page")
+    if target.component is not None and page.snapshot.component(target.component) is None:
+        raise NotFound("no such component on this page")
+    return page
+
+
+def rendered_for(
+    rt: Runtime, entry: CachedPage | CachedIncident, target: Target, *, gzip: bool
+) -> Rendered:
+    """The entry's bytes for the target's renderer and parameters (rendered once)."""
+    renderer = rt.registry.renderers.get(target.renderer)
+    if renderer is None:  # a built-in removed by packaging: nothing to render with
+        raise NotFound(f"no {target.renderer} renderer is installed")
+    return entry.body(renderer, gzip=gzip, **render_params(rt, target))
+
+
+async def answer(
+    rt: Runtime,
+    target: Target,
+    *,
+    host: str | None,
+    head: bool,
+    if_none_match: str | None,
+    accept_encoding: str | None,
+) -> Answer:
+    """Look the target up in the page cache and answer it (200 or 304).
+
+    Raises :class:`NotFound` and ``SnapshotUnavailable``; the caller turns them
+    into the public error answers.
+    """
+    entry = await lookup(rt, target, host)
+    rendered = rendered_for(rt, entry, target, gzip=accepts_gzip(accept_encoding))
+    return cached_answer(rendered, head=head, if_none_match=if_none_match)
+
+
+def envelope(
+    status: int, code: str, message: str, *, retry_after: int | None = None, head: bool = False
+) -> Answer:
+    """The public error envelope, never cached, with the security headers."""
+    # The same bytes as the rest of the API's envelope (compact, newline-terminated).
+    error = {"error": {"code": code, "message": message}}
+    body = (json.dumps(error, separators=(",", ":")) + "\n").encode()
+    headers = [("Content-Type", "application/json"), ("Cache-Control", ERROR_CACHE_CONTROL)]
+    if retry_after is not None:
+        headers.append(("Retry-After", str(retry_after)))
+    headers += [*SECURITY_HEADERS, ("Content-Length", str(len(body)))]
+    return Answer(status, tuple(headers), b"" if head else body)
+
+
+def rate_limited(retry_after: int, *, head: bool) -> Answer:
+    message = rate_limited_message(retry_after)
+    return envelope(429, "RATE_LIMITED", message, retry_after=retry_after, head=head)
+
+
+@functools.lru_cache(maxsize=8)
+def _not_found_page(renderer: Any, base_url: str, asset_url: Callable[[str], str]) -> bytes:
+    return renderer.render(None, view="not_found", base_url=base_url, asset_url=asset_url)
+
+
+def not_found(rt: Runtime, target: Target, message: str) -> Response:
+    renderer = rt.registry.renderers.get("html")
+    if target.html_errors and renderer is not None and wants_html(request.headers.get("Accept")):
+        body = _not_found_page(renderer, rt.config.server.public_base_url, asset_url_for(renderer))
+        response = Response(body, status=404, content_type=renderer.media_type)
+        response.headers["Cache-Control"] = ERROR_CACHE_CONTROL
+        response.headers["Vary"] = "Accept"
+        return response
+    return envelope(404, "NOT_FOUND", message).to_response()
+
+
+async def serve(target: Target) -> Response:
+    """A public route's whole answer through Quart: the rate limit was applied before."""
+    rt = runtime()
+    try:
+        result = await answer(
+            rt,
+            target,
+            host=request.headers.get("Host"),
+            head=request.method == "HEAD",
+            if_none_match=request.headers.get("If-None-Match"),
+            accept_encoding=request.headers.get("Accept-Encoding"),
+        )
+    except NotFound as exc:
+        return not_found(rt, target, str(exc))
+    except SnapshotUnavailable:
+        retry = max(1, int(rt.config.public.cache_ttl) or 10)
+        message = "the status page is temporarily unavailable"
+        return envelope(503, "UNAVAILABLE", message, retry_after=retry).to_response()
+    return result.to_response()
+
+
+# -- the rate limit, shared with the fast path ------------------------------------
+
+# Set in the ASGI scope by the fast path when it already charged this request's
+# token and then left the answer to Quart (an error it does not build itself).
+RATE_CHECKED = "uplight.rate_checked"
+
+
+def rate_gate(app: Quart, rt: Runtime) -> RateGate:
+    """The app's one limiter, following the running config (a reload may change it)."""
+    gate: RateGate | None = app.extensions.get(PUBLIC_EXTENSION)
+    settings = rt.config.public.rate_limit
+    if gate is None:
+        gate = app.extensions[PUBLIC_EXTENSION] = RateGate(settings)
+    else:
+        gate.configure(settings)
+    return gate
+
+
+async def enforce_rate_limit() -> Response | None:
+    """``before_request`` of the public blueprints: a 429 answer, or None to go on."""
+    if request.scope.get(RATE_CHECKED):
+        return None
+    gate = rate_gate(current_app, runtime())
+    retry_after = gate.check(request.remote_addr, request.headers.get("X-Forwarded-For"))
+    if retry_after:
+        return rate_limited(retry_after, head=request.method == "HEAD").to_response()
+    return None
+
+
+async def no_store_errors(response: Response) -> Response:
+    """Errors raised by the API layer (400, 422) must not be cached either."""
+    if response.status_code >= 400 and "Cache-Control" not in response.headers:
+        response.headers["Cache-Control"] = ERROR_CACHE_CONTROL
+    return response
+
+
+blueprint.before_request(enforce_rate_limit)
+blueprint.after_request(no_store_errors)
+
+
+# -- routes -------------------------------------------------------------------------
 
 
 @blueprint.get("/status")
 async def status_page() -> Response:
-    return await _render_page(None)
+    return await serve(page_target(None, fragment=False))
+
+
+@blueprint.get("/status/fragment")
+async def status_fragment() -> Response:
+    return await serve(page_target(None, fragment=True))
 
 
 @blueprint.get("/status/pages/<slug>")
 async def status_page_by_slug(slug: str) -> Response:
-    return await _render_page(slug)
+    return await serve(page_target(slug, fragment=False))
 
 
-async def _render_page(slug: str | None) -> Response:
-    rt = runtime()
-    page = rt.pages.page(slug)
-    if page is None:
-        raise ApiError(404, "NOT_FOUND", "no such status page")
-    renderer = rt.registry.renderers.get("html")
-    if renderer is None:
-        raise ApiError(503, "UNAVAILABLE", "no html renderer is installed")
-    snapshot = await rt.pages.snapshot(page)
-    return Response(renderer.render(snapshot), content_type=renderer.media_type)
+@blueprint.get("/status/pages/<slug>/fragment")
+async def status_fragment_by_slug(slug: str) -> Response:
+    return await serve(page_target(slug, fragment=True))
+
+
+@blueprint.get("/status/incidents/<int:incident_id>")
+async def incident_page(incident_id: int) -> Response:
+    return await serve(Target("html", incident_id=incident_id, html_errors=True))

@@ -27,7 +27,7 @@ async def reload_config(app: Quart, path: Path, registry: PluginRegistry) -> boo
     """
     async with _lock:
         try:
-            config = load_config(path, registry.check_types)
+            config = load_config(path, registry.check_types, registry.notifiers)
         except ConfigError as exc:
             log.error("reload refused, the running config stays in force:\n%s", exc)
             return False

@@ -28,6 +28,7 @@ import dns.rcode
 import dns.rdatatype
 import dns.resolver
 import httpx
+
 import uplight
 from uplight import CheckContext, CheckResult, CheckType, hookimpl
 

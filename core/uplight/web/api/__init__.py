@@ -56,6 +56,18 @@ def install_api(app: Quart) -> None:
             raise ApiError(401, "UNAUTHORIZED", "the bearer token is not valid")
         g.token_name = name
 
+    @app.after_request
+    async def _refresh_public_pages(response: Response) -> Response:
+        # An operator's write (narration, maintenance, pages) shows on the public
+        # page at once instead of after the cache's TTL.
+        if (
+            request.method not in ("GET", "HEAD", "OPTIONS")
+            and request.path.startswith(ADMIN_PREFIX + "/")
+            and response.status_code < 400
+        ):
+            runtime().page_cache.invalidate()
+        return response
+
     @app.get(OPENAPI_PATH)
     async def openapi() -> Response:
         return jsonify(document)

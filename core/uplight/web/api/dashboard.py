@@ -8,6 +8,8 @@ import time
 from pydantic import BaseModel
 
 from ... import __version__
+from ...notify.stats import ChannelFacts
+from ...runtime import Runtime
 from ..context import runtime
 from .operations import ApiBlueprint
 
@@ -44,12 +46,27 @@ class StoreHealth(BaseModel):
     last_flush: dt.datetime | None
 
 
+class ChannelHealth(BaseModel):
+    """One notification channel; ``last_error`` is scrubbed of every option value."""
+
+    id: str
+    type: str
+    enabled: bool
+    pending: int
+    dead: int
+    oldest_pending: dt.datetime | None
+    last_success: dt.datetime | None
+    last_failure: dt.datetime | None
+    last_error: str | None
+
+
 class Dashboard(BaseModel):
     version: str
     uptime_seconds: float
     scheduler: SchedulerHealth
     monitors: list[MonitorHealth]
     store: StoreHealth
+    notifications: list[ChannelHealth]
 
 
 def _time(unix: float | None) -> dt.datetime | None:
@@ -100,4 +117,27 @@ async def health_dashboard() -> Dashboard:
             failed_flushes=facts.failed_flushes,
             last_flush=_time(facts.last_flush),
         ),
+        notifications=_channels(rt),
     )
+
+
+def _channels(rt: Runtime) -> list[ChannelHealth]:
+    """From the worker's in-memory view (refreshed after every delivery pass)."""
+    facts, _ = rt.notifications.stats.snapshot()
+    found = []
+    for channel in rt.config.notifiers:
+        f = facts.get(channel.id) or ChannelFacts()
+        found.append(
+            ChannelHealth(
+                id=channel.id,
+                type=channel.type,
+                enabled=channel.enabled,
+                pending=f.pending,
+                dead=f.dead,
+                oldest_pending=f.oldest_pending,
+                last_success=f.last_success,
+                last_failure=f.last_failure,
+                last_error=f.last_error,
+            )
+        )
+    return found

@@ -322,6 +322,7 @@ async def post_incident_update(incident_id: int, body: UpdateCreate) -> Incident
         message=body.message,
         created_by=token_name(),
         at=rt.clock.now(),
+        listeners=rt.update_listeners,  # notification rows, in the same transaction
     )
     if update is None:
         raise _not_found(incident_id)

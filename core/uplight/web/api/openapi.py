@@ -115,9 +115,10 @@ def build_document(
             }
         success: dict[str, Any] = {"description": _DESCRIPTIONS.get(op.status, "OK")}
         if op.response is not None and op.status != 204:
-            success["content"] = {
-                "application/json": {"schema": refs[(op.response, "serialization")]}
-            }
+            success["content"] = {op.media_type: {"schema": refs[(op.response, "serialization")]}}
+        elif op.media_type != "application/json":
+            # A document that is not JSON (RSS, SVG): described by its media type.
+            success["content"] = {op.media_type: {"schema": {"type": "string"}}}
         entry["responses"][str(op.status)] = success
         for status in op.also:
             entry["responses"][str(status)] = {

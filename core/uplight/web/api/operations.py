@@ -40,6 +40,7 @@ class Operation:
     auth: bool
     description: str = ""
     also: tuple[int, ...] = ()  # other success statuses (e.g. 200 for an idempotent create)
+    media_type: str = "application/json"  # of the success response (RSS, SVG…)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class ApiBlueprint:
         status: int = 200,
         errors: tuple[int, ...] = (),
         also: tuple[int, ...] = (),
+        media_type: str = "application/json",
     ) -> Callable[[View], View]:
         def decorate(view: View) -> View:
             standard = (401,) if self.auth else ()
@@ -89,6 +91,7 @@ class ApiBlueprint:
                 auth=self.auth,
                 description=(view.__doc__ or "").strip(),
                 also=also,
+                media_type=media_type,
             )
             self.operations.append(operation)
 

@@ -1,0 +1,173 @@
+"""Which channels an event goes to, and queueing it inside the event's transaction.
+
+A monitor's channels are its ``notify`` list, else ``[defaults] notify``. Of
+those, a channel gets an event when it is enabled and the event is one of its
+kinds (``events``, ``send_updates``, ``remind_every``). While a maintenance
+window covers the monitor, automatic events (opened, severity changed,
+reminder, certificate) are not queued for channels with
+``notify_during_maintenance = false``. Two exceptions are deliberate: an
+operator's update is always queued (a person wrote it to be read), and the end
+of an incident is always queued for a channel that was told it opened.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+import aiosqlite
+
+from ..clock import Clock
+from ..config import Config
+from ..incidents import IncidentEvent, incident_title
+from ..notifiers import Notification
+from ..store import outbox
+from ..store.incidents import Incident, IncidentUpdate
+from . import messages
+from .config import MAINTENANCE_SILENCED, NotifierConfig
+
+log = logging.getLogger(__name__)
+
+_EVENT_OF_TRANSITION = {
+    "opened": "incident_opened",
+    "severity_changed": "severity_changed",
+    "ended": "incident_ended",
+}
+
+
+class Router:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        in_maintenance: Callable[[str], bool],
+        clock: Clock,
+        on_queued: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.config = config
+        self.clock = clock
+        self._in_maintenance = in_maintenance
+        self.on_queued = on_queued  # wakes the worker; it reads behind this transaction
+
+    def channels(self, monitor_id: str, event: str) -> list[NotifierConfig]:
+        """The channels ``event`` of ``monitor_id`` is queued for, by the rules above."""
+        found = []
+        in_maintenance: bool | None = None  # asked once, and only when it matters
+        for channel_id in self.config.notify_ids(monitor_id):
+            channel = self.config.notifier(channel_id)
+            if channel is None or not channel.sends(event):
+                continue
+            if event in MAINTENANCE_SILENCED and not channel.notify_during_maintenance:
+                if in_maintenance is None:
+                    in_maintenance = self._maintenance(monitor_id)
+                if in_maintenance:
+                    continue
+            found.append(channel)
+        return found
+
+    def _maintenance(self, monitor_id: str) -> bool:
+        try:
+            return bool(self._in_maintenance(monitor_id))
+        except Exception:
+            # Unsure is not "in maintenance": a lost outage message costs more than a
+            # message during planned work.
+            log.exception("maintenance lookup failed for monitor %s", monitor_id)
+            return False
+
+    def monitor_name(self, monitor_id: str, fallback: str | None = None) -> str:
+        monitor = self.config.monitor(monitor_id)
+        return monitor.name if monitor is not None else (fallback or monitor_id)
+
+    def permalink(self, incident_id: int) -> str:
+        return messages.permalink(self.config.server.public_base_url, incident_id)
+
+    async def queue(
+        self,
+        db: aiosqlite.Connection,
+        channels: Iterable[NotifierConfig],
+        build: Callable[[NotifierConfig], Notification],
+    ) -> int:
+        """Insert one row per channel in the caller's transaction; returns rows inserted."""
+        now = self.clock.now()
+        inserted = 0
+        for channel in channels:
+            if await outbox.insert(db, channel.id, build(channel), now) is not None:
+                inserted += 1
+        if inserted:
+            self.on_queued()
+        return inserted
+
+    # -- listeners, called inside the transaction that records the event ------------
+
+    async def on_transition(self, db: aiosqlite.Connection, event: IncidentEvent) -> None:
+        """An incident engine transition listener."""
+        kind = _EVENT_OF_TRANSITION[event.kind]
+        channels = self.channels(event.monitor_id, kind)
+        if kind == "incident_ended":
+            channels = await self._ended_channels(db, event)
+        if not channels:
+            return
+        name = self.monitor_name(event.monitor_id)
+        url = self.permalink(event.incident_id)
+        common = {
+            "monitor_id": event.monitor_id,
+            "monitor_name": name,
+            "incident_id": event.incident_id,
+            "severity": event.severity,
+            "started_at": event.started_at,
+            "url": url,
+        }
+        if kind == "incident_opened":
+            message = messages.incident_opened(**common, at=event.at)
+        elif kind == "severity_changed":
+            message = messages.severity_changed(
+                **common, previous_severity=event.previous_severity, at=event.at
+            )
+        else:
+            message = messages.incident_ended(
+                **common, ended_at=event.at, downtime_seconds=event.downtime_seconds
+            )
+        # One message, one key per channel: a receiver behind two channels sees both.
+        await self.queue(db, channels, lambda _: _rekeyed(message))
+
+    async def _ended_channels(
+        self, db: aiosqlite.Connection, event: IncidentEvent
+    ) -> list[NotifierConfig]:
+        found = []
+        for channel_id in self.config.notify_ids(event.monitor_id):
+            channel = self.config.notifier(channel_id)
+            if channel is None or not channel.sends("incident_ended"):
+                continue
+            told = await outbox.was_queued(db, channel.id, event.incident_id, "incident_opened")
+            if told or channel.notify_during_maintenance or not self._maintenance(event.monitor_id):
+                found.append(channel)
+        return found
+
+    async def on_update(
+        self, db: aiosqlite.Connection, incident: Incident, update: IncidentUpdate
+    ) -> None:
+        """A listener of operator timeline updates (the incidents API's store write)."""
+        channels = self.channels(incident.monitor_id, "incident_update")
+        if not channels:
+            return
+        message = messages.incident_update(
+            monitor_id=incident.monitor_id,
+            monitor_name=self.monitor_name(incident.monitor_id, incident.monitor_name),
+            incident_id=incident.id,
+            incident_title=incident_title(incident),
+            severity=incident.severity,
+            active=incident.active,
+            started_at=incident.started_at,
+            ended_at=incident.ended_at,
+            phase=update.phase,
+            message=update.message,
+            update_id=update.id,
+            at=update.created_at,
+            url=self.permalink(incident.id),
+        )
+        await self.queue(db, channels, lambda _: _rekeyed(message))
+
+
+def _rekeyed(message: Notification) -> Notification:
+    return replace(message, idempotency_key=messages.new_key())

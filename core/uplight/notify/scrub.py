@@ -1,0 +1,54 @@
+"""Error text that is safe to log, store and show: no secret of the channel's options.
+
+Channels promise not to put URLs or tokens in their exceptions; this is the
+host's second line. Every ``SecretStr`` in the options (nested in tables and
+lists too) is replaced by ``***`` wherever it appears in the text, and so are
+the path and query of a secret URL (a webhook URL's token lives there, and a
+library may print the URL in a slightly different form).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import urlsplit
+
+from pydantic import BaseModel, SecretStr
+
+MAX_ERROR = 300
+MIN_SECRET = 3  # shorter values would blank out ordinary words
+
+
+def secret_values(value: Any) -> Iterator[str]:
+    if isinstance(value, SecretStr):
+        secret = value.get_secret_value()
+        yield secret
+        if "://" in secret:
+            parts = urlsplit(secret)
+            yield from (p for p in (parts.path, parts.query, parts.password or "") if len(p) > 1)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            yield from secret_values(getattr(value, name, None))
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from secret_values(item)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for item in value:
+            yield from secret_values(item)
+
+
+def scrub(text: str, options: Any) -> str:
+    # Longest first, so a URL is replaced whole before its path would be.
+    for secret in sorted(set(secret_values(options)), key=len, reverse=True):
+        if len(secret) >= MIN_SECRET:
+            text = text.replace(secret, "***")
+    return text
+
+
+def describe_error(exc: BaseException, options: Any) -> str:
+    """``Type: message``, one line, scrubbed and bounded."""
+    message = str(exc).strip()
+    text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    text = re.sub(r"\s+", " ", scrub(text, options))
+    return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"

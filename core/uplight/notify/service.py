@@ -1,0 +1,74 @@
+"""Notifications as the runtime holds them: router, reminders, certificates, worker, stats.
+
+The runtime registers ``on_transition`` with the incident engine, ``on_update``
+with the incidents API's timeline writes and ``observe`` with the scheduler;
+each queues outbox rows inside the transaction of its event and wakes the
+worker.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+
+import aiosqlite
+
+from ..clock import Clock
+from ..config import Config, MonitorConfig
+from ..incidents import IncidentEvent
+from ..models import ResultRecord
+from ..plugins import PluginRegistry
+from ..store import Store
+from ..store.incidents import Incident, IncidentUpdate
+from .certs import CertificateWatch
+from .reminders import ReminderPlanner
+from .router import Router
+from .stats import NotificationStats
+from .worker import SEND_TIMEOUT, DeliveryWorker
+
+
+class Notifications:
+    def __init__(
+        self,
+        config: Config,
+        registry: PluginRegistry,
+        store: Store,
+        *,
+        clock: Clock,
+        in_maintenance: Callable[[str], bool],
+        send_timeout: float = SEND_TIMEOUT,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.config = config
+        self.stats = NotificationStats(n.id for n in config.notifiers)
+        self.router = Router(config, in_maintenance=in_maintenance, clock=clock)
+        self.reminders = ReminderPlanner(self.router, store)
+        self.certificates = CertificateWatch(self.router, store)
+        self.worker = DeliveryWorker(
+            config,
+            registry.notifiers,
+            store,
+            self.stats,
+            self.reminders,
+            clock=clock,
+            send_timeout=send_timeout,
+            rng=rng,
+        )
+        self.router.on_queued = self.worker.wake
+
+    async def start(self) -> None:
+        await self.worker.start()
+
+    async def stop(self) -> None:
+        await self.worker.stop()
+
+    async def on_transition(self, db: aiosqlite.Connection, event: IncidentEvent) -> None:
+        await self.router.on_transition(db, event)
+
+    async def on_update(
+        self, db: aiosqlite.Connection, incident: Incident, update: IncidentUpdate
+    ) -> None:
+        await self.router.on_update(db, incident, update)
+
+    async def observe(self, monitor: MonitorConfig, record: ResultRecord) -> None:
+        await self.certificates.observe(monitor, record)

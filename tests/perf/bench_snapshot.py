@@ -1,0 +1,308 @@
+"""Page snapshots: compute time against the bare SQL reads it needs, and the cold path
+(cache off: compute + HTML render per request) against the cached one, each in one run.
+
+``snapshot``: a page of 200 components with 90 days of rollups each, 50 incidents
+(with timelines) and a few maintenance windows, in a real SQLite file built with
+``executemany`` into the store's own schema. uplight is ``PageService.page_snapshot``
+(page read, latest statuses, rollups, incidents, timelines, windows, and every
+public object built); bare is the same SQL statements through plain ``sqlite3``
+on a read-only connection, rows fetched and thrown away. Median of N each.
+
+``page``: a page of 10 components with 90 days of history. uplight is the cold
+path, ``PageCache(ttl=0)`` (a compute and an HTML render per request); bare is
+the cached path, ``PageCache(ttl=10)`` (a dict look-up and the stored bytes), both
+asking for the gzip variant of the full page, one request after another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import random
+import sqlite3
+import statistics
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from uplight.clock import FakeClock
+from uplight.config import Config, parse_config
+from uplight.page_cache import PageCache
+from uplight.page_provisioning import provision_pages
+from uplight.pages import PageService
+from uplight.plugins import PluginRegistry, load_plugins
+from uplight.snapshot import HISTORY_DAYS
+from uplight.store import Store
+
+from .common import Comparison
+
+NOW = dt.datetime(2024, 6, 5, 12, 0, tzinfo=dt.UTC)
+GROUPS = ("Web", "APIs", "Data", "Network", "Mail")
+
+
+def _ms(value: dt.datetime) -> int:
+    return int(value.timestamp() * 1000)
+
+
+def config_text(components: int) -> str:
+    parts = []
+    for i in range(components):
+        parts.append(
+            f'[[monitors]]\nid = "m{i}"\nname = "Monitor {i}"\ntype = "http"\n'
+            f'url = "http://127.0.0.1:9/{i}"\ninterval = "1m"\ntimeout = "5s"\n'
+        )
+    parts.append('[[pages]]\nslug = "main"\ntitle = "Bench"\n')
+    for i in range(components):
+        group = f'public_group = "{GROUPS[i % len(GROUPS)]}"\n' if i % 7 else ""
+        parts.append(
+            f'[[pages.components]]\nmonitor = "m{i}"\npublic_name = "Service {i}"\n'
+            f"{group}sort_order = {i}\n"
+        )
+    return "".join(parts)
+
+
+def fill(path: Path, components: int, incidents: int, seed: int = 3) -> None:
+    """Rows straight into the store's tables: rollups for every day, a few raw results
+    per monitor (the latest decides its status), incidents with updates, windows."""
+    rng = random.Random(seed)
+    rollups, results = [], []
+    for i in range(components):
+        checks = rng.choice((96, 288, 1440, 2880))  # intervals of 15 min down to 30 s
+        for back in range(HISTORY_DAYS):
+            day = (NOW.date() - dt.timedelta(days=back)).isoformat()
+            # Mostly clean days, and varied bad ones (fewer identical cells to share).
+            down = 0 if rng.random() < 0.8 else rng.randint(1, checks // 10)
+            degraded = 0 if rng.random() < 0.8 else rng.randint(1, 20)
+            maint = 1 if rng.random() < 0.02 else 0
+            up = checks - down - degraded
+            row = (f"m{i}", day, checks, up, degraded, down, maint, checks, checks * 20.0, 90.0)
+            rollups.append(row)
+        for k in range(5):
+            status = rng.choice(("up",) * 8 + ("degraded", "down"))
+            at = _ms(NOW - dt.timedelta(minutes=5 - k))
+            results.append((f"m{i}", at, status, 12.5, "200 OK", "{}", None, 0))
+    incident_rows, updates = [], []
+    for n in range(incidents):
+        started = NOW - dt.timedelta(hours=rng.uniform(1, 13 * 24))
+        ended = None if n % 10 == 0 else _ms(started + dt.timedelta(minutes=rng.uniform(5, 90)))
+        incident_rows.append(
+            (n + 1, f"m{rng.randrange(components)}", "Monitor", "major", None, None, None,
+             _ms(started), ended, _ms(started))
+        )  # fmt: skip
+        for k, phase in enumerate(("investigating", "identified", "resolved")):
+            at = _ms(started + dt.timedelta(minutes=10 * k))
+            updates.append((n + 1, phase, f"Update {k} of incident {n + 1}", at, "bench"))
+    windows, covered = [], []
+    for w in range(8):
+        starts = NOW + dt.timedelta(days=w - 4, hours=1)
+        status = "completed" if w < 4 else "scheduled"
+        windows.append(
+            (w + 1, f"Window {w}", None, "info", _ms(starts), _ms(starts + dt.timedelta(hours=2)),
+             status, _ms(NOW), _ms(NOW), "bench")
+        )  # fmt: skip
+        covered += [(w + 1, f"m{(w * 13 + k) % components}", k) for k in range(3)]
+    with sqlite3.connect(path) as db:
+        db.executemany(
+            "INSERT INTO daily_rollups (monitor_id, day, checks_total, up_count, degraded_count,"
+            " down_count, maintenance_count, latency_count, latency_sum_ms, latency_max_ms)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            rollups,
+        )
+        db.executemany(
+            "INSERT INTO results (monitor_id, checked_at, status, latency_ms, message, details,"
+            " error_reason, in_maintenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            results,
+        )
+        db.executemany(
+            "INSERT INTO incidents (id, monitor_id, monitor_name, auto_severity,"
+            " severity_override, public_title, public_description, started_at, ended_at,"
+            " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            incident_rows,
+        )
+        db.executemany(
+            "INSERT INTO incident_updates (incident_id, phase, message, created_at, created_by)"
+            " VALUES (?, ?, ?, ?, ?)",
+            updates,
+        )
+        db.executemany(
+            "INSERT INTO maintenance_windows (id, title, description, severity, starts_at,"
+            " ends_at, status, created_at, updated_at, created_by)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            windows,
+        )
+        db.executemany(
+            "INSERT INTO maintenance_components (window_id, monitor_id, position) VALUES (?, ?, ?)",
+            covered,
+        )
+
+
+async def prepare(path: Path, config: Config) -> None:
+    """The store's migrations and the page's components, as at start-up."""
+    async with Store(path) as store:
+        await provision_pages(store, config, NOW)
+
+
+def bare_reads(db: sqlite3.Connection, ids: list[str]) -> int:
+    """The statements a snapshot compute runs, rows fetched and dropped; returns rows."""
+    since_day = (NOW.date() - dt.timedelta(days=HISTORY_DAYS - 1)).isoformat()
+    since = _ms(NOW - dt.timedelta(days=14))
+    marks = ",".join("?" * len(ids))
+    rows = len(db.execute("SELECT * FROM status_pages").fetchall())
+    rows += len(
+        db.execute("SELECT * FROM page_components ORDER BY page_slug, sort_order, id").fetchall()
+    )
+    values = ",".join(["(?)"] * len(ids))
+    rows += len(
+        db.execute(
+            "SELECT monitor_id, status, checked_at FROM results WHERE id IN (SELECT (SELECT id"
+            " FROM results WHERE monitor_id = m.column1 ORDER BY checked_at DESC, id DESC"
+            f" LIMIT 1) FROM (VALUES {values}) AS m)",
+            ids,
+        ).fetchall()
+    )
+    rows += len(
+        db.execute(
+            "SELECT monitor_id, day, checks_total, up_count, degraded_count, down_count,"
+            f" maintenance_count FROM daily_rollups WHERE monitor_id IN ({marks}) AND day >= ?",
+            (*ids, since_day),
+        ).fetchall()
+    )
+    for statuses, limit in (
+        (("scheduled", "active"), -1),
+        (("scheduled", "active", "completed", "cancelled"), 50),
+    ):
+        found = db.execute(
+            f"SELECT * FROM maintenance_windows WHERE status IN ({','.join('?' * len(statuses))})"
+            " AND id IN (SELECT window_id FROM maintenance_components WHERE monitor_id IN"
+            f" ({marks})) ORDER BY starts_at DESC, id DESC LIMIT ?",
+            (*statuses, *ids, limit),
+        ).fetchall()
+        window_ids = [row[0] for row in found]
+        rows += len(found) + len(
+            db.execute(
+                "SELECT window_id, monitor_id FROM maintenance_components WHERE window_id IN"
+                f" ({','.join('?' * len(window_ids))}) ORDER BY window_id, position",
+                window_ids,
+            ).fetchall()
+        )
+    incidents = db.execute(
+        f"SELECT * FROM incidents WHERE monitor_id IN ({marks})"
+        " AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC, id DESC",
+        (*ids, since),
+    ).fetchall()
+    incident_ids = [row[0] for row in incidents]
+    in_ids = ",".join("?" * len(incident_ids))
+    rows += len(incidents)
+    rows += len(
+        db.execute(
+            f"SELECT * FROM incident_updates WHERE incident_id IN ({in_ids})"
+            " ORDER BY incident_id, id DESC",
+            incident_ids,
+        ).fetchall()
+    )
+    return rows
+
+
+def build(
+    tmp: Path, registry: PluginRegistry, components: int, incidents: int
+) -> tuple[Config, Path]:
+    path = tmp / f"page-{components}.db"
+    config = parse_config(
+        f'[storage]\npath = "{path}"\n' + config_text(components), registry.check_types
+    )
+    asyncio.run(prepare(path, config))
+    fill(path, components, incidents)
+    return config, path
+
+
+def run_compute(quick: bool = False) -> Comparison:
+    components, incidents = 200, 50
+    repeats = 9 if quick else 60
+    registry = load_plugins(builtins_only=True)
+    with tempfile.TemporaryDirectory(prefix="uplight-bench-") as tmp:
+        config, path = build(Path(tmp), registry, components, incidents)
+        ids = [f"m{i}" for i in range(components)]
+
+        async def measure() -> tuple[list[float], list[float], int, int, int]:
+            async with Store(path) as store:
+                service = PageService(config, store, clock=FakeClock(NOW))
+                await service.refresh()
+                snapshot = await service.page_snapshot("main")  # warm SQLite's page cache
+                assert snapshot is not None and len(snapshot.components) == components
+                cells = sum(len(c.history) for c in snapshot.components)
+                shown = len(snapshot.active_incidents) + len(snapshot.recent_incidents)
+                db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+                rows = bare_reads(db, ids)  # one connection kept open, as the store does
+                ours, bare = [], []
+                # Alternating, so the machine's drift hits both sides alike.
+                for _ in range(repeats):
+                    started = time.perf_counter()
+                    await service.page_snapshot("main")
+                    ours.append(time.perf_counter() - started)
+                    started = time.perf_counter()
+                    bare_reads(db, ids)
+                    bare.append(time.perf_counter() - started)
+                db.close()
+                return ours, bare, cells, shown, rows
+
+        uplight_times, bare_times, cells, shown, rows = asyncio.run(measure())
+    ours, bare = statistics.median(uplight_times), statistics.median(bare_times)
+    return Comparison(
+        name="snapshot compute",
+        unit="snapshots/s",
+        uplight=1 / ours,
+        bare=1 / bare,
+        notes=(
+            f"{components} components x {HISTORY_DAYS} days of rollups ({cells:,} cells),"
+            f" {incidents} incidents stored ({shown} on the page, 3 updates each), 8 windows",
+            f"uplight: PageService.page_snapshot, median of {repeats}: {ours * 1000:.1f} ms",
+            f"bare: the same SQL through sqlite3 (read-only), rows fetched ({rows:,}),"
+            f" median of {repeats}: {bare * 1000:.1f} ms",
+        ),
+    )
+
+
+def run_cold_path(quick: bool = False) -> Comparison:
+    components, incidents = 10, 5
+    seconds = 1.0 if quick else 4.0
+    registry = load_plugins(builtins_only=True)
+    html = registry.renderers["html"]
+    with tempfile.TemporaryDirectory(prefix="uplight-bench-") as tmp:
+        config, path = build(Path(tmp), registry, components, incidents)
+
+        async def rate(ttl: float) -> tuple[float, int]:
+            async with Store(path) as store:
+                service = PageService(config, store, clock=FakeClock(NOW))
+                await service.refresh()
+                cache = PageCache(service, ttl=ttl)
+                params: dict[str, Any] = {"view": "page", "refresh_seconds": 30}
+
+                async def request() -> int:
+                    entry = await cache.page()
+                    assert entry is not None
+                    return len(entry.body(html, gzip=True, **params).body)
+
+                size = await request()  # warm
+                count, started = 0, time.perf_counter()
+                while (elapsed := time.perf_counter() - started) < seconds:
+                    for _ in range(10):
+                        await request()
+                    count += 10
+                return count / elapsed, size
+
+        cold, size = asyncio.run(rate(0))
+        cached, _ = asyncio.run(rate(10))
+    return Comparison(
+        name="page cold path",
+        unit="requests/s",
+        uplight=cold,
+        bare=cached,
+        notes=(
+            f"{components} components x {HISTORY_DAYS} days, {incidents} incidents;"
+            f" full HTML page, gzip ({size:,} bytes), in-process, {seconds:.0f} s each",
+            "uplight: PageCache(ttl=0), every request computes the snapshot and renders it",
+            "bare: PageCache(ttl=10), every request is a cache hit (the ceiling)",
+            f"cold request: {1000 / cold:.2f} ms; cached request: {1e6 / cached:.1f} us",
+        ),
+    )

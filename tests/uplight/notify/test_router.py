@@ -1,0 +1,165 @@
+"""Routing: which channels get which events, queued with the event that caused them."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from uplight.models import CheckResult, ResultRecord
+
+TWO_CHANNELS = """
+[defaults]
+notify = ["phone", "mail"]
+[[notifiers]]
+id = "phone"
+type = "fake"
+label = "phone"
+[[notifiers]]
+id = "mail"
+type = "fake"
+label = "mail"
+"""
+
+
+async def test_an_incident_opens_and_ends_once_per_channel(make_env) -> None:
+    async with make_env(TWO_CHANNELS) as env:
+        await env.feed("web", "down", "down", "up", "up")
+        rows = await env.rows()
+        assert Counter((r.channel, r.event) for r in rows) == {
+            ("phone", "incident_opened"): 1,
+            ("phone", "incident_ended"): 1,
+            ("mail", "incident_opened"): 1,
+            ("mail", "incident_ended"): 1,
+        }
+        # Each row its own key: a receiver behind both channels must not drop one.
+        assert len({r.idempotency_key for r in rows}) == 4
+        await env.deliver()
+        assert env.inbox.events("phone") == ["incident_opened", "incident_ended"]
+        opened, ended = (m for label, m in env.inbox.sent if label == "mail")
+        assert (opened.title, opened.status, opened.severity) == (
+            "Web is down",
+            "major_outage",
+            "major",
+        )
+        assert opened.url == "http://127.0.0.1:8080/status/incidents/1"
+        assert ended.downtime_seconds == 0.0 and ended.status == "operational"
+        assert ended.title.startswith("Web recovered after")
+
+
+async def test_a_monitor_list_replaces_the_defaults(make_env) -> None:
+    monitors = """
+[[monitors]]
+id = "web"
+name = "Web"
+type = "http"
+url = "http://127.0.0.1:9/"
+failure_threshold = 1
+notify = ["mail"]
+[[monitors]]
+id = "db"
+name = "DB"
+type = "http"
+url = "http://127.0.0.1:9/"
+failure_threshold = 1
+[[monitors]]
+id = "quiet"
+name = "Quiet"
+type = "http"
+url = "http://127.0.0.1:9/"
+failure_threshold = 1
+notify = []
+"""
+    async with make_env(TWO_CHANNELS, monitors=monitors) as env:
+        await env.feed("web", "down")
+        await env.feed("db", "down")
+        await env.feed("quiet", "down")
+        by_monitor = Counter((r.monitor_id, r.channel) for r in await env.rows())
+        assert by_monitor == {("web", "mail"): 1, ("db", "phone"): 1, ("db", "mail"): 1}
+        assert env.engine.tracker("quiet").active_incident is not None  # opened all the same
+
+
+async def test_a_disabled_channel_gets_no_rows_and_incidents_still_open(make_env) -> None:
+    config = TWO_CHANNELS.replace('label = "mail"', 'label = "mail"\nenabled = false')
+    async with make_env(config) as env:
+        await env.feed("web", "down", "up")
+        assert {r.channel for r in await env.rows()} == {"phone"}
+        assert env.engine.tracker("web").consecutive_successes == 1
+        await env.deliver()
+        assert env.inbox.events("mail") == []
+
+
+async def test_events_filter_and_severity_changes(make_env) -> None:
+    config = TWO_CHANNELS.replace('label = "mail"', 'label = "mail"\nevents = ["incident_opened"]')
+    monitors = """
+[[monitors]]
+id = "web"
+name = "Web"
+type = "http"
+url = "http://127.0.0.1:9/"
+failure_threshold = 2
+"""
+    async with make_env(config, monitors=monitors) as env:
+        # degraded + degraded opens a minor incident; a down raises it to major.
+        web = env.config.monitor("web")
+        for result in (CheckResult.degraded("slow"), CheckResult.degraded("slow")):
+            await env.engine.observe(web, ResultRecord("web", env.clock.now(), result))
+        await env.feed("web", "down", "up")
+        kinds = [(r.channel, r.event) for r in await env.rows()]
+        assert kinds == [
+            ("phone", "incident_opened"),
+            ("mail", "incident_opened"),
+            ("phone", "severity_changed"),
+            ("phone", "incident_ended"),
+        ]
+        await env.deliver()
+        opened, raised, _ = (m for label, m in env.inbox.sent if label == "phone")
+        assert (opened.title, opened.status) == ("Web is degraded", "degraded")
+        assert (raised.previous_severity, raised.severity) == ("minor", "major")
+        assert raised.title == "Web is now down (minor → major)"
+
+
+async def test_operator_updates_are_opt_in(make_env) -> None:
+    config = TWO_CHANNELS.replace('label = "mail"', 'label = "mail"\nsend_updates = true')
+    async with make_env(config) as env:
+        await env.feed("web", "down")
+        await env.update(1, "identified", "The disk is full")
+        updates = [r for r in await env.rows() if r.event == "incident_update"]
+        assert [r.channel for r in updates] == ["mail"]
+        await env.deliver()
+        update = next(m for label, m in env.inbox.sent if m.event == "incident_update")
+        assert update.title == "Web is down: identified"
+        assert update.extra["message"] == "The disk is full" and update.incident_id == 1
+
+
+async def test_maintenance_silences_automatic_events(make_env) -> None:
+    config = TWO_CHANNELS.replace(
+        'label = "mail"', 'label = "mail"\nnotify_during_maintenance = true'
+    )
+    async with make_env(config) as env:
+        env.maintenance.add("web")
+        await env.feed("web", "down")  # flagged as not in maintenance: a boundary case
+        assert [r.channel for r in await env.rows()] == ["mail"]
+        await env.feed("web", "up")
+        # phone never heard of it, so it is not told it ended either.
+        assert [(r.channel, r.event) for r in await env.rows()] == [
+            ("mail", "incident_opened"),
+            ("mail", "incident_ended"),
+        ]
+
+
+async def test_an_incident_told_before_maintenance_is_told_its_end(make_env) -> None:
+    async with make_env(TWO_CHANNELS) as env:
+        await env.feed("web", "down")
+        env.maintenance.add("web")  # a window starts while the incident is open
+        await env.update(1)  # operators' updates are not silenced (not opted in here)
+        await env.feed("web", "up")
+        events = Counter((r.channel, r.event) for r in await env.rows())
+        assert events[("phone", "incident_ended")] == 1 and events[("mail", "incident_ended")] == 1
+
+
+async def test_updates_are_not_silenced_by_maintenance(make_env) -> None:
+    config = TWO_CHANNELS.replace('label = "phone"', 'label = "phone"\nsend_updates = true')
+    async with make_env(config) as env:
+        await env.feed("web", "down")
+        env.maintenance.add("web")
+        await env.update(1, "monitoring", "Rebooted")
+        assert [r.channel for r in await env.rows() if r.event == "incident_update"] == ["phone"]

@@ -1,0 +1,196 @@
+"""Notifications end to end: a real `uplight serve`, a local target, a local receiver.
+
+A target goes down and comes back: each channel gets exactly one "opened" and
+one "ended". The receiver is down while the target flaps, the server is killed
+with SIGKILL mid-backlog and restarted: the whole backlog still arrives, in
+order per incident, with a duplicate only ever under the same idempotency key.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable
+from pathlib import Path
+
+import httpx
+from helpers import free_port
+from servers import HttpServer, RecordedRequest, Route, refused_port
+
+CONFIG = """
+[server]
+listen = "127.0.0.1:{port}"
+[storage]
+path = "uplight.db"
+[scheduler]
+max_jitter = "0s"
+[defaults]
+notify = ["hook-a", "hook-b"]
+[[monitors]]
+id = "target"
+name = "Target"
+type = "http"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 1
+recovery_threshold = 1
+url = "{target}"
+[[pages]]
+slug = "main"
+title = "E2E"
+[[pages.components]]
+monitor = "target"
+[[notifiers]]
+id = "hook-a"
+type = "webhook"
+url = "http://127.0.0.1:{receiver}/a"
+secret = "a-secret"
+timeout = "1s"
+retry_backoff = "100ms"
+[[notifiers]]
+id = "hook-b"
+type = "webhook"
+url = "http://127.0.0.1:{receiver}/b"
+timeout = "1s"
+retry_backoff = "100ms"
+"""
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (httpx.HTTPError, sqlite3.Error):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
+
+
+def serve(config: Path, port: int) -> subprocess.Popen[str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200)
+    except AssertionError:
+        proc.kill()
+        raise AssertionError(proc.communicate()[0]) from None
+    return proc
+
+
+def stop(proc: subprocess.Popen[str]) -> str:
+    proc.send_signal(signal.SIGTERM)
+    output, _ = proc.communicate(timeout=20)
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output, output
+    return output
+
+
+def outbox(db: Path) -> list[tuple[str, str, str, int, str]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute(
+            "SELECT channel, event, idempotency_key, incident_id, status"
+            " FROM notification_outbox ORDER BY id"
+        ).fetchall()
+
+
+def deliveries(receiver: HttpServer) -> list[tuple[str, RecordedRequest, dict]]:
+    return [(r.path, r, json.loads(r.body)) for r in list(receiver.requests)]
+
+
+def test_down_and_back_up_is_one_opened_and_one_ended_per_channel(tmp_path: Path) -> None:
+    port = free_port()
+    with (
+        HttpServer({"/": Route(200, "ok")}) as target,
+        HttpServer({"/a": Route(200), "/b": Route(204)}) as receiver,
+    ):
+        config = tmp_path / "config.toml"
+        config.write_text(CONFIG.format(port=port, target=target.url("/"), receiver=receiver.port))
+        proc = serve(config, port)
+        output = ""
+        try:
+            wait_until(lambda: len(target.requests) >= 2)  # up and checked
+            target.routes["/"] = Route(500, "broken")
+            wait_until(lambda: len(receiver.requests) >= 2)
+            target.routes["/"] = Route(200, "ok")
+            wait_until(lambda: len(receiver.requests) >= 4)
+            time.sleep(2.5)  # a few more up checks: nothing else may arrive
+        finally:
+            if proc.poll() is None:
+                output = stop(proc)
+    got = deliveries(receiver)
+    assert Counter((path, body["event"]) for path, _, body in got) == {
+        ("/a", "incident_opened"): 1,
+        ("/a", "incident_ended"): 1,
+        ("/b", "incident_opened"): 1,
+        ("/b", "incident_ended"): 1,
+    }, output
+    keys = [r.headers["idempotency-key"] for _, r, _ in got]
+    assert len(set(keys)) == 4 and keys == [body["idempotency_key"] for _, _, body in got]
+    for path, request, body in got:
+        assert request.headers["x-uplight-event"] == body["event"]
+        assert ("x-uplight-signature" in request.headers) == (path == "/a")
+    ended = next(body for path, _, body in got if body["event"] == "incident_ended")
+    assert ended["downtime_seconds"] > 0 and ended["monitor_id"] == "target"
+    assert ended["url"].endswith(f"/status/incidents/{ended['incident_id']}")
+
+
+def test_backlog_survives_sigkill_and_arrives_after_restart(tmp_path: Path) -> None:
+    port = free_port()
+    receiver_port = refused_port()  # nothing listens there yet: every send is refused
+    db = tmp_path / "uplight.db"
+    with HttpServer({"/": Route(200, "ok")}) as target:
+        config = tmp_path / "config.toml"
+        config.write_text(CONFIG.format(port=port, target=target.url("/"), receiver=receiver_port))
+        proc = serve(config, port)
+        try:
+            for flip, rows in ((500, 2), (200, 4), (500, 6), (200, 8)):
+                target.routes["/"] = Route(flip, "x")
+                wait_until(lambda rows=rows: len(outbox(db)) >= rows)
+            proc.send_signal(signal.SIGKILL)  # mid-backlog: nothing delivered, nothing flushed
+            proc.wait(timeout=10)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        backlog = outbox(db)
+        assert len(backlog) == 8 and {row[4] for row in backlog} == {"pending"}
+
+        with HttpServer({"/a": Route(200), "/b": Route(200)}, port=receiver_port) as receiver:
+            proc = serve(config, port)
+            try:
+                expected = {row[2] for row in backlog}
+                wait_until(
+                    lambda: (
+                        expected
+                        <= {r.headers.get("idempotency-key") for r in list(receiver.requests)}
+                    ),
+                    timeout=30,
+                )
+                wait_until(lambda: all(row[4] == "sent" for row in outbox(db)[:8]))
+            finally:
+                if proc.poll() is None:
+                    stop(proc)
+    got = deliveries(receiver)
+    keys = [r.headers["idempotency-key"] for _, r, _ in got]
+    assert set(keys) == expected  # none lost, none made up: a repeat carries its key
+    # Per channel and incident: opened before ended, and a repeat keeps its key.
+    order: dict[tuple[str, int], list[str]] = defaultdict(list)
+    for path, _, body in got:
+        events = order[(path, body["incident_id"])]
+        if not events or events[-1] != body["event"]:
+            events.append(body["event"])
+    assert all(v == ["incident_opened", "incident_ended"] for v in order.values()), order
+    assert len(order) == 4  # two incidents on each of two channels
