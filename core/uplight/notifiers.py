@@ -45,7 +45,8 @@ class Notification:
     downtime_seconds: float | None = None
     url: str | None = None  # the incident's public permalink, when it has one
     created_at: dt.datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict)  # e.g. phase/message of an update, cert days_left
+    # e.g. the phase and message of an update, a certificate's days_left
+    extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> dict[str, Any]:
         """The webhook payload: every field, times as ISO 8601 with Z."""

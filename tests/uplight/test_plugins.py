@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 import uplight
 from uplight import hookspecs
 from uplight.plugins import PluginError, load_plugins

@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 STATUSES = ("scheduled", "active", "completed", "cancelled")
 LIVE = ("scheduled", "active")
 
+
 async def m004_maintenance(db: aiosqlite.Connection) -> None:
     await run_script(
         db,

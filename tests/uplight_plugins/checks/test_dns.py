@@ -16,6 +16,7 @@ import pytest
 import trustme
 from dnsserver import DnsServer, Name, Query
 from servers import refused_port, server_tls_context
+
 from uplight import CheckContext, CheckResult, CheckStatus
 from uplight.config import ConfigError
 from uplight_plugins.checks import dns as dns_check

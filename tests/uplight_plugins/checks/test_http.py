@@ -13,6 +13,7 @@ import pydantic
 import pytest
 import trustme
 from servers import GarbageServer, HttpServer, Route, refused_port
+
 from uplight import CheckContext, CheckResult, CheckStatus
 from uplight_plugins.checks.http import HttpCheck, HttpOptions, uplight_check_types
 
