@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import os
+import signal
 import socket
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
 
 
 def free_port() -> int:
@@ -20,3 +28,55 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, step: fl
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(step)
+
+
+# -- a real `uplight serve` process ------------------------------------------------
+
+UPLIGHT = [sys.executable, "-m", "uplight"]
+
+
+def create_token(config: Path, name: str = "tester") -> str:
+    """`uplight token create`, as an operator would run it."""
+    return subprocess.run(
+        [*UPLIGHT, "token", "create", "--name", name, "--config", str(config)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+@contextlib.contextmanager
+def serving(
+    config: Path, port: int, *, log_level: str = "warning", timeout: float = 20.0
+) -> Iterator[subprocess.Popen[str]]:
+    """`uplight serve` until /healthz answers; on exit SIGTERM, and no traceback allowed."""
+    proc = subprocess.Popen(
+        [*UPLIGHT, "serve", "--config", str(config), "--log-level", log_level],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz")
+            break
+        except httpx.HTTPError:
+            if time.monotonic() > deadline or proc.poll() is not None:
+                proc.kill()
+                _, errors = proc.communicate()
+                raise AssertionError(f"uplight serve did not start:\n{errors}") from None
+            time.sleep(0.05)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+        try:
+            _, errors = proc.communicate(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            _, errors = proc.communicate()
+        assert "Traceback" not in errors, errors
+        assert proc.returncode == 0, errors

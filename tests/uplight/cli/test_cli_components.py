@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -14,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import free_port
+from helpers import UPLIGHT, create_token, free_port, serving
 
 from uplight.cli import main
 
@@ -45,8 +43,6 @@ title = "Main"
 monitor = "web"
 """
 
-UPLIGHT = [sys.executable, "-m", "uplight"]
-
 
 @dataclass
 class Server:
@@ -61,36 +57,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     config = folder / "config.toml"
     config.write_text(CONFIG.format(port=port, dead=free_port()))
-    token = subprocess.run(
-        [*UPLIGHT, "token", "create", "--name", "cli", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    proc = subprocess.Popen(
-        [*UPLIGHT, "serve", "--config", str(config), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{url}/healthz")
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise AssertionError("server did not start") from None
-            time.sleep(0.1)
-    try:
-        yield Server(url, token, config)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, errors = proc.communicate(timeout=15)
-        assert "Traceback" not in errors, errors
+    token = create_token(config, "cli")
+    with serving(config, port):
+        yield Server(f"http://127.0.0.1:{port}", token, config)
 
 
 @pytest.fixture

@@ -5,18 +5,14 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-import signal
 import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
-from helpers import free_port
+from helpers import UPLIGHT, create_token, free_port, serving
 
 from uplight.cli import main
 
@@ -49,8 +45,6 @@ cron = "0 3 * * *"
 timezone = "Europe/Berlin"
 """
 
-UPLIGHT = [sys.executable, "-m", "uplight"]
-
 
 @dataclass
 class Server:
@@ -65,37 +59,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     port = free_port()
     config = folder / "config.toml"
     config.write_text(CONFIG.format(port=port, dead=free_port()))
-    token = subprocess.run(
-        [*UPLIGHT, "token", "create", "--name", "operator", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    proc = subprocess.Popen(
-        [*UPLIGHT, "serve", "--config", str(config), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{url}/healthz")
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise AssertionError("server did not start") from None
-            time.sleep(0.1)
-    try:
-        yield Server(url, token, config)
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        _, errors = proc.communicate(timeout=15)
-        assert proc.returncode == 0, errors
-        assert "Traceback" not in errors, errors
+    token = create_token(config, "operator")
+    with serving(config, port):
+        yield Server(f"http://127.0.0.1:{port}", token, config)
 
 
 def run(capsys: pytest.CaptureFixture[str], server: Server, *args: str) -> tuple[int, str, str]:

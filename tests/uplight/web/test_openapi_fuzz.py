@@ -8,16 +8,12 @@ codes, content types and bodies match the document.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import schemathesis
-from helpers import free_port
+from helpers import create_token, free_port, serving
 from hypothesis import HealthCheck, given, settings
 from schemathesis.generation.modes import GenerationMode
 from schemathesis.specs.openapi.checks import positive_data_acceptance
@@ -56,37 +52,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, str]
     port = free_port()
     config = folder / "config.toml"
     config.write_text(CONFIG.format(port=port, dead=free_port()))
-    uplight = [sys.executable, "-m", "uplight"]
-    token = subprocess.run(
-        [*uplight, "token", "create", "--name", "fuzz", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    proc = subprocess.Popen(
-        [*uplight, "serve", "--config", str(config), "--log-level", "error"],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 20
-    while True:
-        try:
-            httpx.get(f"{base}/healthz")
-            break
-        except httpx.HTTPError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise AssertionError(
-                    f"server did not start: {proc.stderr.read() if proc.stderr else ''}"
-                ) from None
-            time.sleep(0.1)
-    yield base, token
-    proc.terminate()
-    _, errors = proc.communicate(timeout=15)
-    assert "Traceback" not in errors, errors
+    token = create_token(config, "fuzz")
+    with serving(config, port, log_level="error"):
+        yield f"http://127.0.0.1:{port}", token
 
 
 EXAMPLES = int(os.environ.get("UPLIGHT_FUZZ_EXAMPLES", "25"))
