@@ -29,6 +29,7 @@ from .snapshot import (  # noqa: E402
     MaintenanceView,
     PageSnapshot,
 )
+from .trust import client_ssl_context  # noqa: E402
 
 __all__ = [
     "BANNER_LABELS",
@@ -55,6 +56,7 @@ __all__ = [
     "Secret",
     "Status",
     "__version__",
+    "client_ssl_context",
     "hookimpl",
     "isoformat_z",
 ]

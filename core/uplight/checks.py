@@ -11,12 +11,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
 
 from .models import CheckResult
+from .strictness import NoCoercion
 
 
-class CheckOptions(BaseModel):
+class CheckOptions(NoCoercion):
     """Base for a check type's options: unknown keys are errors, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

@@ -14,7 +14,6 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
-    BaseModel,
     ConfigDict,
     Field,
     field_validator,
@@ -31,6 +30,7 @@ from .recurrence import (
     parse_weekday,
     weekly_spec,
 )
+from .strictness import NoCoercion
 
 ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 ID_RULE = "lowercase letters, digits and '-', 1 to 64 characters, not starting or ending with '-'"
@@ -52,7 +52,7 @@ Id = Annotated[str, AfterValidator(_id)]
 Text = Annotated[str, AfterValidator(_text)]
 
 
-class Strict(BaseModel):
+class Strict(NoCoercion):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 

@@ -6,7 +6,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import ConfigDict
+
+from .strictness import NoCoercion
 
 EventKind = Literal[
     "incident_opened",
@@ -59,7 +61,7 @@ class Notification:
         return out
 
 
-class NotifierOptions(BaseModel):
+class NotifierOptions(NoCoercion):
     """Base for a channel's options: unknown keys are errors, values are frozen."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

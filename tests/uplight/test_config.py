@@ -107,7 +107,7 @@ BAD_CONFIGS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     ),
     "wrong type": (
         "[scheduler]\nmax_concurrency = 'many'\n",
-        [("scheduler.max_concurrency", "integer")],
+        [("scheduler.max_concurrency", "must be a whole number")],
     ),
     "two default pages": (
         "[[pages]]\nslug='a'\ntitle='A'\ndefault=true\n[[pages]]\nslug='b'\ntitle='B'\ndefault=true\n",
@@ -187,3 +187,23 @@ def test_metrics_token_file_is_checked(make_config, tmp_path: Path) -> None:
     (tmp_path / "empty").write_text("\n")
     with pytest.raises(ConfigError, match=r"metrics.bearer_token_file: .* is empty"):
         make_config('[metrics]\nbearer_token_file = "empty"\n')
+
+
+@pytest.mark.parametrize(
+    ("extra", "path", "fragment"),
+    [
+        ("failure_threshold = true\n", "monitors[0].failure_threshold", "a whole number"),
+        ('failure_threshold = "3"\n', "monitors[0].failure_threshold", "without quotes"),
+        ('follow_redirects = "yes"\n', "monitors[0].follow_redirects", "true or false"),
+        ("max_body_bytes = 1.5\n", "monitors[0].max_body_bytes", "a whole number"),
+    ],
+)
+def test_toml_types_are_not_coerced(extra: str, path: str, fragment: str, registry) -> None:
+    found = errors_of(GOOD_MONITOR + extra, registry)
+    assert any(e.startswith(f"{path}: ") and fragment in e for e in found), found
+
+
+def test_core_sections_are_not_coerced(registry) -> None:
+    found = errors_of('[metrics]\nenabled = "yes"\n[storage]\nretention_days = "30"\n', registry)
+    assert any(e.startswith("metrics.enabled: must be true or false") for e in found), found
+    assert any(e.startswith("storage.retention_days: must be a whole number") for e in found)

@@ -10,9 +10,10 @@ from __future__ import annotations
 import re
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import ConfigDict, Field, field_validator
 
 from ..durations import Duration
+from ..strictness import NoCoercion
 
 # The same rule as monitor ids (uplight.config.ID_PATTERN); repeated here because
 # that module imports this one.
@@ -44,7 +45,7 @@ MAINTENANCE_SILENCED = frozenset(
 )
 
 
-class NotifierConfig(BaseModel):
+class NotifierConfig(NoCoercion):
     """One ``[[notifiers]]`` table: the keys every channel has; ``options`` holds the rest."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -86,7 +87,7 @@ class NotifierConfig(BaseModel):
 COMMON_NOTIFIER_KEYS = frozenset(NotifierConfig.model_fields) - {"options"}
 
 
-class DefaultsConfig(BaseModel):
+class DefaultsConfig(NoCoercion):
     """``[defaults]``: what a monitor gets when it does not say."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)

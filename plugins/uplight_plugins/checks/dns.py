@@ -10,8 +10,6 @@ message naming the question and the server; they never raise.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import functools
 import importlib.util
 import ssl
 import time
@@ -30,7 +28,7 @@ import dns.resolver
 import httpx
 
 import uplight
-from uplight import CheckContext, CheckResult, CheckType, hookimpl
+from uplight import CheckContext, CheckResult, CheckType, client_ssl_context, hookimpl
 
 from .dns_values import (
     DnsOptions,
@@ -249,7 +247,7 @@ def _judge(
         "protocol": options.protocol,
         "rcode": None,
         "answers": [],
-        "answer_count": 0,
+        "answer_count": None,  # no answer is not "0 answers": the metric stays absent
     }
     # "PTR 192.0.2.1" says more to the operator than its in-addr.arpa name.
     asked = f"{options.record_type} {options.query if is_ip(options.query) else name}"
@@ -297,31 +295,14 @@ def _rcode_text(response: dns.message.Message | None) -> str:
 # -- TLS -------------------------------------------------------------------------------
 
 
-@functools.cache
-def _shared_context(protocol: str) -> ssl.SSLContext:
-    # Loading a CA bundle costs tens of milliseconds; keep one per protocol (ALPN differs).
-    context = ssl.create_default_context()  # the system store: where homelab CAs go
-    with contextlib.suppress(ImportError):
-        import certifi
-
-        context.load_verify_locations(certifi.where())
-    return _prepared(context, protocol)
-
-
 def _tls_context(ca_file: Path | None, protocol: str) -> ssl.SSLContext | None:
     if protocol not in ("tls", "https"):
         return None
-    if ca_file is None:
-        return _shared_context(protocol)
-    # Built per check so a rotated CA file is picked up without a restart.
-    return _prepared(ssl.create_default_context(cafile=str(ca_file)), protocol)
-
-
-def _prepared(context: ssl.SSLContext, protocol: str) -> ssl.SSLContext:
-    context.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 8310 asks DoT for TLS 1.2+
-    if protocol == "tls":
-        context.set_alpn_protocols(["dot"])  # httpx sets its own ALPN for DoH
-    return context
+    return client_ssl_context(
+        ca_file=ca_file,
+        alpn=("dot",) if protocol == "tls" else (),  # httpx sets its own ALPN for DoH
+        minimum_version=ssl.TLSVersion.TLSv1_2,  # RFC 8310 asks DoT for TLS 1.2+
+    )
 
 
 @hookimpl

@@ -432,6 +432,6 @@ def seconds(value: float) -> str:
 
 def sentence(text: str) -> str:
     """dnspython messages are sentences ("The DNS packet ... too short."): fit them in ours."""
-    text = text.strip().rstrip(".")
+    text = " ".join(text.split()).rstrip(".")  # some arrive wrapped over lines
     first = text.split(" ", 1)[0]
     return text if first.isupper() else text[:1].lower() + text[1:]  # keep "DNS ..." as is

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import os
 import re
 import socket
@@ -30,6 +29,7 @@ from uplight import (
     ConfigPath,
     Duration,
     Secret,
+    client_ssl_context,
     hookimpl,
 )
 
@@ -259,27 +259,8 @@ async def _read_limited(response: httpx.Response, limit: int) -> bytes:
     return bytes(buffer)
 
 
-@functools.cache
-def _shared_context(verify: bool) -> ssl.SSLContext:
-    # Loading a CA bundle costs tens of milliseconds; contexts are safe to share.
-    if not verify:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    context = ssl.create_default_context()  # the system store: where homelab CAs go
-    with contextlib.suppress(ImportError):  # certifi comes with httpx today, maybe not always
-        import certifi
-
-        context.load_verify_locations(certifi.where())
-    return context
-
-
 def _ssl_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
-    if verify and ca_file is not None:
-        # Built per check so a rotated CA file is picked up without a restart.
-        return ssl.create_default_context(cafile=str(ca_file))
-    return _shared_context(verify)
+    return client_ssl_context(verify=verify, ca_file=ca_file)
 
 
 def _header_guard(options: HttpOptions) -> Any:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import functools
 import ipaddress
 import math
 import os
@@ -22,9 +21,24 @@ import ssl
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
-from uplight import CheckContext, CheckOptions, CheckResult, CheckType, ConfigPath, hookimpl
+from uplight import (
+    CheckContext,
+    CheckOptions,
+    CheckResult,
+    CheckType,
+    ConfigPath,
+    client_ssl_context,
+    hookimpl,
+)
 
 from .starttls import Handshake, Progress, StartTlsError, probe
 from .tls_cert import (
@@ -90,10 +104,17 @@ class TlsOptions(CheckOptions):
             raise ValueError(f"cannot load {value} as a PEM CA bundle: {exc}") from None
         return value
 
+    @field_validator("critical_days")
+    @classmethod
+    def _not_after_warning(cls, value: int, info: ValidationInfo) -> int:
+        warn = info.data.get("warn_days")
+        # Equal is allowed: no degraded stage, straight to down.
+        if isinstance(warn, int) and value > warn:
+            raise ValueError(f"critical_days ({value}) must not be more than warn_days ({warn})")
+        return value
+
     @model_validator(mode="after")
     def _consistent(self) -> TlsOptions:
-        if self.critical_days >= self.warn_days:
-            raise ValueError("critical_days must be less than warn_days")
         if not self.verify and self.ca_file is not None:
             raise ValueError("ca_file has no effect with verify = false: remove one of them")
         return self
@@ -275,28 +296,8 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-@functools.cache
-def _shared_context(verify: bool) -> ssl.SSLContext:
-    # Loading the system store costs tens of milliseconds; contexts are safe to share.
-    if not verify:
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-        return context
-    context = ssl.create_default_context()
-    # The same trust as the http check, so one site never passes one and fails the other.
-    with contextlib.suppress(ImportError):
-        import certifi
-
-        context.load_verify_locations(certifi.where())
-    return context
-
-
 def _client_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
-    if verify and ca_file is not None:
-        # Built per check so a rotated CA file is picked up without a restart.
-        return ssl.create_default_context(cafile=str(ca_file))
-    return _shared_context(verify)
+    return client_ssl_context(verify=verify, ca_file=ca_file)
 
 
 @hookimpl

@@ -414,8 +414,7 @@ def test_valid_config_loads(make_config: MakeConfig, root_file: Path) -> None:
 @pytest.mark.parametrize(
     ("keys", "path", "fragment"),
     [
-        ({"host": "a.example", "warn_days": 3, "critical_days": 7}, "monitors[0]", "critical_days must be less than warn_days"),
-        ({"host": "a.example", "warn_days": 5, "critical_days": 5}, "monitors[0]", "critical_days must be less than warn_days"),
+        ({"host": "a.example", "warn_days": 3, "critical_days": 7}, "monitors[0].critical_days", "critical_days (7) must not be more than warn_days (3)"),
         ({"host": "a.example", "critical_days": -1}, "monitors[0].critical_days", "greater than or equal to 0"),
         ({"host": "a.example", "port": 0}, "monitors[0].port", "greater than or equal to 1"),
         ({"host": "a.example", "port": 70000}, "monitors[0].port", "less than or equal to 65535"),
@@ -448,3 +447,14 @@ def test_ca_file_with_verify_false_is_a_config_error(
     assert [str(issue) for issue in info.value.issues] == [
         "monitors[0]: ca_file has no effect with verify = false: remove one of them"
     ]
+
+
+def test_equal_thresholds_skip_the_degraded_stage(make_config) -> None:
+    config = make_config(
+        '[[monitors]]\nid = "t"\nname = "T"\ntype = "tls"\nhost = "a.example"\n'
+        "warn_days = 5\ncritical_days = 5\n"
+    )
+    assert (config.monitors[0].options.warn_days, config.monitors[0].options.critical_days) == (
+        5,
+        5,
+    )
