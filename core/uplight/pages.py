@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from .clock import Clock, SystemClock
@@ -62,7 +62,13 @@ from .snapshot import (
 )
 from .store import Store
 from .store import incidents as db_incidents
-from .store.maintenance import LIVE, StoredWindow, clock_status, windows_touching
+from .store.maintenance import (
+    LIVE,
+    StoredWindow,
+    clock_status,
+    maintenance_days,
+    windows_touching,
+)
 from .store.pages import StoredPage, get_page, list_pages
 from .store.pages import public_component_id as public_component_id
 from .store.results import DayCounts, LatestStatus, daily_counts, latest_statuses
@@ -131,18 +137,21 @@ def uptime_percent(answered: int, checks: int) -> float | None:
     return answered / checks * 100 if checks else None
 
 
-def history_cell(day: dt.date, counts: DayCounts | None) -> HistoryDay:
+def history_cell(day: dt.date, counts: DayCounts | None, overlapped: bool = False) -> HistoryDay:
     if counts is None:
         return HistoryDay(day, Status.NO_DATA, None, 0)
     total, up, degraded, down, maintenance = counts
-    status = history_status(total, up, degraded, down, maintenance)
+    # A window that overlapped the day makes it a maintenance cell even when no
+    # check happened to fall inside it (a short window, an hourly monitor).
+    status = history_status(total, up, degraded, down, maintenance or int(overlapped))
     return HistoryDay(day, status, (up + degraded) / total * 100, total)
 
 
 def history(
     days: Sequence[tuple[dt.date, str]],
     counts: Mapping[str, DayCounts],
-    shared: dict[tuple[str, DayCounts | None], HistoryDay],
+    shared: dict[tuple[str, DayCounts | None, bool], HistoryDay],
+    overlapped: Set[dt.date] = frozenset(),
 ) -> tuple[tuple[HistoryDay, ...], float | None]:
     """One cell per (day, ISO day), ``no_data`` where no rollup counted a check, and
     the uptime over all of them.
@@ -160,9 +169,10 @@ def history(
             answered += found[1] + found[2]
         else:
             found = None
-        cell = shared.get((key, found))
+        in_window = day in overlapped
+        cell = shared.get((key, found, in_window))
         if cell is None:
-            cell = shared[(key, found)] = history_cell(day, found)
+            cell = shared[(key, found, in_window)] = history_cell(day, found, in_window)
         cells.append(cell)
     return tuple(cells), uptime_percent(answered, checks)
 
@@ -305,6 +315,7 @@ class PageService:
 
         latest = await latest_statuses(self._store, ids)
         counts = await daily_counts(self._store, ids, days[0])
+        overlapped = await maintenance_days(self._store, ids, days[0], now)
         live = await windows_touching(self._store, ids, statuses=LIVE)
         recent_windows = await windows_touching(self._store, ids, limit=RECENT_MAINTENANCE_LIMIT)
         since = now - dt.timedelta(days=RECENT_INCIDENT_DAYS)
@@ -319,10 +330,15 @@ class PageService:
         covered = {m for w in active for m in w.component_ids}
 
         keyed = [(day, day.isoformat()) for day in days]
-        shared: dict[tuple[str, DayCounts | None], HistoryDay] = {}
+        shared: dict[tuple[str, DayCounts | None, bool], HistoryDay] = {}
         components = []
         for comp in shown:
-            cells, uptime = history(keyed, counts.get(comp.monitor_id, {}), shared)
+            cells, uptime = history(
+                keyed,
+                counts.get(comp.monitor_id, {}),
+                shared,
+                overlapped.get(comp.monitor_id, frozenset()),
+            )
             last = latest.get(comp.monitor_id)
             components.append(
                 ComponentView(

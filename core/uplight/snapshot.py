@@ -10,11 +10,11 @@ Status rules (documented in docs/status-page.md):
 - component: the latest check's status (up → operational, degraded →
   degraded, down → major_outage); an active maintenance window covering it →
   maintenance (dominates a real failure); no check yet → no_data.
-- page: an active maintenance window touching the page → maintenance; else all
-  components with data down → major_outage; some down → partial_outage; any
-  degraded → degraded; else operational.
-- history cell (one UTC day): no checks → no_data; any check taken during
-  maintenance → maintenance; else no down and no degraded → operational;
+- page: an active maintenance window touching the page → maintenance; else
+  nothing checked yet → no_data; all components down → major_outage; some down
+  → partial_outage; any degraded → degraded; else operational.
+- history cell (one UTC day): no checks → no_data; a maintenance window
+  overlapped the day (or a check was taken during one) → maintenance; else no down and no degraded → operational;
   degraded but no down → degraded; down in at most 5 % of the day's checks →
   partial_outage; more → major_outage.
 """
@@ -165,17 +165,21 @@ def history_status(checks: int, up: int, degraded: int, down: int, in_maintenanc
 
 
 def overall_status(statuses: list[Status], *, maintenance_active: bool) -> Status:
-    """The page's state: maintenance dominates; then the worst of the components."""
+    """The page's state: maintenance dominates; then the worst of the components.
+
+    "All down" means every component, those without data included: one down and
+    one not yet checked is a partial outage. A page where nothing has been
+    checked yet is ``no_data`` rather than a claim that all is operational.
+    """
     if maintenance_active:
         return Status.MAINTENANCE
-    known = [s for s in statuses if s not in (Status.NO_DATA, Status.MAINTENANCE)]
-    if not known:
-        return Status.MAINTENANCE if Status.MAINTENANCE in statuses else Status.NO_DATA
-    down = sum(s is Status.MAJOR_OUTAGE for s in known)
-    if down and down == len(known):
+    if all(s is Status.NO_DATA for s in statuses):
+        return Status.NO_DATA
+    down = sum(s is Status.MAJOR_OUTAGE for s in statuses)
+    if down == len(statuses):
         return Status.MAJOR_OUTAGE
     if down:
         return Status.PARTIAL_OUTAGE
-    if Status.DEGRADED in known:
+    if Status.DEGRADED in statuses:
         return Status.DEGRADED
     return Status.OPERATIONAL

@@ -38,3 +38,30 @@ def test_plugin_imports_only_the_public_api() -> None:
     source = (PLUGIN_DIR / "uplight_example" / "__init__.py").read_text()
     assert "from uplight import" in source
     assert "from uplight." not in source and "import uplight." not in source
+
+
+async def test_a_plugin_renderer_is_served(example, make_config) -> None:
+    from uplight.web import create_app
+
+    registry = load_plugins(builtins_only=True, extra=[("example", example)])
+    config = make_config(
+        '[[monitors]]\nid = "web"\nname = "Web"\ntype = "http"\nurl = "http://127.0.0.1:9/"\n'
+        'interval = "1h"\ntimeout = "1s"\n[[pages]]\nslug = "main"\ntitle = "Home"\n'
+        '[[pages.components]]\nmonitor = "web"\npublic_name = "Website"\n'
+    )
+    app = create_app(config, registry)
+    async with app.test_app() as test_app:
+        await app.extensions["uplight"].scheduler.stop()
+        client = test_app.test_client()
+        text = await client.get("/status/render/text")
+        assert text.status_code == 200
+        assert text.headers["Content-Type"].startswith("text/plain")
+        assert (
+            text.headers["ETag"] and "default-src 'none'" in text.headers["Content-Security-Policy"]
+        )
+        assert await text.get_data(as_text=True) == "Home: No Data Yet\n  Website: no_data\n"
+        by_slug = await client.get("/status/pages/main/render/text")
+        assert by_slug.status_code == 200
+        missing = await client.get("/status/render/atom", headers={"Accept": "application/json"})
+        assert missing.status_code == 404
+        assert (await missing.get_json())["error"]["code"] == "NOT_FOUND"

@@ -156,8 +156,8 @@ UP, DEG, DOWN = [S.UP], [S.DEGRADED], [S.DOWN]
         ((UP, DEG, UP), (), ("operational", "degraded", "operational"), "degraded"),
         ((UP, DOWN, DEG), (), ("operational", "major_outage", "degraded"), "partial_outage"),
         ((DOWN, DOWN, DOWN), (), ("major_outage",) * 3, "major_outage"),
-        # Components without data do not count: every component with data is down.
-        ((DOWN, None, DOWN), (), ("major_outage", "no_data", "major_outage"), "major_outage"),
+        # "All down" means all: a component not yet checked is not down.
+        ((DOWN, None, DOWN), (), ("major_outage", "no_data", "major_outage"), "partial_outage"),
         ((UP, None, None), (), ("operational", "no_data", "no_data"), "operational"),
         ((None, None, None), (), ("no_data",) * 3, "no_data"),
         # Maintenance dominates a real failure, on the component and on the page.
@@ -195,13 +195,13 @@ async def test_maintenance_status_follows_the_clock(env) -> None:
     async with env() as e:
         await e.results("a", DOWN)
         await e.window(("a",), NOW + dt.timedelta(hours=1))  # not started yet
-        assert (await e.snapshot()).status is Status.MAJOR_OUTAGE
+        assert (await e.snapshot()).status is Status.PARTIAL_OUTAGE  # b and c: no data yet
         e.clock.advance(hours=1, minutes=1)  # inside it (the stored status still says scheduled)
         snapshot = await e.snapshot()
         assert snapshot.status is Status.MAINTENANCE
         assert [w.status for w in snapshot.active_maintenance] == ["active"]
         e.clock.advance(hours=2)  # over
-        assert (await e.snapshot()).status is Status.MAJOR_OUTAGE
+        assert (await e.snapshot()).status is Status.PARTIAL_OUTAGE
 
 
 @pytest.mark.parametrize(
@@ -532,3 +532,25 @@ async def test_no_secret_reaches_the_snapshot(env) -> None:
     assert CANARY not in text
     for name in ("Alpha box", "Beta box", "Gamma box", "127.0.0.1:9"):
         assert name not in text
+
+
+async def test_a_day_a_window_overlapped_is_a_maintenance_cell(env) -> None:
+    """Even when no check fell inside the window (a short one, an hourly monitor)."""
+    day = (NOW - dt.timedelta(days=2)).replace(hour=6, minute=0, second=0, microsecond=0)
+    async with env() as e:
+        await e.results("a", [S.DOWN, S.UP], at=day)  # checks before the window
+        await e.results("a", [S.UP], at=day + dt.timedelta(days=1))  # the next day
+        e.clock.set(day)  # the windows are scheduled ahead, then time passes
+        await e.window(("a",), day + dt.timedelta(hours=2), hours=0.1)  # 6 minutes, no check
+        await e.window(("b",), day + dt.timedelta(hours=2), hours=0.1)  # another monitor
+        cancelled = await e.window(("a",), day + dt.timedelta(days=1), hours=1)
+        await e.maintenance.cancel(cancelled)
+        e.clock.set(NOW)
+        snapshot = await e.snapshot()
+    history = {c.name: c.history for c in snapshot.components}
+    cells = [c for c in history["Website"] if c.checks]
+    assert [(c.date, c.status.value) for c in cells] == [
+        (day.date(), "maintenance"),  # the window overlapped it
+        ((day + dt.timedelta(days=1)).date(), "operational"),  # cancelled windows do not count
+    ]
+    assert cells[0].uptime == pytest.approx(50.0)  # counts still come from the rollups

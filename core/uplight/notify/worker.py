@@ -185,8 +185,28 @@ class DeliveryWorker:
             else:
                 burst = _until_summary(ready)
                 ready = [await self._collapse(channel, burst, now)] if len(burst) > 1 else burst
-        failed: set[tuple[Any, ...]] = set()
+        if any(row.is_summary for row in ready):
+            wake.extend(await self._in_order(channel, settings, ready))
+            return min(wake, default=None)
+        # One queue per incident, in order; the queues go side by side, so a receiver
+        # that hangs costs one send timeout per pass, not one per waiting incident.
+        queues: dict[tuple[Any, ...], list[OutboxRow]] = defaultdict(list)
         for row in ready:
+            queues[_fifo_key(row)].append(row)
+        for retries in await asyncio.gather(
+            *(self._in_order(channel, settings, queue) for queue in queues.values())
+        ):
+            wake.extend(retries)
+        return min(wake, default=None)
+
+    async def _in_order(
+        self, channel: str, settings: NotifierConfig | None, rows: list[OutboxRow]
+    ) -> list[dt.datetime]:
+        """Send rows one after another; a failure holds back the rest of its queue
+        (and a failed summary everything after it). Returns the retry times."""
+        failed: set[tuple[Any, ...]] = set()
+        wake: list[dt.datetime] = []
+        for row in rows:
             key = _fifo_key(row)
             if _BARRIER in failed:
                 break
@@ -197,7 +217,7 @@ class DeliveryWorker:
                 # A dead row (None) is finished: the next one of its incident may go.
                 failed.add(_BARRIER if row.is_summary else key)
                 wake.append(retry_at)
-        return min(wake, default=None)
+        return wake
 
     async def _collapse(self, channel: str, rows: list[OutboxRow], now: dt.datetime) -> OutboxRow:
         summary = messages.summary([r.message for r in rows], now)

@@ -411,3 +411,34 @@ async def windows_touching(
     if not rows:
         return []
     return _assemble(rows, await store.fetchall(*_components_query([row[0] for row in rows])))
+
+
+async def maintenance_days(
+    store: Store, monitor_ids: Iterable[str], since: dt.date, now: dt.datetime
+) -> dict[str, set[dt.date]]:
+    """The UTC days from ``since`` on that a window overlapped (up to ``now``), by
+    covered monitor: the history's maintenance cells. Cancelled windows do not
+    count; the stored status of the others may lag the clock, so times decide."""
+    ids = list(dict.fromkeys(monitor_ids))
+    if not ids:
+        return {}
+    start = dt.datetime.combine(since, dt.time(), tzinfo=dt.UTC)
+    rows = await store.fetchall(
+        "SELECT c.monitor_id, w.starts_at, coalesce(w.completed_at, w.ends_at)"
+        " FROM maintenance_windows AS w JOIN maintenance_components AS c ON c.window_id = w.id"
+        " WHERE w.status != 'cancelled' AND w.starts_at < ?"
+        " AND coalesce(w.completed_at, w.ends_at) > ?"
+        f" AND c.monitor_id IN ({','.join('?' * len(ids))})",
+        (to_millis(now), to_millis(start), *ids),
+    )
+    found: dict[str, set[dt.date]] = {}
+    for monitor_id, starts, ends in rows:
+        first = max(from_millis(starts), start).date()
+        # The last instant inside the window, so a window ending at midnight
+        # does not claim the next day.
+        last = (min(from_millis(ends), now) - dt.timedelta(milliseconds=1)).date()
+        days = found.setdefault(monitor_id, set())
+        while first <= last:
+            days.add(first)
+            first += dt.timedelta(days=1)
+    return found

@@ -157,11 +157,15 @@ async def insert(
 
 
 async def pending(db: aiosqlite.Connection, limit: int = 1000) -> list[OutboxRow]:
-    """What waits for delivery, oldest first (collapsed rows travel with their summary)."""
+    """What waits for delivery, oldest first, up to ``limit`` per channel: one
+    channel's backlog (a receiver down for hours) never hides another's rows.
+    Collapsed rows travel with their summary."""
     rows = await _rows(
         db,
-        f"SELECT {_COLUMNS} FROM notification_outbox"
-        " WHERE status = 'pending' AND summary_id IS NULL ORDER BY id LIMIT ?",
+        f"SELECT {_COLUMNS} FROM (SELECT *, row_number() OVER"
+        " (PARTITION BY channel ORDER BY id) AS position FROM notification_outbox"
+        " WHERE status = 'pending' AND summary_id IS NULL)"
+        " WHERE position <= ? ORDER BY id",
         (limit,),
     )
     return [_row(r) for r in rows]

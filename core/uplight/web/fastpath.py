@@ -154,7 +154,9 @@ class FastPath:
             elif name == b"accept-encoding":
                 accept_encoding = accept_encoding or value.decode("latin-1")
             elif name == b"x-forwarded-for":
-                forwarded_for = forwarded_for or value.decode("latin-1")
+                # Every line, in order (see public.enforce_rate_limit).
+                line = value.decode("latin-1")
+                forwarded_for = f"{forwarded_for}, {line}" if forwarded_for else line
         head = scope["method"] == "HEAD"
         rt = self.app.extensions[EXTENSION]  # read per request: a reload replaces it
         peer = (scope.get("client") or ("<local>",))[0]

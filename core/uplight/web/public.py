@@ -246,7 +246,10 @@ async def enforce_rate_limit() -> Response | None:
     if request.scope.get(RATE_CHECKED):
         return None
     gate = rate_gate(current_app, runtime())
-    retry_after = gate.check(request.remote_addr, request.headers.get("X-Forwarded-For"))
+    # Every X-Forwarded-For line, in order: a proxy may add its own line rather than
+    # append to the client's, and reading only the first would trust a forged one.
+    forwarded = ", ".join(request.headers.getlist("X-Forwarded-For")) or None
+    retry_after = gate.check(request.remote_addr, forwarded)
     if retry_after:
         return rate_limited(retry_after, head=request.method == "HEAD").to_response()
     return None
@@ -289,3 +292,21 @@ async def status_fragment_by_slug(slug: str) -> Response:
 @blueprint.get("/status/incidents/<int:incident_id>")
 async def incident_page(incident_id: int) -> Response:
     return await serve(Target("html", incident_id=incident_id, html_errors=True))
+
+
+@blueprint.get("/status/incidents/<path:anything>")
+async def incident_page_not_found(anything: str) -> Response:
+    """``/status/incidents/abc``: the same 404 page as an unknown id."""
+    return not_found(runtime(), Target("html", html_errors=True), "no such incident")
+
+
+# Any renderer a plugin adds (an Atom feed, a text view) is served here, from the
+# same cache, with the same headers and rate limit as the built-in routes.
+@blueprint.get("/status/render/<name>")
+async def rendered_page(name: str) -> Response:
+    return await serve(Target(name))
+
+
+@blueprint.get("/status/pages/<slug>/render/<name>")
+async def rendered_page_by_slug(slug: str, name: str) -> Response:
+    return await serve(Target(name, slug=slug))

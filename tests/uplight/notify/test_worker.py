@@ -197,3 +197,33 @@ async def test_queue_depth_counts_waiting_messages(make_env) -> None:
         facts, counts = env.service.stats.snapshot()
         assert facts["phone"].pending == 0 and facts["phone"].oldest_pending is None
         assert counts[("phone", "sent")] == 3
+
+
+async def test_incidents_on_a_hanging_channel_wait_side_by_side(make_env) -> None:
+    """Each waiting incident does not add a send timeout: their queues go together."""
+    async with make_env(PHONE, send_timeout=0.4) as env:
+        env.inbox.hang = 2
+        await env.feed("web", "down")
+        await env.feed("db", "down")
+        started = time.monotonic()
+        await env.deliver()
+        assert time.monotonic() - started < 0.75  # one timeout, not two
+        assert [r.status for r in await env.rows()] == ["pending", "pending"]
+
+
+async def test_a_backlog_on_one_channel_does_not_starve_another(make_env) -> None:
+    from uplight import Notification
+    from uplight.store import outbox
+
+    async with make_env(PHONE) as env:
+        now = env.clock.now()
+
+        async def backlog(db) -> None:  # a removed channel's rows, pending for a day
+            for n in range(1005):
+                message = Notification("test", f"gone-{n}", "t", "x")
+                await outbox.insert(db, "gone", message, now)
+
+        await env.store.write(backlog)
+        await env.feed("web", "down")
+        await env.deliver()
+        assert env.inbox.events() == ["incident_opened"]

@@ -349,6 +349,8 @@ async def test_pagination_with_a_cursor(api_factory) -> None:
         ("since=yesterday", "VALIDATION_ERROR"),
         ("since=1714564800", "VALIDATION_ERROR"),  # ISO 8601 only, not unix time
         ("since=2024-05-01", "VALIDATION_ERROR"),
+        ("since=9999-12-31T23:59:59-23:59", "VALIDATION_ERROR"),  # past the last UTC time
+        ("since=0001-01-01T00:00:00%2B23:59", "VALIDATION_ERROR"),  # before the first
     ],
 )
 async def test_bad_queries(api_factory, query: str, code: str) -> None:

@@ -15,6 +15,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
+from ...config import ID_PATTERN
 from ...incidents import auto_title, incident_title
 from ...store import incidents as db_incidents
 from ...store.incidents import PHASES, SEVERITIES, Incident, IncidentPosition, IncidentUpdate
@@ -40,15 +41,16 @@ Phase = Literal["investigating", "identified", "monitoring", "resolved", "postmo
 def _one_of(value: object, allowed: tuple[str, ...], code: str, what: str) -> object:
     # Before the Literal check, so a wrong word gets its own code; a wrong type falls through.
     if isinstance(value, str) and value not in allowed:
-        raise PydanticCustomError(code, f"{what} must be one of: {', '.join(allowed)}")
+        # The envelope prefixes the field's name; ``what`` is kept for the signature.
+        raise PydanticCustomError(code, f"must be one of: {', '.join(allowed)}")
     return value
 
 
 def _text(value: str, *, limit: int, empty: str, too_long: str, what: str) -> str:
     if not value.strip():
-        raise PydanticCustomError(empty, f"{what} must not be blank")
+        raise PydanticCustomError(empty, "must not be blank")
     if len(value) > limit:
-        raise PydanticCustomError(too_long, f"{what} must be at most {limit} characters")
+        raise PydanticCustomError(too_long, f"must be at most {limit} characters")
     return value.strip()
 
 
@@ -135,7 +137,9 @@ class UpdateCreate(BaseModel):
 
 class IncidentQuery(BaseModel):
     active: bool | None = Field(None, description="only active (true) or ended (false) incidents")
-    monitor: str | None = Field(None, description="only this monitor's incidents")
+    monitor: str | None = Field(
+        None, pattern=ID_PATTERN, max_length=64, description="only this monitor's incidents"
+    )
     since: dt.datetime | None = Field(
         None, description="only incidents still active at or after this time (ISO 8601)"
     )
@@ -159,7 +163,10 @@ class IncidentQuery(BaseModel):
     def _since_has_offset(cls, value: dt.datetime | None) -> dt.datetime | None:
         if value is not None and value.utcoffset() is None:
             raise ValueError(f"give a UTC offset, e.g. {SINCE_EXAMPLE}")
-        return None if value is None else value.astimezone(dt.UTC)
+        try:
+            return None if value is None else value.astimezone(dt.UTC)
+        except OverflowError:  # 9999-12-31T23:59-23:59 is past the last representable UTC time
+            raise ValueError("the time is out of range") from None
 
     @field_validator("cursor")
     @classmethod

@@ -134,6 +134,11 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
     for name in request.args:
         if name not in model.model_fields:
             raise unknown_parameter(name)
+        if len(request.args.getlist(name)) > 1:
+            # Silently keeping the first value would answer a question not asked.
+            raise ApiError(
+                422, "VALIDATION_ERROR", f"{name}: given more than once", field=name[:100]
+            )
     try:
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:
