@@ -160,7 +160,10 @@ def validate_typed_tables(
         try:
             options = options_model.model_validate(specific, context=context)
         except ValidationError as exc:
-            issues.extend(issues_from(exc, where, vocabulary | set(options_model.model_fields)))
+            # Suggest only this table's keys: "bogus" in a notifier is not a typo
+            # of a rate-limit key elsewhere in the file.
+            table_keys = set(common_keys) | set(options_model.model_fields)
+            issues.extend(issues_from(exc, where, table_keys))
             continue
         if table is not None:
             found.append(table.model_copy(update={"options": options}))

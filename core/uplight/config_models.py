@@ -58,7 +58,9 @@ class Strict(NoCoercion):
 
 class ServerConfig(Strict):
     listen: str = "127.0.0.1:8080"
-    public_base_url: str = "http://127.0.0.1:8080"
+    # Unset: derived from ``listen`` (right on the box itself; set it when a proxy
+    # or another name fronts uplight, or links in RSS and notifications break).
+    public_base_url: str = ""
 
     @field_validator("listen")
     @classmethod
@@ -69,9 +71,19 @@ class ServerConfig(Strict):
     @field_validator("public_base_url")
     @classmethod
     def _base_url(cls, value: str) -> str:
-        if not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+        if value and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
             raise ValueError("must be an absolute http:// or https:// URL")
         return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_base_url(self) -> ServerConfig:
+        if not self.public_base_url:
+            host, port = parse_listen(self.listen)
+            if host in ("0.0.0.0", "::"):
+                host = "127.0.0.1"  # a wildcard address is not somewhere to link to
+            shown = f"[{host}]" if ":" in host else host
+            object.__setattr__(self, "public_base_url", f"http://{shown}:{port}")
+        return self
 
     @property
     def host(self) -> str:

@@ -207,3 +207,37 @@ def test_core_sections_are_not_coerced(registry) -> None:
     found = errors_of('[metrics]\nenabled = "yes"\n[storage]\nretention_days = "30"\n', registry)
     assert any(e.startswith("metrics.enabled: must be true or false") for e in found), found
     assert any(e.startswith("storage.retention_days: must be a whole number") for e in found)
+
+
+@pytest.mark.parametrize(
+    ("server", "expected"),
+    [
+        ('listen = "127.0.0.1:9090"', "http://127.0.0.1:9090"),
+        ('listen = "0.0.0.0:8081"', "http://127.0.0.1:8081"),
+        ('listen = "[::1]:8082"', "http://[::1]:8082"),
+        (
+            'listen = "127.0.0.1:9090"\npublic_base_url = "https://status.example.org/"',
+            "https://status.example.org",
+        ),
+    ],
+)
+def test_public_base_url_defaults_to_the_listen_address(
+    make_config, server: str, expected: str
+) -> None:
+    assert make_config(f"[server]\n{server}\n").server.public_base_url == expected
+
+
+def test_a_reader_that_left_is_not_an_error() -> None:
+    """`uplight plugins --json | head`: stdout's reader is gone before we write."""
+    import subprocess
+    import sys
+
+    code = (
+        "import os, sys\n"
+        "r, w = os.pipe(); os.close(r); os.dup2(w, 1)\n"
+        "from uplight.cli import main\n"
+        "sys.exit(main(['plugins']))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr
+    assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr
