@@ -7,6 +7,9 @@ import datetime as dt
 import json
 import logging
 import re
+import shutil
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -438,6 +441,25 @@ def test_alert_rules_are_complete() -> None:
         assert duration is None or by_name[name]["for"] == duration, name
 
 
+def test_promtool_accepts_the_alert_rules() -> None:
+    """Prometheus's own checker: catches PromQL and rule-file errors the YAML tests cannot."""
+    promtool = shutil.which("promtool")
+    if promtool is None:
+        reason = "promtool is not installed (Debian: apt-get install prometheus)"
+        # Printed past pytest's capture too, so the run says why this was not checked.
+        print(f"\n[test_metrics] SKIPPED: {reason}", file=sys.__stderr__)
+        pytest.skip(reason)
+    done = subprocess.run(
+        [promtool, "check", "rules", str(ALERTS)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"SUCCESS: {len(alert_rules())} rules found" in done.stdout, done.stdout
+
+
 def test_dashboard_is_a_grafana_dashboard() -> None:
     dashboard = json.loads(DASHBOARD.read_text())
     assert dashboard["schemaVersion"] >= 36 and dashboard["uid"] and dashboard["title"]
@@ -456,6 +478,7 @@ def test_dashboard_is_a_grafana_dashboard() -> None:
         "uplight_checks_total",
         "uplight_check_errors_total",
         "uplight_tls_cert_days_left",
+        "uplight_dns_answer_count",
         "uplight_http_phase_duration_seconds",
         "uplight_scheduler_lag_seconds",
         "uplight_store_pending_writes",

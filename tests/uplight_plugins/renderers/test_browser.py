@@ -1,7 +1,9 @@
 """The status page in a real browser: Debian's chromium driven by Playwright.
 
 No browser download: the test uses the system ``chromium`` (``.ci/run``
-installs it) and skips, saying why, only when there is none.
+installs it). When there is none, the fixture tries ``apt-get install chromium``
+itself (as root, bounded in time, saying what it does) and skips, saying why, only
+when that fails too.
 
 The real app runs under hypercorn on 127.0.0.1 with its scheduler checking a
 local HTTP server; the test breaks that server and watches the page follow
@@ -11,8 +13,10 @@ through the fragment refresh, without a reload.
 from __future__ import annotations
 
 import asyncio
+import os
 import shutil
 import socket
+import subprocess
 import sys
 import threading
 import time
@@ -48,6 +52,14 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
+# apt-get update plus the chromium download can be slow; past this the test skips.
+INSTALL_TIMEOUT = 300.0
+# apt-get's words when its package lists are missing or stale: worth an update.
+NEEDS_UPDATE = (
+    "Unable to locate package",
+    "has no installation candidate",
+    "apt-get update",
+)
 # Collects what the page's CSP refuses; added before any page script runs.
 CSP_LISTENER = """
 window.__cspViolations = [];
@@ -99,10 +111,64 @@ def chromium_path() -> str | None:
     return "/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None
 
 
+def say(text: str) -> None:
+    # Printed past pytest's capture too, so `make test` output says what happened.
+    print(f"\n[test_browser] {text}", file=sys.__stderr__, flush=True)
+
+
 def skip(reason: str) -> None:
-    # Printed past pytest's capture too, so `make test` output says why.
-    print(f"\n[test_browser] SKIPPED: {reason}", file=sys.__stderr__)
+    say(f"SKIPPED: {reason}")
     pytest.skip(reason)
+
+
+Runner = Callable[[list[str], float], "subprocess.CompletedProcess[str]"]
+
+
+def run_command(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}  # never wait on a prompt
+    return subprocess.run(
+        command, capture_output=True, text=True, timeout=timeout, check=False, env=env
+    )
+
+
+def _last_line(done: subprocess.CompletedProcess[str]) -> str:
+    lines = (done.stderr or done.stdout or "").strip().splitlines()
+    return lines[-1] if lines else f"exit status {done.returncode}"
+
+
+def install_chromium(
+    run: Runner = run_command, *, timeout: float = INSTALL_TIMEOUT, is_root: bool | None = None
+) -> str | None:
+    """Try to install Debian's chromium; None when it worked, else why it did not.
+
+    ``apt-get update`` only runs when the install failed for lack of package lists:
+    an update is slow and touches the whole system, so it is not done for nothing.
+    """
+    if is_root is None:
+        is_root = os.geteuid() == 0
+    if not is_root:
+        return "no chromium, and not root to apt-get install it (.ci/run does it)"
+    if shutil.which("apt-get") is None and run is run_command:
+        return "no chromium, and no apt-get to install it"
+    deadline = time.monotonic() + timeout
+    install = ["apt-get", "install", "-y", "--no-install-recommends", "chromium"]
+    try:
+        say(f"no chromium: running {' '.join(install)} (at most {timeout:.0f} s)")
+        done = run(install, deadline - time.monotonic())
+        if done.returncode != 0 and any(w in done.stdout + done.stderr for w in NEEDS_UPDATE):
+            say("the package lists are missing or stale: running apt-get update, then again")
+            update = run(["apt-get", "update"], deadline - time.monotonic())
+            if update.returncode != 0:
+                return f"apt-get update failed: {_last_line(update)}"
+            done = run(install, deadline - time.monotonic())
+    except subprocess.TimeoutExpired:
+        return f"installing chromium took more than {timeout:.0f} s"
+    except OSError as exc:
+        return f"could not run apt-get: {exc}"
+    if done.returncode != 0:
+        return f"apt-get install chromium failed: {_last_line(done)}"
+    say("chromium installed")
+    return None
 
 
 class AppServer(threading.Thread):
@@ -174,7 +240,10 @@ def site(make_config: Callable[[str], Config], registry: PluginRegistry) -> Iter
 def browser() -> Iterator[Any]:
     path = chromium_path()
     if path is None:
-        skip("no chromium on this machine (Debian: apt-get install chromium; .ci/run does it)")
+        reason = install_chromium()
+        path = chromium_path()
+        if path is None:
+            skip(reason or "apt-get installed chromium but there is no chromium binary")
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:  # the test extra installs it
@@ -315,3 +384,58 @@ def test_dark_and_narrow(site: Site, browser: Any, tmp_path: Path) -> None:
     assert page.evaluate("window.__cspViolations") == []
     assert watcher.errors == []
     context.close()
+
+
+# -- the installer, with apt-get played by a fake --------------------------------------
+
+
+class FakeApt:
+    """Answers like apt-get: the install fails until an update has fetched the lists."""
+
+    def __init__(self, *, lists: bool, update_ok: bool = True, slow: bool = False) -> None:
+        self.lists = lists
+        self.update_ok = update_ok
+        self.slow = slow
+        self.commands: list[list[str]] = []
+
+    def __call__(self, command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:
+        self.commands.append(command)
+        assert 0 < timeout <= INSTALL_TIMEOUT
+        if self.slow:
+            raise subprocess.TimeoutExpired(command, timeout)
+        if command[1] == "update":
+            self.lists = self.update_ok
+            return subprocess.CompletedProcess(command, 0 if self.update_ok else 100, "", "E: nope")
+        if self.lists:
+            return subprocess.CompletedProcess(command, 0, "Setting up chromium", "")
+        return subprocess.CompletedProcess(command, 100, "", "E: Unable to locate package chromium")
+
+
+def verbs(apt: FakeApt) -> list[str]:
+    return [command[1] for command in apt.commands]
+
+
+def test_install_updates_only_when_the_lists_are_missing() -> None:
+    ready = FakeApt(lists=True)
+    assert install_chromium(ready, is_root=True) is None
+    assert verbs(ready) == ["install"]
+    assert ready.commands[0][-1] == "chromium" and "-y" in ready.commands[0]
+
+    bare = FakeApt(lists=False)
+    assert install_chromium(bare, is_root=True) is None
+    assert verbs(bare) == ["install", "update", "install"]
+
+
+def test_install_failures_are_reasons_to_skip() -> None:
+    broken = FakeApt(lists=False, update_ok=False)
+    reason = install_chromium(broken, is_root=True)
+    assert reason == "apt-get update failed: E: nope" and verbs(broken) == ["install", "update"]
+
+    slow = FakeApt(lists=True, slow=True)
+    assert install_chromium(slow, timeout=5, is_root=True) == (
+        "installing chromium took more than 5 s"
+    )
+
+    nobody = FakeApt(lists=True)
+    assert "not root" in (install_chromium(nobody, is_root=False) or "")
+    assert nobody.commands == []  # without root apt-get is not even tried
