@@ -18,6 +18,7 @@ EventKind = Literal[
     "reminder",
     "certificate_expiring",
     "test",
+    "summary",  # a min_gap burst collapsed into one message
 ]
 
 

@@ -62,6 +62,51 @@ retry_backoff = "100ms"
 """
 
 
+# The down-and-back run also has one channel of each chat/push type on the same
+# receiver, each on its own path (ntfy publishes JSON to the server's root).
+MORE_CHANNELS = """
+[[notifiers]]
+id = "push"
+type = "ntfy"
+server = "http://127.0.0.1:{receiver}/ntfy"
+topic = "e2e"
+timeout = "1s"
+retry_backoff = "100ms"
+[[notifiers]]
+id = "chat"
+type = "slack"
+webhook_url = "http://127.0.0.1:{receiver}/slack"
+timeout = "1s"
+retry_backoff = "100ms"
+[[notifiers]]
+id = "guild"
+type = "discord"
+webhook_url = "http://127.0.0.1:{receiver}/discord"
+timeout = "1s"
+retry_backoff = "100ms"
+"""
+ALL_CHANNELS = (CONFIG + MORE_CHANNELS).replace(
+    'notify = ["hook-a", "hook-b"]', 'notify = ["hook-a", "hook-b", "push", "chat", "guild"]'
+)
+WEBHOOK_PATHS = ("/a", "/b")
+
+
+def event_of(path: str, body: dict) -> str:
+    """The event a delivery stands for, read from what that channel type sends."""
+    if path in WEBHOOK_PATHS:
+        return str(body["event"])
+    title = {
+        "/ntfy/": lambda: body["title"],
+        "/slack": lambda: body["text"],  # the fallback text starts with the title
+        "/discord": lambda: body["embeds"][0]["title"],
+    }[path]()
+    if "Target recovered after" in title:
+        return "incident_ended"
+    if "Target is down" in title or "Target is degraded" in title:
+        return "incident_opened"
+    return title  # anything else: shown as it is by the failed comparison
+
+
 def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -112,37 +157,39 @@ def deliveries(receiver: HttpServer) -> list[tuple[str, RecordedRequest, dict]]:
 
 def test_down_and_back_up_is_one_opened_and_one_ended_per_channel(tmp_path: Path) -> None:
     port = free_port()
+    routes = {"/a": Route(200), "/b": Route(204), "/ntfy/": Route(200, "{}")}
+    routes |= {"/slack": Route(200, "ok"), "/discord": Route(204)}
     with (
         HttpServer({"/": Route(200, "ok")}) as target,
-        HttpServer({"/a": Route(200), "/b": Route(204)}) as receiver,
+        HttpServer(routes) as receiver,
     ):
         config = tmp_path / "config.toml"
-        config.write_text(CONFIG.format(port=port, target=target.url("/"), receiver=receiver.port))
+        config.write_text(
+            ALL_CHANNELS.format(port=port, target=target.url("/"), receiver=receiver.port)
+        )
         proc = serve(config, port)
         output = ""
         try:
             wait_until(lambda: len(target.requests) >= 2)  # up and checked
             target.routes["/"] = Route(500, "broken")
-            wait_until(lambda: len(receiver.requests) >= 2)
+            wait_until(lambda: len(receiver.requests) >= len(routes))
             target.routes["/"] = Route(200, "ok")
-            wait_until(lambda: len(receiver.requests) >= 4)
+            wait_until(lambda: len(receiver.requests) >= 2 * len(routes))
             time.sleep(2.5)  # a few more up checks: nothing else may arrive
         finally:
             if proc.poll() is None:
                 output = stop(proc)
     got = deliveries(receiver)
-    assert Counter((path, body["event"]) for path, _, body in got) == {
-        ("/a", "incident_opened"): 1,
-        ("/a", "incident_ended"): 1,
-        ("/b", "incident_opened"): 1,
-        ("/b", "incident_ended"): 1,
+    assert Counter((path, event_of(path, body)) for path, _, body in got) == {
+        (path, event): 1 for path in routes for event in ("incident_opened", "incident_ended")
     }, output
-    keys = [r.headers["idempotency-key"] for _, r, _ in got]
-    assert len(set(keys)) == 4 and keys == [body["idempotency_key"] for _, _, body in got]
-    for path, request, body in got:
+    hooks = [(path, r, body) for path, r, body in got if path in WEBHOOK_PATHS]
+    keys = [r.headers["idempotency-key"] for _, r, _ in hooks]
+    assert len(set(keys)) == 4 and keys == [body["idempotency_key"] for _, _, body in hooks]
+    for path, request, body in hooks:
         assert request.headers["x-uplight-event"] == body["event"]
         assert ("x-uplight-signature" in request.headers) == (path == "/a")
-    ended = next(body for path, _, body in got if body["event"] == "incident_ended")
+    ended = next(body for path, _, body in hooks if body["event"] == "incident_ended")
     assert ended["downtime_seconds"] > 0 and ended["monitor_id"] == "target"
     assert ended["url"].endswith(f"/status/incidents/{ended['incident_id']}")
 

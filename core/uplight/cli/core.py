@@ -9,7 +9,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..config import ConfigError
+from ..config import Config, ConfigError
 from ..plugins import PluginError, load_plugins
 from .common import add_config_option, default_config_path, load
 
@@ -46,7 +46,28 @@ def cmd_check_config(args: argparse.Namespace) -> int:
         f"{args.path}: OK: {len(config.monitors)} monitors ({', '.join(types) or 'none'}), "
         f"{len(config.pages)} pages, {len(config.notifiers)} notification channels"
     )
+    for line in _unheard_monitors(config):
+        print(line, file=sys.stderr)
     return 0
+
+
+def _unheard_monitors(config: Config) -> list[str]:
+    """Warnings for monitors that name channels but can never notify them.
+
+    Only a monitor on a page opens incidents, and every notification but a
+    certificate warning is about an incident: such a monitor is silent. A valid
+    config still (the page may come later, or through the API), so a warning.
+    """
+    on_a_page = {c.monitor for page in config.pages for c in page.components}
+    warnings = []
+    for index, monitor in enumerate(config.monitors):
+        channels = config.notify_ids(monitor.id)
+        if channels and monitor.id not in on_a_page:
+            warnings.append(
+                f"warning: monitors[{index}] ({monitor.id!r}) notifies {', '.join(channels)}"
+                " but is on no page: its incidents never open"
+            )
+    return warnings
 
 
 def cmd_serve(args: argparse.Namespace) -> int:

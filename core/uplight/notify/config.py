@@ -56,7 +56,8 @@ class NotifierConfig(NoCoercion):
     # None: every event but incident_update.
     events: tuple[ChannelEvent, ...] | None = None
     send_updates: bool = False
-    remind_every: Duration | None = Field(None, ge=60)
+    # Checked by _remind_every, not ge=60: the error should speak durations, not seconds.
+    remind_every: Duration | None = None
     min_gap: Duration = Field(0.0, ge=0)
     notify_during_maintenance: bool = False
     retry_for: Duration = Field(86400.0, ge=0)
@@ -68,6 +69,13 @@ class NotifierConfig(NoCoercion):
     def _id(cls, value: str) -> str:
         if not re.match(ID_PATTERN, value):
             raise ValueError(f"{value!r} is not a valid id: use {ID_RULE}")
+        return value
+
+    @field_validator("remind_every")
+    @classmethod
+    def _remind_every(cls, value: float | None) -> float | None:
+        if value is not None and value < 60:
+            raise ValueError("must be at least 1m")
         return value
 
     @property

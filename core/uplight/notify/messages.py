@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from ..notifiers import EventKind, Notification
+from ..notifiers import Notification
 
 # A fixed namespace, so a deterministic key (a reminder, a certificate warning)
 # is the same UUID in every process and after every restart.
@@ -269,8 +269,10 @@ def test_notification(channel: str, at: dt.datetime) -> Notification:
 def summary(held: Sequence[Notification], at: dt.datetime) -> Notification:
     """One message for a burst the channel's minimum gap held back, oldest first.
 
-    Its ``event`` is the newest held message's; ``extra["summary"]`` lists every
-    message it stands for, with their own idempotency keys.
+    Its ``event`` is ``summary`` (its own kind: it stands for several events, and a
+    receiver must not read it as, say, an ``incident_opened`` without an incident);
+    ``extra["summary"]`` lists every message it stands for, with their own events
+    and idempotency keys.
     """
     count = len(held)
     shown = "; ".join(m.title for m in held[:SUMMARY_TITLE_ITEMS])
@@ -289,9 +291,8 @@ def summary(held: Sequence[Notification], at: dt.datetime) -> Notification:
         }
         for m in held
     ]
-    event: EventKind = last.event
     return Notification(
-        event=event,
+        event="summary",
         idempotency_key=new_key(),
         title=f"{count} updates: {shown}{more}",
         text="\n".join(lines),

@@ -168,6 +168,33 @@ class Router:
         )
         await self.queue(db, channels, lambda _: _rekeyed(message))
 
+    async def on_narration(
+        self, db: aiosqlite.Connection, before: Incident, after: Incident
+    ) -> None:
+        """A listener of operator narration (the incidents API's PATCH write).
+
+        Queues ``severity_changed`` when the effective severity moved: setting an
+        override equal to the engine's severity, or clearing one that matched it,
+        changes nothing anyone sees, so it sends nothing. An ended incident's
+        severity is a correction of the record, not news: nothing is sent.
+        """
+        if before.severity == after.severity or not after.active:
+            return
+        channels = self.channels(after.monitor_id, "severity_changed")
+        if not channels:
+            return
+        message = messages.severity_changed(
+            monitor_id=after.monitor_id,
+            monitor_name=self.monitor_name(after.monitor_id, after.monitor_name),
+            incident_id=after.id,
+            severity=after.severity,
+            previous_severity=before.severity,
+            started_at=after.started_at,
+            at=after.updated_at,
+            url=self.permalink(after.id),
+        )
+        await self.queue(db, channels, lambda _: _rekeyed(message))
+
 
 def _rekeyed(message: Notification) -> Notification:
     return replace(message, idempotency_key=messages.new_key())

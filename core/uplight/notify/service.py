@@ -2,6 +2,7 @@
 
 The runtime registers ``on_transition`` with the incident engine, ``on_update``
 with the incidents API's timeline writes and ``observe`` with the scheduler;
+the incidents API hands ``on_narration`` to its PATCH writes (severity changes);
 each queues outbox rows inside the transaction of its event and wakes the
 worker.
 """
@@ -69,6 +70,11 @@ class Notifications:
         self, db: aiosqlite.Connection, incident: Incident, update: IncidentUpdate
     ) -> None:
         await self.router.on_update(db, incident, update)
+
+    async def on_narration(
+        self, db: aiosqlite.Connection, before: Incident, after: Incident
+    ) -> None:
+        await self.router.on_narration(db, before, after)
 
     async def observe(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         await self.certificates.observe(monitor, record)

@@ -97,6 +97,8 @@ class Incident:
 
 # Called inside an operator update's transaction with the incident and the new update.
 UpdateListener = Callable[[aiosqlite.Connection, Incident, IncidentUpdate], Awaitable[None]]
+# Called inside an operator narration's transaction with the incident before and after it.
+NarrationListener = Callable[[aiosqlite.Connection, Incident, Incident], Awaitable[None]]
 
 _INCIDENT_COLUMNS = (
     "id, monitor_id, monitor_name, auto_severity, severity_override, public_title,"
@@ -203,15 +205,24 @@ NARRATION_COLUMNS = {
 
 
 async def narrate_incident(
-    store: Store, incident_id: int, changes: dict[str, str | None], at: dt.datetime
+    store: Store,
+    incident_id: int,
+    changes: dict[str, str | None],
+    at: dt.datetime,
+    *,
+    listeners: Sequence[NarrationListener] = (),
 ) -> Incident | None:
     """Set (a string) or clear (``None``) narration fields; the rest stay as they are.
 
     Returns the incident as committed, or None when there is no such incident.
+    ``listeners`` run inside the transaction with the incident before and after
+    (a severity change's outbox rows): the change and what they write commit or
+    roll back together.
     """
 
     async def write(db: aiosqlite.Connection) -> Incident | None:
-        if await incident_in(db, incident_id) is None:
+        before = await incident_in(db, incident_id)
+        if before is None:
             return None
         if changes:
             sets = ", ".join(f"{NARRATION_COLUMNS[name]} = ?" for name in changes)
@@ -219,7 +230,11 @@ async def narrate_incident(
                 f"UPDATE incidents SET {sets}, updated_at = ? WHERE id = ?",
                 (*changes.values(), to_millis(at), incident_id),
             )
-        return await incident_in(db, incident_id)
+        after = await incident_in(db, incident_id)
+        assert after is not None  # the same transaction read it a moment ago
+        for listener in listeners:
+            await listener(db, before, after)
+        return after
 
     return await store.write(write)
 

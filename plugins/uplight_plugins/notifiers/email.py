@@ -23,7 +23,7 @@ from email.utils import format_datetime, parseaddr
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-from pydantic import BeforeValidator, ConfigDict, Field, field_validator, model_validator
+from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from uplight import (
     ConfigPath,
@@ -75,7 +75,8 @@ class EmailOptions(NotifierOptions):
     host: str = Field(min_length=1)
     port: int | None = Field(default=None, ge=1, le=65535)
     security: Literal["starttls", "tls", "none"] = "starttls"
-    username: str | None = Field(default=None, min_length=1)
+    # A Secret like the password: a deployment may keep both in files (systemd credentials).
+    username: Secret | None = None
     password: Secret | None = None
     from_address: Address = Field(alias="from")
     to: Annotated[tuple[Address, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
@@ -99,6 +100,14 @@ class EmailOptions(NotifierOptions):
             raise ValueError(f"file not found: {value}") from None
         except (ssl.SSLError, OSError) as exc:
             raise ValueError(f"cannot load {value} as a PEM CA bundle: {exc}") from None
+        return value
+
+    @field_validator("username")
+    @classmethod
+    def _username(cls, value: SecretStr | None) -> SecretStr | None:
+        # What min_length=1 said while it was a plain string; an empty login is a typo.
+        if value is not None and not value.get_secret_value():
+            raise ValueError("must not be empty")
         return value
 
     @field_validator("timeout")
@@ -207,7 +216,7 @@ def _deliver(options: EmailOptions, mail: EmailMessage) -> dict[str, tuple[int, 
             smtp.starttls(context=context)
             smtp.ehlo()
         if options.username is not None and options.password is not None:
-            smtp.login(options.username, options.password.get_secret_value())
+            smtp.login(options.username.get_secret_value(), options.password.get_secret_value())
         envelope_from = parseaddr(options.from_address)[1]
         recipients = [parseaddr(a)[1] for a in options.to]
         refused = smtp.send_message(mail, from_addr=envelope_from, to_addrs=recipients)

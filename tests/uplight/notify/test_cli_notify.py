@@ -63,3 +63,62 @@ def test_an_unknown_channel_is_named(tmp_path: Path) -> None:
     done = notify_test(config, "phone")
     assert done.returncode == 1
     assert "no notifier has id 'phone' (configured: hook)" in done.stderr
+
+
+def test_check_config_warns_of_monitors_that_notify_but_are_on_no_page(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        """
+[defaults]
+notify = ["phone"]
+[[monitors]]
+id = "web"
+name = "Web"
+type = "http"
+url = "http://127.0.0.1:9/"
+[[monitors]]
+id = "quiet"
+name = "Quiet"
+type = "http"
+url = "http://127.0.0.1:9/"
+notify = []
+[[monitors]]
+id = "nas"
+name = "NAS"
+type = "http"
+url = "http://127.0.0.1:9/"
+[[monitors]]
+id = "db"
+name = "DB"
+type = "http"
+url = "http://127.0.0.1:9/"
+notify = ["phone", "mail"]
+[[pages]]
+slug = "main"
+title = "Main"
+[[pages.components]]
+monitor = "web"
+[[notifiers]]
+id = "phone"
+type = "webhook"
+url = "http://127.0.0.1:9/phone"
+[[notifiers]]
+id = "mail"
+type = "webhook"
+url = "http://127.0.0.1:9/mail"
+"""
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "uplight", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "OK" in done.stdout and "warning" not in done.stdout
+    # web is on a page, quiet names no channel: only nas and db are warned about.
+    assert done.stderr.splitlines() == [
+        "warning: monitors[2] ('nas') notifies phone but is on no page: its incidents never open",
+        "warning: monitors[3] ('db') notifies phone, mail but is on no page:"
+        " its incidents never open",
+    ]

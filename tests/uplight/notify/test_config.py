@@ -130,7 +130,7 @@ BAD: dict[str, tuple[str, list[tuple[str, str]]]] = {
     ),
     "reminders too often": (
         '[[notifiers]]\nid = "a"\ntype = "fake"\nremind_every = "10s"\n',
-        [("notifiers[0].remind_every", "greater than or equal to 60")],
+        [("notifiers[0].remind_every", "must be at least 1m")],
     ),
     "bad duration": (
         '[[notifiers]]\nid = "a"\ntype = "fake"\nmin_gap = "5"\n',

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import Counter
 
 from uplight.models import CheckResult, ResultRecord
+from uplight.store import incidents as db_incidents
 
 TWO_CHANNELS = """
 [defaults]
@@ -163,3 +164,38 @@ async def test_updates_are_not_silenced_by_maintenance(make_env) -> None:
         env.maintenance.add("web")
         await env.update(1, "monitoring", "Rebooted")
         assert [r.channel for r in await env.rows() if r.event == "incident_update"] == ["phone"]
+
+
+async def test_an_operator_severity_change_is_sent_when_it_changes_what_is_seen(
+    make_env,
+) -> None:
+    async with make_env(TWO_CHANNELS) as env:
+        await env.feed("web", "down")  # major
+
+        async def narrate(changes: dict[str, str | None]) -> None:
+            await db_incidents.narrate_incident(
+                env.store, 1, changes, env.clock.now(), listeners=[env.service.on_narration]
+            )
+
+        async def changed() -> list[tuple[str, str | None, str | None]]:
+            rows = [r for r in await env.rows() if r.event == "severity_changed"]
+            return [(r.channel, r.message.previous_severity, r.message.severity) for r in rows]
+
+        await narrate({"severity": "major"})  # the override equals the engine's: no change
+        await narrate({"public_title": "Checkout is slow"})
+        assert await changed() == []
+        await narrate({"severity": "critical"})
+        assert await changed() == [("phone", "major", "critical"), ("mail", "major", "critical")]
+        await narrate({"severity": None})  # cleared: back to the engine's major
+        assert (await changed())[2:] == [
+            ("phone", "critical", "major"),
+            ("mail", "critical", "major"),
+        ]
+        await env.feed("web", "up")
+        await narrate({"severity": "minor"})  # ended: a correction of the record, not news
+        assert len(await changed()) == 4
+        await env.deliver()
+        sent = [
+            m for label, m in env.inbox.sent if label == "phone" and m.event == "severity_changed"
+        ]
+        assert sent[0].title == "Web is now down (major → critical)" and sent[0].incident_id == 1

@@ -36,7 +36,7 @@ async def test_min_gap_collapses_a_burst_into_one_summary(make_env) -> None:
         assert len(env.inbox.sent) == 2
         summary = env.inbox.sent[1][1]
         assert summary.title.startswith("3 updates: DB is down; Web recovered after 1m; DB")
-        assert summary.event == "incident_ended" and summary.incident_id is None
+        assert summary.event == "summary" and summary.incident_id is None
         held = [r for r in await env.rows() if r.summary_id is not None]
         assert [i["idempotency_key"] for i in summary.extra["summary"]] == [
             r.idempotency_key for r in held

@@ -189,6 +189,8 @@ async def test_a_write_is_committed_before_the_response(api_factory) -> None:
     [
         ({"public_title": ""}, "EMPTY_TITLE", "public_title"),
         ({"public_title": " \t\n"}, "EMPTY_TITLE", "public_title"),
+        ({"public_title": "\u0000"}, "EMPTY_TITLE", "public_title"),
+        ({"public_title": " \u200b\u0007 "}, "EMPTY_TITLE", "public_title"),
         ({"public_title": "x" * 201}, "TITLE_TOO_LONG", "public_title"),
         ({"public_description": "x" * 5001}, "DESCRIPTION_TOO_LONG", "public_description"),
         ({"severity": "urgent"}, "INVALID_SEVERITY", "severity"),
@@ -219,6 +221,13 @@ async def test_limits_are_inclusive(api_factory) -> None:
             "POST", url + "/updates", json={"phase": "identified", "message": "m" * 2000}
         )
         assert status == 201
+        # Measured as stored: surrounding whitespace is stripped before the limit applies.
+        status, body = await api.call("PATCH", url, json={"public_title": " " + "t" * 200 + " "})
+        assert status == 200 and body["public_title"] == "t" * 200
+        status, body = await api.call(
+            "POST", url + "/updates", json={"phase": "identified", "message": "m" * 2000 + "\n"}
+        )
+        assert status == 201 and body["message"] == "m" * 2000
 
 
 async def test_bodies_that_are_not_json(api_factory) -> None:
@@ -280,6 +289,8 @@ async def test_timeline_updates(api_factory) -> None:
     [
         ({"phase": "investigating", "message": ""}, "EMPTY_MESSAGE", "message"),
         ({"phase": "investigating", "message": "   "}, "EMPTY_MESSAGE", "message"),
+        ({"phase": "investigating", "message": "\u0000"}, "EMPTY_MESSAGE", "message"),
+        ({"phase": "investigating", "message": "\x1b\ufeff\n"}, "EMPTY_MESSAGE", "message"),
         ({"phase": "investigating", "message": "m" * 2001}, "MESSAGE_TOO_LONG", "message"),
         ({"phase": "fixed", "message": "done"}, "INVALID_PHASE", "phase"),
         ({"phase": 1, "message": "done"}, "VALIDATION_ERROR", "phase"),
@@ -490,3 +501,37 @@ monitor = "target"
             assert not record.in_maintenance
             _, body = await api.call("GET", "/api/v1/incidents?monitor=target")
             assert [i["status"] for i in body["items"]] == ["active"]
+
+
+WEBHOOK = """
+[defaults]
+notify = ["hook"]
+[[notifiers]]
+id = "hook"
+type = "webhook"
+url = "http://127.0.0.1:9/hook"
+"""
+
+
+async def test_an_operator_severity_change_queues_a_notification(api_factory) -> None:
+    from uplight.store import outbox
+
+    async with api_factory(WEBHOOK) as api:
+        incident = await open_incident(api)  # major
+        url = f"/api/v1/incidents/{incident['id']}"
+
+        async def changes() -> list[tuple[str | None, str | None]]:
+            rows = await outbox.list_rows(api.runtime.store)
+            return [
+                (r.message.previous_severity, r.message.severity)
+                for r in rows
+                if r.event == "severity_changed"
+            ]
+
+        status, _ = await api.call("PATCH", url, json={"severity": "major"})  # no visible change
+        assert status == 200 and await changes() == []
+        status, body = await api.call("PATCH", url, json={"severity": "critical"})
+        assert status == 200 and body["severity"] == "critical"
+        assert await changes() == [("major", "critical")]
+        status, _ = await api.call("PATCH", url, json={"severity": None})
+        assert status == 200 and await changes() == [("major", "critical"), ("critical", "major")]

@@ -111,12 +111,14 @@ async def test_starttls_with_a_private_ca_and_a_password_file(
 ) -> None:
     password = tmp_path / "smtp-password"  # as a systemd credential would be
     password.write_text("pw-from-a-file\n")
+    username = tmp_path / "smtp-username"  # the login can be kept out of the config too
+    username.write_text("alerts\n")
     with SmtpServer(tls=tls, require_starttls=True, logins={"alerts": "pw-from-a-file"}) as smtp:
         await send(
             opened(),
             port=smtp.port,
             ca_file=str(ca_file),
-            username="alerts",
+            username={"file": str(username)},
             password={"file": str(password)},
         )
     (mail,) = smtp.messages
@@ -212,6 +214,7 @@ def test_from_is_the_toml_key_and_to_accepts_one_address(tmp_path: Path) -> None
         ({"port": 0}, "port", "greater than or equal to 1"),
         ({"host": "smtp://x"}, "host", "without scheme"),
         ({"username": "alerts"}, None, "give both or neither"),
+        ({"username": "", "password": "p"}, "username", "must not be empty"),
         ({"username": "a", "password": "p", "security": "none"}, None, "never sent unencrypted"),
         ({"ca_file": "/nonexistent/ca.pem"}, "ca_file", "file not found"),
     ],

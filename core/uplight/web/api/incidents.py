@@ -47,11 +47,14 @@ def _one_of(value: object, allowed: tuple[str, ...], code: str, what: str) -> ob
 
 
 def _text(value: str, *, limit: int, empty: str, too_long: str, what: str) -> str:
-    if not value.strip():
+    # Blank means nothing a reader could see: "\u0000" or "\u200b" alone is not a message.
+    if not any(ch.isprintable() and not ch.isspace() for ch in value):
         raise PydanticCustomError(empty, "must not be blank")
-    if len(value) > limit:
+    # Measured as stored: surrounding whitespace is stripped, so it must not count.
+    text = value.strip()
+    if len(text) > limit:
         raise PydanticCustomError(too_long, f"must be at most {limit} characters")
-    return value.strip()
+    return text
 
 
 # The documented schema carries the limits too, so generated clients (and
@@ -304,7 +307,14 @@ async def patch_incident(incident_id: int, body: IncidentPatch) -> IncidentOut:
     """Omitted fields stay; a string sets; `null` clears back to the automatic wording."""
     rt = runtime()
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    incident = await db_incidents.narrate_incident(rt.store, incident_id, changes, rt.clock.now())
+    incident = await db_incidents.narrate_incident(
+        rt.store,
+        incident_id,
+        changes,
+        rt.clock.now(),
+        # A severity change's notification rows, in the same transaction.
+        listeners=[rt.notifications.on_narration],
+    )
     if incident is None:
         raise _not_found(incident_id)
     return incident_out(incident)
