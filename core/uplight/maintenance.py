@@ -63,8 +63,15 @@ def to_ms_precision(value: dt.datetime) -> dt.datetime:
     return value.replace(microsecond=value.microsecond // 1000 * 1000)
 
 
-def validate_window(fields: WindowFields, monitor_ids: set[str]) -> None:
-    """The rules that span fields (the API models check each field on its own)."""
+def validate_window(
+    fields: WindowFields, monitor_ids: set[str], *, check_components: bool = True
+) -> None:
+    """The rules that span fields (the API models check each field on its own).
+
+    ``check_components=False`` skips the monitor ids: a PATCH that does not send
+    ``component_ids`` must not fail on a stored id whose monitor has since left
+    the config (the window would be impossible to rename or move otherwise).
+    """
     if fields.ends_at <= fields.starts_at:
         raise MaintenanceError("INVALID_TIME_RANGE", "must be after starts_at", field="ends_at")
     if fields.ends_at - fields.starts_at > MAX_DURATION:
@@ -73,6 +80,8 @@ def validate_window(fields: WindowFields, monitor_ids: set[str]) -> None:
             "must be at most 30 days after starts_at",
             field="ends_at",
         )
+    if not check_components:
+        return
     for index, monitor_id in enumerate(fields.component_ids):
         if monitor_id not in monitor_ids:
             raise MaintenanceError(
@@ -227,7 +236,13 @@ class MaintenanceService:
         return await self._write(insert)
 
     async def update(self, window_id: int, changes: dict[str, Any]) -> StoredWindow:
-        """Apply the given fields (omitted ones stay) and re-validate the whole window."""
+        """Apply the given fields (omitted ones stay) and re-validate the whole window
+        (component ids only when ``changes`` has them).
+
+        An active window given an ``ends_at`` at or before now is completed now
+        (``ends_at = completed_at = now``), never retroactively: its results up to
+        now were flagged as in maintenance, and the record must agree with them.
+        """
 
         async def rewrite(db: aiosqlite.Connection, now: dt.datetime) -> StoredWindow:
             window = await _existing(db, window_id)
@@ -239,7 +254,15 @@ class MaintenanceService:
             if not changes:
                 return window
             fields = self._normalised(dataclasses.replace(window.fields, **changes))
-            validate_window(fields, self._monitor_ids)
+            validate_window(fields, self._monitor_ids, check_components="component_ids" in changes)
+            if window.status == "active" and fields.ends_at <= now:
+                # Validated as sent first (an end before the start is still an
+                # error), then clamped: the window ends at this moment.
+                fields = dataclasses.replace(fields, ends_at=to_ms_precision(now))
+                if fields.ends_at <= fields.starts_at:  # started this very millisecond
+                    raise MaintenanceError(
+                        "INVALID_TIME_RANGE", "must be after starts_at", field="ends_at"
+                    )
             status = clock_status(fields.starts_at, fields.ends_at, now)
             await queries.rewrite_window(
                 db,

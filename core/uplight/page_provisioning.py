@@ -5,13 +5,14 @@ exactly as declared (title, hostname, default, components with their order),
 provisioned pages the config no longer declares are deleted, and pages created
 through the API are never touched — with one exception, decided here:
 
-A config page whose slug is already used by an API-created page **takes that
-page over** (the config wins). The file is what the operator deploys and reads;
-letting a database row silently shadow it would serve a page that matches
-nothing they can see. The takeover is logged as an error naming the slug and
-``pages[i]``; the API page's own title and components are replaced. Likewise an
-API page loses a hostname the config claims, and the default flag when the
-config names a default page (both logged as warnings).
+A config page whose slug is already used by an API-created page is **refused**:
+it is not provisioned, and the API page is left exactly as it was (title,
+components, hostname, default). A takeover would replace the API page's
+components, and removing the config page later would delete the page outright,
+destroying data nobody put in the file. The refusal is logged as an error
+naming ``pages[i].slug``; rename the config page, or delete the API page and
+reload, to resolve it. An API page does lose a hostname the config claims, and
+the default flag when the config names a default page (both logged as warnings).
 """
 
 from __future__ import annotations
@@ -60,10 +61,11 @@ async def provision_pages(store: Store, config: Config, now: dt.datetime) -> Syn
     report = await sync_provisioned_pages(store, provisioned_pages(config), now)
     source = config.source.name if config.source else "the config"
     index = {page.slug: i for i, page in enumerate(config.pages)}
-    for slug in report.taken_over:
+    for slug in report.refused:
         log.error(
-            "%s pages[%d] declares page %r, which was created through the API: the config "
-            "wins and the page is now provisioned (its API title and components are replaced)",
+            "%s pages[%d].slug = %r is already used by a page created through the API: "
+            "the config page is not provisioned and the API page is left as it is "
+            "(rename the config page, or delete the API page and reload)",
             source,
             index[slug],
             slug,

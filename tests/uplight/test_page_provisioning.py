@@ -6,6 +6,7 @@ import datetime as dt
 import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 
 import pytest
 
@@ -187,19 +188,44 @@ async def test_public_ids_are_stable_across_restarts_and_reloads(
     assert {c.public_id for c in other_main.components}.isdisjoint(ids.values())
 
 
-async def test_a_config_page_takes_over_an_api_page_with_its_slug(config_for, caplog) -> None:
+async def test_a_config_page_never_takes_over_an_api_page_with_its_slug(config_for, caplog) -> None:
     base = config_for("")
     async with opened(base) as store:
         await create_page(store, slug="main", title="Mine", hostname=None, default=False, now=T0)
         await add_component(store, "main", "dns", {}, T0)
+        before = by_slug(await list_pages(store))["main"]
     config = config_for(PAGES_V1)
     async with opened(config) as store:
         report = await provision_pages(store, config, T0)
+        pages = by_slug(await list_pages(store))
+    assert report.refused == ["main"] and "main" not in report.created + report.updated
+    # The API page, untouched (``default`` is effective: the config's default page
+    # now serves /status, which is not a change to this page's row).
+    assert replace(pages["main"], default=False) == replace(before, default=False)
+    assert pages["internal"].provisioned  # the other config page is provisioned
+    assert "pages[0].slug = 'main'" in caplog.text and "not provisioned" in caplog.text
+
+    # Removing the config page later must not delete the API page.
+    async with opened(base) as store:
+        report = await provision_pages(store, base, T0)
+        pages = by_slug(await list_pages(store))
+    assert report.removed == ["internal"] and report.refused == []
+    assert pages["main"] == before  # the fallback default again
+
+
+async def test_a_refused_config_page_claims_no_hostname_or_default(config_for) -> None:
+    base = config_for("")
+    async with opened(base) as store:
+        await create_page(
+            store, slug="main", title="Mine", hostname="mine.example.com", default=True, now=T0
+        )
+    config = config_for('[[pages]]\nslug = "main"\ntitle = "Main"\ndefault = true\n')
+    async with opened(config) as store:
+        report = await provision_pages(store, config, T0)
         main = by_slug(await list_pages(store))["main"]
-    assert report.taken_over == ["main"]
-    assert main.provisioned and main.title == "Main" and main.config_index == 0
-    assert [c.monitor_id for c in main.components] == ["web", "db"]
-    assert "pages[0]" in caplog.text and "'main'" in caplog.text and "config wins" in caplog.text
+    assert report.refused == ["main"] and report.default_released == []
+    assert report.hostnames_released == []
+    assert not main.provisioned and main.default and main.hostname == "mine.example.com"
 
 
 async def test_config_claims_hostname_and_default_from_api_pages(config_for, caplog) -> None:

@@ -18,9 +18,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     actions = incidents.add_subparsers(title="actions", metavar="ACTION", required=True)
 
     listing = actions.add_parser("list", help="incidents, newest first")
-    listing.add_argument("--active", action="store_true", help="only incidents still active")
+    state = listing.add_mutually_exclusive_group()
+    state.add_argument("--active", action="store_true", help="only incidents still active")
+    state.add_argument("--ended", action="store_true", help="only incidents that have ended")
     listing.add_argument("--monitor", metavar="ID", help="only this monitor's incidents")
+    listing.add_argument(
+        "--since",
+        metavar="ISO",
+        help="only incidents still active at or after this time (ISO 8601 with an offset)",
+    )
     listing.add_argument("--limit", type=int, default=50, help="how many (1-200, default 50)")
+    listing.add_argument(
+        "--cursor", metavar="C", help="the next page: the cursor a previous list printed"
+    )
     add_api_options(listing)
     listing.set_defaults(func=cmd_list)
 
@@ -98,7 +108,8 @@ def print_incidents(data: dict[str, Any]) -> None:
         ],
     )
     if data.get("next_cursor"):
-        print("(more: raise --limit, or use --json and the API's cursor)")
+        # The same filters are needed with the cursor: it is a position, not a query.
+        print(f"(more: repeat with --cursor {data['next_cursor']} for the next page)")
 
 
 def print_incident(incident: dict[str, Any]) -> None:
@@ -133,11 +144,14 @@ def print_update(update: dict[str, Any]) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     def action(client: ApiClient) -> tuple[Any, Any]:
+        # --since is passed as given: the API validates it (422 naming `since`).
         data = client.get(
             "/api/v1/incidents",
-            active="true" if args.active else None,
+            active="true" if args.active else "false" if args.ended else None,
             monitor=args.monitor,
+            since=args.since,
             limit=args.limit,
+            cursor=args.cursor,
         )
         return data, print_incidents
 

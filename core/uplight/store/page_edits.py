@@ -212,7 +212,8 @@ _COMPONENT_FIELDS = ("public_name", "public_description", "public_group", "sort_
 async def update_component(
     store: Any, slug: str, monitor_id: str, changes: Mapping[str, Any], now: dt.datetime
 ) -> StoredComponent:
-    """``changes`` holds only what the caller sent; None clears a nullable field."""
+    """``changes`` holds only what the caller sent; None clears a nullable field, and
+    ``sort_order: None`` is the default placement: after every other component."""
 
     async def update(db: aiosqlite.Connection) -> StoredComponent:
         page = await _editable(db, slug)
@@ -220,9 +221,14 @@ async def update_component(
             raise ComponentNotFound(monitor_id)
         for name in _COMPONENT_FIELDS:
             if name in changes:
+                value = changes[name]
+                if name == "sort_order" and value is None:
+                    # The column is NOT NULL: compute "last" now, as add_component does.
+                    others = (c.sort_order for c in page.components if c.monitor_id != monitor_id)
+                    value = max(others, default=0) + 1
                 await db.execute(
                     f"UPDATE page_components SET {name} = ? WHERE page_slug = ? AND monitor_id = ?",
-                    (changes[name], slug, monitor_id),
+                    (value, slug, monitor_id),
                 )
         await _touch(db, slug, now)
         component = (await _page_in(db, slug)).component(monitor_id)

@@ -42,8 +42,9 @@ class SyncReport:
     created: list[str] = field(default_factory=list)
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-    # API-created pages the config claimed by slug (the config wins).
-    taken_over: list[str] = field(default_factory=list)
+    # Config pages not provisioned because an API-created page has their slug
+    # (the API page is left exactly as it was).
+    refused: list[str] = field(default_factory=list)
     # API-created pages that lost a hostname or the default flag to the config.
     hostnames_released: list[tuple[str, str]] = field(default_factory=list)  # (slug, hostname)
     default_released: list[str] = field(default_factory=list)
@@ -67,6 +68,13 @@ async def _sync(db: aiosqlite.Connection, pages: Sequence[ProvisionedPage], now:
             "SELECT slug, title, hostname, is_default, provisioned, config_index FROM status_pages",
         )
     }
+    # A config page never takes over an API-created page with its slug: the API
+    # page's components would be replaced, and removing the config page later
+    # would delete it outright. The config page is refused instead (logged by the
+    # caller); it claims no hostname and no default flag either.
+    refused = {p.slug for p in pages if p.slug in existing and not existing[p.slug][4]}
+    report.refused.extend(p.slug for p in pages if p.slug in refused)
+    pages = [p for p in pages if p.slug not in refused]
     wanted = {p.slug for p in pages}
 
     for slug, row in existing.items():
@@ -112,8 +120,6 @@ async def _sync(db: aiosqlite.Connection, pages: Sequence[ProvisionedPage], now:
             report.created.append(page.slug)
             continue
         components_changed = await _sync_components(db, page, secret)
-        if not row[4]:
-            report.taken_over.append(page.slug)
         changed = components_changed or row[1:] != (
             page.title,
             page.hostname,

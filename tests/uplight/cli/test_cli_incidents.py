@@ -6,20 +6,26 @@ incident by itself; the CLI then lists, shows, narrates and updates it.
 
 from __future__ import annotations
 
+import asyncio
+import datetime as dt
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
-from helpers import free_port
+from helpers import create_token, free_port, serving
 
 from uplight.cli import main
+from uplight.store import Store
+from uplight.store.incidents import insert_incident, mark_ended
 
 UPLIGHT = [sys.executable, "-m", "uplight"]
 
@@ -236,3 +242,75 @@ def test_environment_and_a_real_process(server: Server, tmp_path: Path) -> None:
     assert proc.returncode == 1
     assert json.loads(proc.stdout)["error"]["code"] == "NO_TOKEN"
     assert "error: NO_TOKEN:" in proc.stderr
+
+
+def _seed_ended_incidents(database: Path, starts: list[dt.datetime]) -> None:
+    """Ended incidents of a monitor the config no longer has, written before serving."""
+
+    async def seed() -> None:
+        async with Store(database) as store:
+
+            async def write(db: Any) -> None:
+                for started in starts:
+                    incident_id = await insert_incident(
+                        db,
+                        monitor_id="legacy",
+                        monitor_name="Legacy",
+                        severity="major",
+                        started_at=started,
+                        at=started,
+                    )
+                    await mark_ended(db, incident_id, started + dt.timedelta(hours=1))
+
+            await store.write(write)
+
+    asyncio.run(seed())
+
+
+def test_list_filters_and_pages_with_a_cursor(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    config = tmp_path / "config.toml"
+    # A long interval: the only incidents are the seeded ones.
+    config.write_text(_config(port).replace('interval = "1s"', 'interval = "1h"'))
+    token = create_token(config, "operator")  # also creates the database
+    now = dt.datetime.now(dt.UTC).replace(microsecond=0)
+    starts = [now - dt.timedelta(days=days) for days in (3, 2, 1)]
+    _seed_ended_incidents(tmp_path / "uplight.db", starts)
+    server = Server(f"http://127.0.0.1:{port}", token, 0)
+    with serving(config, port):
+        common = ("--monitor", "legacy")
+        code, out, err = run(server, capsys, "list", "--ended", *common, "--limit", "2")
+        assert code == 0, err
+        header, first, second, hint = out.splitlines()
+        assert header.split()[:2] == ["ID", "STATUS"]
+        assert [first.split()[1], second.split()[1]] == ["ended", "ended"]
+        newest = [int(first.split()[0]), int(second.split()[0])]
+        match = re.fullmatch(r"\(more: repeat with --cursor (\S+) for the next page\)", hint)
+        assert match, hint
+
+        code, out, err = run(
+            server, capsys, "list", "--ended", *common, "--limit", "2", "--cursor", match[1]
+        )
+        assert code == 0, err
+        lines = out.splitlines()
+        assert len(lines) == 2 and "--cursor" not in out  # the last page: no hint
+        oldest = int(lines[1].split()[0])
+        assert oldest not in newest and oldest < min(newest)
+
+        code, out, _ = run(server, capsys, "list", "--active", *common)
+        assert code == 0 and "(none)" in out
+        # --since: only the incident still going an hour before the newest ended.
+        since = (starts[-1] + dt.timedelta(minutes=30)).isoformat()
+        code, out, _ = run(server, capsys, "list", *common, "--since", since, "--json")
+        assert code == 0
+        assert [i["id"] for i in json.loads(out)["items"]] == [newest[0]]
+
+        code, out, err = run(server, capsys, "list", "--since", "yesterday")
+        assert code == 1 and out == "" and err.startswith("error: ") and "since" in err
+        code, _, err = run(server, capsys, "list", "--cursor", "nope")
+        assert code == 1 and err.startswith("error: INVALID_CURSOR: ")
+        with pytest.raises(SystemExit) as stopped:
+            main(["incidents", "list", "--active", "--ended", "--url", server.url])
+        assert stopped.value.code == 2

@@ -498,3 +498,69 @@ cron = "0 * * * *"
         status, body = await api.call("GET", "/api/v1/maintenance?status=active")
         assert status == 200 and [w["source"] for w in body["items"]] == ["config"]
         assert body["items"][0]["created_by"] == "config"
+
+
+async def test_patch_ignores_stored_components_whose_monitor_left_the_config(
+    api_factory,
+) -> None:
+    from uplight.store.maintenance import WindowFields, insert_window
+
+    async with api_factory() as api:
+        now = api.clock.now()
+        fields = WindowFields(
+            title="Old work",
+            description=None,
+            severity="info",
+            component_ids=("retired", "web"),  # "retired" was removed from the config
+            starts_at=now + dt.timedelta(hours=1),
+            ends_at=now + dt.timedelta(hours=2),
+        )
+
+        async def insert(db: Any) -> int | None:
+            return await insert_window(db, fields, status="scheduled", now=now, created_by="x")
+
+        window_id = await api.runtime.store.write(insert)
+        path = f"{PATH}/{window_id}"
+        status, body = await api.call("PATCH", path, json={"title": "Renamed"})
+        assert status == 200, body
+        assert body["title"] == "Renamed" and body["component_ids"] == ["retired", "web"]
+        status, body = await api.call(
+            "PATCH", path, json={"ends_at": iso(now + dt.timedelta(hours=3))}
+        )
+        assert status == 200, body
+        # Sending component_ids still checks every one of them.
+        status, body = await api.call("PATCH", path, json={"component_ids": ["retired"]})
+        assert status == 422 and error(body) == ("INVALID_COMPONENT_ID", "component_ids[0]")
+        status, body = await api.call("PATCH", path, json={"component_ids": ["web"]})
+        assert status == 200 and body["component_ids"] == ["web"]
+
+
+async def test_patch_ends_at_in_the_past_completes_an_active_window_now(api_factory) -> None:
+    async with api_factory() as api:
+        created = await schedule(api, start=-2, hours=4, component_ids=["web"])
+        assert created["status"] == "active"
+        path = f"{PATH}/{created['id']}"
+        api.clock.advance(minutes=10)
+        now = api.clock.now()
+        status, body = await api.call(
+            "PATCH", path, json={"ends_at": iso(now - dt.timedelta(hours=1))}
+        )
+        assert status == 200, body
+        assert body["status"] == "completed"
+        # Not retroactive: it ended now, not an hour ago.
+        assert body["ends_at"] == iso(now) and body["completed_at"] == iso(now)
+        assert not api.runtime.maintenance.is_active("web")
+
+        # An end exactly now does the same.
+        other = await schedule(api, start=-1, hours=2)
+        status, body = await api.call("PATCH", f"{PATH}/{other['id']}", json={"ends_at": iso(now)})
+        assert status == 200 and body["status"] == "completed"
+        assert body["ends_at"] == body["completed_at"] == iso(now)
+
+        # An end before the start is still refused, not clamped.
+        third = await schedule(api, start=-1, hours=2)
+        starts = dt.datetime.fromisoformat(third["starts_at"])
+        status, body = await api.call(
+            "PATCH", f"{PATH}/{third['id']}", json={"ends_at": iso(starts - dt.timedelta(hours=1))}
+        )
+        assert status == 422 and error(body) == ("INVALID_TIME_RANGE", "ends_at")

@@ -179,7 +179,6 @@ async def test_title_at_the_limit_is_accepted(api_factory) -> None:
         ),
         ({"target_id": "db", "sort_order": "1"}, "VALIDATION_ERROR", "sort_order"),
         ({"target_id": "db", "sort_order": 10**12}, "VALIDATION_ERROR", "sort_order"),
-        ({"target_id": "db", "sort_order": None}, "VALIDATION_ERROR", "sort_order"),
         ({}, "MISSING_FIELD", "target_id"),
     ],
 )
@@ -294,8 +293,6 @@ async def test_component_patch_three_states(api_factory) -> None:
         assert status == 200
         assert cleared["public_group"] is None and cleared["public_description"] is None
 
-        status, body = await api.call("PATCH", path, json={"sort_order": None})
-        assert status == 422 and body["error"]["field"] == "sort_order"
         status, moved = await api.call("PATCH", path, json={"sort_order": -4})
         assert status == 200 and moved["sort_order"] == -4
         status, moved = await api.call("PATCH", path, json={"sort_order": 7.0})
@@ -465,3 +462,27 @@ async def test_reload_reprovisions_and_keeps_api_pages(api_factory, registry, tm
         assert [c["target_id"] for c in by_slug["ops"]["components"]] == ["db"]
         html = await (await api.client.get("/status")).get_data(as_text=True)
         assert "Main v2" in html
+
+
+async def test_component_sort_order_null_is_last_on_the_page(api_factory) -> None:
+    async with api_factory() as api:
+        await make_page(api)
+        components = f"{PAGES}/ops/components"
+        status, web = await api.call("POST", components, json={"target_id": "web", "sort_order": 5})
+        assert status == 201 and web["sort_order"] == 5
+        # null on create is the default placement too: after the last one.
+        status, db = await api.call(
+            "POST", components, json={"target_id": "db", "sort_order": None}
+        )
+        assert status == 201 and db["sort_order"] == 6
+
+        status, moved = await api.call("PATCH", f"{components}/web", json={"sort_order": None})
+        assert status == 200 and moved["sort_order"] == 7  # after db, not after itself
+        status, page = await api.call("GET", f"{PAGES}/ops")
+        assert [c["target_id"] for c in page["components"]] == ["db", "web"]
+
+        # Already last: it stays last (its own order does not count).
+        status, same = await api.call("PATCH", f"{components}/web", json={"sort_order": None})
+        assert status == 200 and same["sort_order"] == 7
+        # Only sort_order changed.
+        assert same["public_name"] is None and same["name"] == "Web server"

@@ -60,6 +60,22 @@ class ChannelHealth(BaseModel):
     last_error: str | None
 
 
+class PageCacheCounters(BaseModel):
+    """One page's public cache counters (incident permalinks share ``_incidents``)."""
+
+    hits: int
+    misses: int
+    stale_served: int
+    compute_errors: int
+    computes: int
+    compute_seconds_total: float
+
+
+class CacheHealth(BaseModel):
+    ttl_seconds: float
+    pages: dict[str, PageCacheCounters]
+
+
 class Dashboard(BaseModel):
     version: str
     uptime_seconds: float
@@ -67,6 +83,7 @@ class Dashboard(BaseModel):
     monitors: list[MonitorHealth]
     store: StoreHealth
     notifications: list[ChannelHealth]
+    cache: CacheHealth
 
 
 def _time(unix: float | None) -> dt.datetime | None:
@@ -118,6 +135,27 @@ async def health_dashboard() -> Dashboard:
             last_flush=_time(facts.last_flush),
         ),
         notifications=_channels(rt),
+        cache=_cache(rt),
+    )
+
+
+def _cache(rt: Runtime) -> CacheHealth:
+    """The public page cache: a page serving ``stale_served`` or ``compute_errors``
+    is why visitors see an old status while the monitors look fine."""
+    cache = rt.page_cache
+    return CacheHealth(
+        ttl_seconds=cache.ttl,
+        pages={
+            key: PageCacheCounters(
+                hits=s.hits,
+                misses=s.misses,
+                stale_served=s.stale_served,
+                compute_errors=s.compute_errors,
+                computes=s.computes,
+                compute_seconds_total=round(s.compute_seconds_total, 6),
+            )
+            for key, s in sorted(cache.stats().items())
+        },
     )
 
 

@@ -124,7 +124,10 @@ class _ComponentFields(_Body):
         None, json_schema_extra=_limits(DESCRIPTION_MAX, non_blank=False)
     )
     public_group: str | None = Field(None, json_schema_extra=_limits(GROUP_MAX, non_blank=True))
-    sort_order: int = Field(None, ge=-SORT_ORDER_LIMIT, le=SORT_ORDER_LIMIT)  # type: ignore[assignment]
+    # null is the default placement, last on the page (omitted on create, or sent as
+    # null on create or PATCH), so a client can undo a manual order without
+    # reading every other component's sort_order first.
+    sort_order: int | None = Field(None, ge=-SORT_ORDER_LIMIT, le=SORT_ORDER_LIMIT)
 
     @field_validator("sort_order", mode="before")
     @classmethod
@@ -171,7 +174,8 @@ class PageComponentCreate(_ComponentFields):
 
 class PageComponentPatch(_ComponentFields):
     """Omit a field to leave it; ``null`` clears public_name (back to the monitor's
-    name), public_group (ungrouped) or public_description. sort_order cannot be null."""
+    name), public_group (ungrouped) or public_description, and puts sort_order back
+    to the default: last on the page."""
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_defaults)
 
