@@ -204,3 +204,71 @@ def test_sighup_reloads_a_valid_config_and_refuses_a_bad_one(tmp_path: Path, tar
     assert "config reloaded" in output
     assert "reload refused" in output and "monitors[0].interval" in output
     assert "Traceback" not in output
+
+
+def test_a_port_in_use_is_a_clear_error(tmp_path: Path, target: str) -> None:
+    import socket
+
+    with socket.socket() as holder:
+        holder.bind(("127.0.0.1", 0))
+        holder.listen()
+        port = holder.getsockname()[1]
+        config = write_config(tmp_path, port, target)
+        proc = subprocess.run(
+            [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    assert proc.returncode == 1
+    assert f"server.listen: cannot listen on 127.0.0.1:{port}" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_an_unusable_database_path_is_a_clear_error(tmp_path: Path, target: str) -> None:
+    config = write_config(tmp_path, free_port(), target)
+    (tmp_path / "state").write_text("a file where the database folder should be")
+    proc = subprocess.run(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 1
+    assert "storage.path: cannot open" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_sigterm_exits_even_when_a_check_ignores_cancellation(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    info = site / "uplight_stubborn-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: uplight-stubborn\nVersion: 1.0\n")
+    (info / "entry_points.txt").write_text("[uplight]\nstubborn = uplight_stubborn\n")
+    plugins = Path(__file__).parents[1] / "plugins"
+    port = free_port()
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[server]\nlisten = "127.0.0.1:{port}"\n[scheduler]\nmax_jitter = "0s"\n'
+        '[[monitors]]\nid = "stuck"\nname = "Stuck"\ntype = "stubborn"\n'
+        'interval = "1s"\ntimeout = "1s"\n'
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(site), str(plugins)])}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200)
+        time.sleep(2.5)  # the check has timed out and been abandoned at least once
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output

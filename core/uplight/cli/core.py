@@ -7,11 +7,15 @@ import asyncio
 import logging
 import os
 import sys
+from collections.abc import Coroutine
 from pathlib import Path
+from typing import Any
 
 from ..config import Config, ConfigError
 from ..plugins import PluginError, load_plugins
 from .common import add_config_option, default_config_path, load
+
+log = logging.getLogger(__name__)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -80,14 +84,41 @@ def cmd_serve(args: argparse.Namespace) -> int:
     loaded = load(args.config)
     if loaded is None:
         return 1
-    from ..web.serve import serve  # Quart is imported only when serving
+    from ..web.preflight import preflight  # Quart is imported only when serving
+    from ..web.serve import serve
 
     try:
-        asyncio.run(serve(*loaded))
-    except ConfigError as exc:  # a file the config names changed between load and start
+        preflight(loaded[0])
+        run_until_done(serve(*loaded))
+    except ConfigError as exc:  # also: a file the config names changed since it was read
         print(exc, file=sys.stderr)
         return 1
     return 0
+
+
+def run_until_done(main: Coroutine[Any, Any, None], grace: float = 2.0) -> None:
+    """``asyncio.run``, except that a task which ignores cancellation (a misbehaving
+    check plugin) cannot keep the process alive after shutdown: by then the results
+    are flushed and the database is closed, so such a task is left behind."""
+    loop = asyncio.new_event_loop()
+    try:
+        loop.run_until_complete(main)
+        leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]
+        for task in leftover:
+            task.cancel()
+        if leftover:
+            loop.run_until_complete(asyncio.wait(leftover, timeout=grace))
+        stuck = [t for t in leftover if not t.done()]
+        if stuck:
+            log.warning("exiting with %d task(s) that ignored cancellation", len(stuck))
+            logging.shutdown()
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(0)
+        loop.run_until_complete(loop.shutdown_asyncgens())
+    finally:
+        if not loop.is_closed():
+            loop.close()
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
