@@ -105,11 +105,17 @@ def parse_config(
     issues: list[ConfigIssue] = []
     vocabulary = vocabulary_of(check_types)
     sections: dict[str, Any] = {}
+    page_indexes: list[int] | None = None
     for key, value in raw.items():
         field = _TopLevel.model_fields.get(key)
         if field is None:
             hint = did_you_mean(key, _TopLevel.model_fields)
             issues.append(ConfigIssue(key, f"unknown section {key!r}{hint}"))
+            continue
+        if key == "pages" and isinstance(value, list):
+            # One page at a time: a bad page must not hide the reference errors
+            # (unknown monitors, duplicate slugs) of the others.
+            page_indexes, sections[key] = _valid_pages(value, vocabulary, issues)
             continue
         try:
             sections[key] = _TopLevel.__pydantic_validator__.validate_assignment(
@@ -131,7 +137,7 @@ def parse_config(
         config_dir,
     )
     if isinstance(raw_monitors, list):
-        check_page_references(sections.get("pages", ()), raw_monitors, issues)
+        check_page_references(sections.get("pages", ()), raw_monitors, issues, page_indexes)
         check_maintenance_references(sections.get("maintenance", ()), raw_monitors, issues)
     check_token_file(sections.get("metrics"), config_dir, issues)
     raw_notifiers = raw.get("notifiers", [])
@@ -152,3 +158,17 @@ def parse_config(
     sections["monitors"] = tuple(monitors)
     sections["notifiers"] = tuple(notifiers)
     return Config(**sections, source=source.resolve() if source else None)
+
+
+def _valid_pages(
+    raw_pages: list[Any], vocabulary: set[str], issues: list[ConfigIssue]
+) -> tuple[list[int], tuple[PageConfig, ...]]:
+    """The pages that validate, and where each stands in the file (for error paths)."""
+    indexes, pages = [], []
+    for index, raw in enumerate(raw_pages):
+        try:
+            pages.append(PageConfig.model_validate(raw))
+            indexes.append(index)
+        except ValidationError as exc:
+            issues.extend(issues_from(exc, ("pages", index), vocabulary))
+    return indexes, tuple(pages)

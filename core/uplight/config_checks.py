@@ -49,8 +49,13 @@ def check_token_file(
 
 
 def check_page_references(
-    pages: tuple[PageConfig, ...], raw_monitors: list[Any], issues: list[ConfigIssue]
+    pages: tuple[PageConfig, ...],
+    raw_monitors: list[Any],
+    issues: list[ConfigIssue],
+    indexes: list[int] | None = None,
 ) -> None:
+    """``indexes``: where each page stands in the file, when invalid pages were left out."""
+    at = indexes if indexes is not None else list(range(len(pages)))
     first_index = first_indexes(
         "monitors",
         (raw.get("id") if isinstance(raw, dict) else None for raw in raw_monitors),
@@ -58,12 +63,13 @@ def check_page_references(
     )
     slugs: dict[str, int] = {}
     hostnames: dict[str, int] = {}
-    defaults = [i for i, p in enumerate(pages) if p.default]
+    defaults = [at[i] for i, p in enumerate(pages) if p.default]
     for index in defaults[1:]:
         issues.append(
             ConfigIssue(f"pages[{index}].default", f"pages[{defaults[0]}] is already the default")
         )
-    for index, page in enumerate(pages):
+    for position, page in enumerate(pages):
+        index = at[position]
         if page.slug in slugs:
             issues.append(
                 ConfigIssue(
@@ -229,6 +235,8 @@ def issues_from(
             message = f"unknown key {key!r}{did_you_mean(key, vocabulary)}"
         elif error["type"] == "missing":
             message = "required key is missing"
+        elif error["type"] in _TOML_WORDING:
+            message = _TOML_WORDING[error["type"]]
         else:
             message = error["msg"].removeprefix("Value error, ")
         found.append(ConfigIssue(toml_path(loc), message))
@@ -247,8 +255,20 @@ def toml_path(loc: Iterable[str | int]) -> str:
     return out
 
 
+# pydantic's words for a wrong shape, in the words of the file being edited.
+_TOML_WORDING = {
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "list_type": "must be an array",
+    "tuple_type": "must be an array",
+    "string_type": "must be a string (in quotes)",
+}
+
+
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    close = difflib.get_close_matches(word, list(candidates), n=1, cutoff=0.6)
+    # The word itself is no suggestion: it is a key somewhere else, not here.
+    close = difflib.get_close_matches(word, [c for c in candidates if c != word], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -16,6 +16,7 @@ from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -154,11 +155,13 @@ class MonitorConfig(Strict):
     notify: tuple[str, ...] | None = None
     options: Any = Field(default=None, exclude=True)
 
-    @model_validator(mode="after")
-    def _timeout_within_interval(self) -> MonitorConfig:
-        if self.timeout > self.interval:
-            raise ValueError("timeout must not be longer than interval")
-        return self
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_within_interval(cls, value: float, info: ValidationInfo) -> float:
+        interval = info.data.get("interval")
+        if isinstance(interval, float) and value > interval:
+            raise ValueError(f"must not be longer than interval ({format_duration(interval)})")
+        return value
 
 
 COMMON_MONITOR_KEYS = frozenset(MonitorConfig.model_fields) - {"options"}

@@ -8,6 +8,7 @@ built-ins are the entry points of the ``uplight`` distribution itself;
 from __future__ import annotations
 
 import importlib.metadata as metadata
+import inspect
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -156,6 +157,12 @@ def _registrar(
         name = getattr(cls, "name", None)
         if not isinstance(name, str) or not name:
             raise PluginError(f"plugin {plugin_name!r} registered a {kind} without a name")
+        if base is CheckType and not inspect.iscoroutinefunction(cls.check):
+            # A synchronous check would block the event loop: every monitor and the web.
+            raise PluginError(
+                f"plugin {plugin_name!r} registered check type {name!r} whose check() is not"
+                " an async function (async def check(self, options, context))"
+            )
         if name in found:
             raise PluginError(
                 f"{kind} {name!r} is provided by two plugins: "

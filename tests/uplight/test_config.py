@@ -75,7 +75,7 @@ BAD_CONFIGS: dict[str, tuple[str, list[tuple[str, str]]]] = {
     "bad duration": (GOOD_MONITOR + 'interval = "30"\n', [("monitors[0].interval", "duration")]),
     "timeout above interval": (
         GOOD_MONITOR + 'interval = "10s"\ntimeout = "20s"\n',
-        [("monitors[0]", "timeout must not be longer than interval")],
+        [("monitors[0].timeout", "must not be longer than interval (10s)")],
     ),
     "unknown check type": (
         GOOD_MONITOR.replace('"http"', '"htp"'),
@@ -241,3 +241,26 @@ def test_a_reader_that_left_is_not_an_error() -> None:
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stderr
     assert "BrokenPipeError" not in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_one_bad_page_does_not_hide_the_others_errors(registry) -> None:
+    text = (
+        GOOD_MONITOR
+        + "[[pages]]\nslug = 'a'\ntitle = ''\n"
+        + "[[pages]]\nslug = 'b'\ntitle = 'B'\n[[pages.components]]\nmonitor = 'hompage'\n"
+    )
+    found = errors_of(text, registry)
+    assert "pages[0].title: must not be empty" in found
+    assert "pages[1].components[0].monitor: no monitor has id 'hompage'" in found
+
+
+def test_wrong_shapes_are_named_in_toml_words(registry) -> None:
+    text = "server = 3\n[[pages]]\nslug = 'a'\ntitle = 'A'\ncomponents = 'x'\n"
+    found = errors_of(text, registry)
+    assert "server: must be a table" in found
+    assert "pages[0].components: must be an array" in found
+
+
+def test_a_key_is_never_suggested_as_its_own_correction(registry) -> None:
+    (error,) = errors_of('[server]\nurl = "x"\n', registry)
+    assert error == "server.url: unknown key 'url'"

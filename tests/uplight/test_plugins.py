@@ -156,3 +156,19 @@ def test_cli_reports_a_broken_plugin(site: Path) -> None:
     )
     assert proc.returncode == 1
     assert "plugin 'broken'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_a_synchronous_check_is_refused() -> None:
+    class Blocking(uplight.CheckType):
+        name = "blocking"
+
+        def check(self, options: Any, context: Any) -> Any:  # type: ignore[override]
+            return None
+
+    class Plugin:
+        @uplight.hookimpl
+        def uplight_check_types(self, register: Any) -> None:
+            register(Blocking)
+
+    with pytest.raises(PluginError, match=r"plugin 'sync' .* 'blocking' .* not an async function"):
+        load_plugins(builtins_only=True, extra=[("sync", Plugin())])

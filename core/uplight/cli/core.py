@@ -47,8 +47,9 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     config, _ = loaded
     types = sorted({m.type for m in config.monitors})
     print(
-        f"{args.path}: OK: {len(config.monitors)} monitors ({', '.join(types) or 'none'}), "
-        f"{len(config.pages)} pages, {len(config.notifiers)} notification channels"
+        f"{args.path}: OK: {_count(len(config.monitors), 'monitor')}"
+        f" ({', '.join(types) or 'none'}), {_count(len(config.pages), 'page')},"
+        f" {_count(len(config.notifiers), 'notification channel')}"
     )
     for line in _unheard_monitors(config):
         print(line, file=sys.stderr)
@@ -119,6 +120,10 @@ def run_until_done(main: Coroutine[Any, Any, None], grace: float = 2.0) -> None:
     finally:
         if not loop.is_closed():
             loop.close()
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def cmd_plugins(args: argparse.Namespace) -> int:
