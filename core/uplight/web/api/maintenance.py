@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+from collections.abc import Awaitable
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
@@ -180,6 +181,16 @@ def _not_found(window_id: int) -> ApiError:
     return ApiError(404, "NOT_FOUND", f"no maintenance window {window_id}")
 
 
+async def _answer(window_id: int, action: Awaitable[StoredWindow]) -> MaintenanceWindowOut:
+    """Run a service call on one window; its refusals become the API's errors."""
+    try:
+        return window_out(await action)
+    except WindowNotFound:
+        raise _not_found(window_id) from None
+    except MaintenanceError as exc:
+        raise _refused(exc) from None
+
+
 @api.route(
     "GET",
     "",
@@ -221,10 +232,7 @@ async def schedule_maintenance(body: MaintenanceCreate) -> MaintenanceWindowOut:
     "GET", "/<int:window_id>", summary="One maintenance window", response=MaintenanceWindowOut
 )
 async def get_maintenance(window_id: int) -> MaintenanceWindowOut:
-    try:
-        return window_out(await _service().get(window_id))
-    except WindowNotFound:
-        raise _not_found(window_id) from None
+    return await _answer(window_id, _service().get(window_id))
 
 
 @api.route(
@@ -240,12 +248,7 @@ async def patch_maintenance(window_id: int, body: MaintenancePatch) -> Maintenan
     changes: dict[str, Any] = {name: getattr(body, name) for name in body.model_fields_set}
     if "component_ids" in changes:
         changes["component_ids"] = tuple(changes["component_ids"])
-    try:
-        return window_out(await _service().update(window_id, changes))
-    except WindowNotFound:
-        raise _not_found(window_id) from None
-    except MaintenanceError as exc:
-        raise _refused(exc) from None
+    return await _answer(window_id, _service().update(window_id, changes))
 
 
 @api.route(
@@ -258,12 +261,7 @@ async def patch_maintenance(window_id: int, body: MaintenancePatch) -> Maintenan
 async def cancel_maintenance(window_id: int) -> MaintenanceWindowOut:
     """Cancelling a cancelled window changes nothing; a completed one answers 422
     `MAINTENANCE_COMPLETED` (purge deletes it)."""
-    try:
-        return window_out(await _service().cancel(window_id))
-    except WindowNotFound:
-        raise _not_found(window_id) from None
-    except MaintenanceError as exc:
-        raise _refused(exc) from None
+    return await _answer(window_id, _service().cancel(window_id))
 
 
 @api.route(
@@ -277,12 +275,7 @@ async def complete_maintenance(window_id: int) -> MaintenanceWindowOut:
     """`completed_at` is now and `ends_at` keeps the plan. Completing a completed window
     changes nothing; a cancelled one answers 422 `MAINTENANCE_COMPLETED`, one that has not
     started 422 `MAINTENANCE_NOT_STARTED` (cancel it instead)."""
-    try:
-        return window_out(await _service().complete(window_id))
-    except WindowNotFound:
-        raise _not_found(window_id) from None
-    except MaintenanceError as exc:
-        raise _refused(exc) from None
+    return await _answer(window_id, _service().complete(window_id))
 
 
 @api.route(
