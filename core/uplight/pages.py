@@ -10,9 +10,10 @@ decides what goes in:
   under the page's ``public_name`` (else the monitor's name). Groups are ordered
   by their smallest ``sort_order`` (ties: group name), components within a
   group by ``sort_order`` then name; ungrouped components come last.
-- Component status from the newest *stored* result (right after a restart
-  too), ``maintenance`` while an active window covers it, ``no_data`` before
-  any result.
+- Component status: ``no_data`` before any result, ``maintenance`` while an
+  active window covers it, else the thresholded state: an open incident (the
+  engine's, stored, so right after a restart too) makes it ``major_outage`` or,
+  for a minor one, ``degraded``; otherwise ``operational``.
 - History: exactly ``HISTORY_DAYS`` UTC days ending today, oldest first, from
   the daily rollups only. A cell's uptime is 100 * (up + degraded) / checks; a
   day whose rollup counts a check taken during maintenance is a maintenance
@@ -44,7 +45,7 @@ from dataclasses import dataclass
 from .clock import Clock, SystemClock
 from .config import Config
 from .incidents import auto_title
-from .models import CHECK_TO_STATUS, Status
+from .models import Status
 from .snapshot import (
     HISTORY_DAYS,
     RECENT_INCIDENT_DAYS,
@@ -177,12 +178,25 @@ def history(
     return tuple(cells), uptime_percent(answered, checks)
 
 
-def component_status(latest: LatestStatus | None, *, in_maintenance: bool) -> Status:
+def component_status(
+    latest: LatestStatus | None,
+    *,
+    in_maintenance: bool,
+    incident: db_incidents.Incident | None = None,
+) -> Status:
+    """The monitor's classified state: its thresholds decide, as they do for incidents.
+
+    A monitor counts as down (or degraded) once it tripped ``failure_threshold``,
+    which is exactly when the incident engine opens an incident, and until
+    ``recovery_threshold`` ends it; a single failed check does not turn the page red.
+    """
     if in_maintenance:
         return Status.MAINTENANCE  # dominates a real failure
     if latest is None:
         return Status.NO_DATA
-    return CHECK_TO_STATUS[latest.status]
+    if incident is not None:
+        return Status.DEGRADED if incident.severity == "minor" else Status.MAJOR_OUTAGE
+    return Status.OPERATIONAL
 
 
 def incident_view(
@@ -329,6 +343,7 @@ class PageService:
         ]
         covered = {m for w in active for m in w.component_ids}
 
+        open_incidents = {i.monitor_id: i for i in incidents if i.active}
         keyed = [(day, day.isoformat()) for day in days]
         shared: dict[tuple[str, DayCounts | None, bool], HistoryDay] = {}
         components = []
@@ -346,7 +361,11 @@ class PageService:
                     name=comp.name,
                     group=comp.group,
                     description=comp.description,
-                    status=component_status(last, in_maintenance=comp.monitor_id in covered),
+                    status=component_status(
+                        last,
+                        in_maintenance=comp.monitor_id in covered,
+                        incident=open_incidents.get(comp.monitor_id),
+                    ),
                     updated_at=last.checked_at if last else None,
                     uptime=uptime,
                     history=cells,

@@ -7,9 +7,9 @@ renderer receives one of these and must not do I/O.
 
 Status rules (documented in docs/status-page.md):
 
-- component: the latest check's status (up → operational, degraded →
-  degraded, down → major_outage); an active maintenance window covering it →
-  maintenance (dominates a real failure); no check yet → no_data.
+- component: no check yet → no_data; an active maintenance window covering it →
+  maintenance (dominates a real failure); tripped its failure threshold (an open
+  incident) → major_outage, or degraded for a minor incident; else operational.
 - page: an active maintenance window touching the page → maintenance; else
   nothing checked yet → no_data; all components down → major_outage; some down
   → partial_outage; any degraded → degraded; else operational.

@@ -97,6 +97,12 @@ class Env:
             self.store.add_result(ResultRecord(monitor_id, when, result, None, in_maintenance))
         await self.store.flush()
 
+    async def tripped(self, monitor_id: str, severity: str = "major") -> int:
+        """The incident the engine opens once the monitor trips its failure threshold."""
+        return await self.incident(
+            monitor_id, started=NOW - dt.timedelta(minutes=1), severity=severity
+        )
+
     async def incident(
         self,
         monitor_id: str,
@@ -183,6 +189,9 @@ async def test_component_and_page_status(env, latest, maintained, components, pa
         for monitor_id, statuses in zip("abc", latest, strict=True):
             if statuses is not None:
                 await e.results(monitor_id, statuses)
+                last = statuses[-1]
+                if last is not S.UP:  # the run tripped the threshold: the engine's incident
+                    await e.tripped(monitor_id, "major" if last is S.DOWN else "minor")
         if maintained:
             await e.window(maintained, NOW - dt.timedelta(minutes=30))
         snapshot = await e.snapshot()
@@ -194,6 +203,7 @@ async def test_component_and_page_status(env, latest, maintained, components, pa
 async def test_maintenance_status_follows_the_clock(env) -> None:
     async with env() as e:
         await e.results("a", DOWN)
+        await e.tripped("a")
         await e.window(("a",), NOW + dt.timedelta(hours=1))  # not started yet
         assert (await e.snapshot()).status is Status.PARTIAL_OUTAGE  # b and c: no data yet
         e.clock.advance(hours=1, minutes=1)  # inside it (the stored status still says scheduled)
@@ -351,6 +361,7 @@ async def test_one_monitor_on_two_pages_under_two_names(env) -> None:
 async def test_public_ids_are_opaque_and_stable_across_restarts(env) -> None:
     async with env() as e:
         await e.results("a", DOWN)
+        await e.tripped("a")
         first = await e.snapshot()
     # A new process: same file, fresh store and service; the latest status is read back.
     config = e.config

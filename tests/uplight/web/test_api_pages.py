@@ -396,9 +396,12 @@ async def test_api_page_is_served_publicly(api_factory) -> None:
             json={"target_id": "db", "public_name": "Our DB", "public_group": "Data"},
         )
         assert status == 201
-        store = api.runtime.store
-        store.add_result(ResultRecord("db", api.clock.now(), CheckResult.down("refused")))
-        await store.flush()
+        runtime = api.runtime
+        for _ in range(2):  # failure_threshold: the database counts as down
+            record = ResultRecord("db", api.clock.now(), CheckResult.down("refused"))
+            runtime.store.add_result(record)
+            await runtime.incidents.observe(runtime.config.monitor("db"), record)
+        await runtime.store.flush()
 
         response = await api.client.get("/status/pages/ops")
         assert response.status_code == 200

@@ -49,12 +49,23 @@ async def test_health_status_and_errors(make_config, registry) -> None:
         runtime = app.extensions["uplight"]
         await runtime.scheduler.stop()  # the test decides what the results are
         now = dt.datetime.now(dt.UTC)
-        runtime.store.add_result(ResultRecord("api", now, CheckResult.up("fine", 0.1)))
-        runtime.store.add_result(
-            ResultRecord("db", now, CheckResult.down("refused at 127.0.0.1:9 canary-123"))
-        )
-        await runtime.store.flush()
+
+        async def check(monitor_id: str, result: CheckResult) -> None:
+            # What the scheduler's listeners do with a result: store it, feed the engine.
+            record = ResultRecord(monitor_id, now, result)
+            runtime.store.add_result(record)
+            await runtime.incidents.observe(config.monitor(monitor_id), record)
+            await runtime.store.flush()
+            runtime.page_cache.invalidate()
+
         client = test_app.test_client()
+        await check("api", CheckResult.up("fine", 0.1))
+        down = CheckResult.down("refused at 127.0.0.1:9 canary-123")
+        await check("db", down)
+        # One failure is below failure_threshold (2): the database does not count as down yet.
+        first = await (await client.get("/status")).get_data(as_text=True)
+        assert "All Systems Operational" in first and 'data-status="major_outage"' not in first
+        await check("db", down)  # the threshold is met: now it is down
 
         health = await client.get("/healthz")
         assert health.status_code == 200
