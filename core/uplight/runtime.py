@@ -6,11 +6,10 @@ import asyncio
 import contextlib
 import logging
 import time
-from typing import Any
 
 from .clock import Clock, SystemClock
 from .config import Config, MonitorConfig
-from .incidents import IncidentEngine
+from .incidents import IncidentEngine, MonitorTracker
 from .maintenance import MaintenanceService
 from .metrics import CheckStats
 from .models import ResultRecord
@@ -108,10 +107,9 @@ class Runtime:
         await self.store.close()
         log.info("uplight stopped")
 
-    def monitor_tracker(self, monitor_id: str) -> Any:
+    def monitor_tracker(self, monitor_id: str) -> MonitorTracker:
         """The incident engine's view of a monitor (consecutive failures, active incident)."""
-        engine = getattr(self, "incidents", None)
-        return engine.tracker(monitor_id) if engine is not None else None
+        return self.incidents.tracker(monitor_id)
 
     def _is_on_a_page(self, monitor_id: str) -> bool:
         """Only a monitor bound to a page opens incidents (config and API pages alike)."""
