@@ -109,8 +109,8 @@ async def health_dashboard() -> Dashboard:
                 last_checked_at=last.checked_at if last else None,
                 last_message=last.result.message if last else None,
                 last_error=last.error_reason if last else None,
-                consecutive_failures=tracker.consecutive_failures if tracker else 0,
-                active_incident=tracker.active_incident if tracker else None,
+                consecutive_failures=tracker.consecutive_failures,
+                active_incident=tracker.active_incident,
                 skipped_ticks=state.skipped_ticks,
             )
         )
