@@ -7,6 +7,7 @@ import contextlib
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -28,6 +29,20 @@ async def wait_for(predicate: Callable[[], bool], timeout: float = 5.0, step: fl
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         await asyncio.sleep(step)
+
+
+def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
+    """The blocking twin of ``wait_for``, for tests that drive a real server process:
+    HTTP and SQLite errors mean "not yet" (the server may still be starting)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if predicate():
+                return
+        except (httpx.HTTPError, sqlite3.Error):
+            pass
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting")
 
 
 # -- a real `uplight serve` process ------------------------------------------------

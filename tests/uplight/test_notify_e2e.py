@@ -16,11 +16,10 @@ import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable
 from pathlib import Path
 
 import httpx
-from helpers import free_port
+from helpers import free_port, wait_until
 from servers import HttpServer, RecordedRequest, Route, refused_port
 
 CONFIG = """
@@ -105,18 +104,6 @@ def event_of(path: str, body: dict) -> str:
     if "Target is down" in title or "Target is degraded" in title:
         return "incident_opened"
     return title  # anything else: shown as it is by the failed comparison
-
-
-def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (httpx.HTTPError, sqlite3.Error):
-            pass
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting")
 
 
 def serve(config: Path, port: int) -> subprocess.Popen[str]:

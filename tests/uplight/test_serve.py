@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import free_port
+from helpers import free_port, wait_until
 
 
 class _Ok(http.server.BaseHTTPRequestHandler):
@@ -82,18 +82,6 @@ public_name = "Dead End"
 """
     )
     return path
-
-
-def wait_until(predicate, timeout: float = 15.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            if predicate():
-                return
-        except (httpx.HTTPError, sqlite3.Error):
-            pass
-        time.sleep(0.1)
-    raise AssertionError("timed out waiting")
 
 
 def test_serve_end_to_end(tmp_path: Path, target: str) -> None:

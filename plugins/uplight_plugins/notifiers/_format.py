@@ -13,10 +13,22 @@ from collections.abc import Iterable, Mapping
 from typing import Literal
 
 import httpx
-from pydantic import SecretStr
+from pydantic import SecretStr, field_validator
 
 import uplight
-from uplight import Notification
+from uplight import Notification, NotifierOptions
+
+
+class ChannelOptions(NotifierOptions):
+    """Options every built-in channel shares: its own ``timeout`` must be positive."""
+
+    @field_validator("timeout", check_fields=False)
+    @classmethod
+    def _positive(cls, value: float) -> float:
+        if value <= 0:
+            raise ValueError("must be more than 0s")
+        return value
+
 
 USER_AGENT = f"uplight/{uplight.__version__}"
 DETAIL_LIMIT = 200  # characters of a failing answer's body quoted in the error

@@ -18,13 +18,12 @@ from uplight import (
     Duration,
     Notification,
     Notifier,
-    NotifierOptions,
     Secret,
     hookimpl,
     isoformat_z,
 )
 
-from ._format import Tone, clip, facts, http_url, one_line, post, tone
+from ._format import ChannelOptions, Tone, clip, facts, http_url, one_line, post, tone
 
 COLOURS: dict[Tone, int] = {
     "critical": 0xC0392B,  # dark red
@@ -46,7 +45,7 @@ def escape(text: str) -> str:
     return _MARKDOWN.sub(r"\\\1", text)
 
 
-class DiscordOptions(NotifierOptions):
+class DiscordOptions(ChannelOptions):
     webhook_url: Secret  # the URL is the credential: anyone holding it can post
     username: str | None = Field(default=None, min_length=1, max_length=80)
     timeout: Duration = 10.0
@@ -62,13 +61,6 @@ class DiscordOptions(NotifierOptions):
         # Discord refuses these names with a 400 on every message; say so at load time.
         if value is not None and ("discord" in value.lower() or "clyde" in value.lower()):
             raise ValueError("Discord does not allow 'discord' or 'clyde' in a webhook username")
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0s")
         return value
 
 

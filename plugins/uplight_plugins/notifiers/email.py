@@ -30,12 +30,11 @@ from uplight import (
     Duration,
     Notification,
     Notifier,
-    NotifierOptions,
     Secret,
     hookimpl,
 )
 
-from ._format import ChannelError, Tone, facts, one_line, scrub, tone
+from ._format import ChannelError, ChannelOptions, Tone, facts, one_line, scrub, tone
 
 log = logging.getLogger(__name__)
 
@@ -68,7 +67,7 @@ def _one_or_many(value: Any) -> Any:
 Address = Annotated[str, BeforeValidator(_address)]
 
 
-class EmailOptions(NotifierOptions):
+class EmailOptions(ChannelOptions):
     # `from` is a Python keyword: the field has another name, TOML uses the alias.
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
@@ -108,13 +107,6 @@ class EmailOptions(NotifierOptions):
         # What min_length=1 said while it was a plain string; an empty login is a typo.
         if value is not None and not value.get_secret_value():
             raise ValueError("must not be empty")
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0s")
         return value
 
     @model_validator(mode="after")

@@ -14,9 +14,9 @@ from typing import Annotated, Any
 import httpx
 from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_validator
 
-from uplight import Duration, Notification, Notifier, NotifierOptions, Secret, hookimpl
+from uplight import Duration, Notification, Notifier, Secret, hookimpl
 
-from ._format import Tone, clip, http_url, one_line, post, tone
+from ._format import ChannelOptions, Tone, clip, http_url, one_line, post, tone
 
 # ntfy's own rule for topic names; anything else is refused by the server.
 _TOPIC = re.compile(r"[-_A-Za-z0-9]{1,64}")
@@ -51,7 +51,7 @@ def priority_for(message: Notification) -> int:
     return _SEVERITY_PRIORITY.get(message.severity or "", 4)
 
 
-class NtfyOptions(NotifierOptions):
+class NtfyOptions(ChannelOptions):
     # A secret too: a self-hosted server URL may carry user:password.
     server: Secret = SecretStr("https://ntfy.sh")
     # On a public server the topic name is the only access control: keep it masked.
@@ -78,13 +78,6 @@ class NtfyOptions(NotifierOptions):
     def _token(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and not re.fullmatch(r"[\x21-\x7e]+", value.get_secret_value()):
             raise ValueError("must be a non-empty token without spaces or line breaks")
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0s")
         return value
 
     @model_validator(mode="after")

@@ -13,9 +13,9 @@ from typing import Any
 
 from pydantic import SecretStr, field_validator
 
-from uplight import Duration, Notification, Notifier, NotifierOptions, Secret, hookimpl
+from uplight import Duration, Notification, Notifier, Secret, hookimpl
 
-from ._format import Tone, clip, facts, http_url, one_line, post, tone
+from ._format import ChannelOptions, Tone, clip, facts, http_url, one_line, post, tone
 
 EMOJI: dict[Tone, str] = {
     "critical": ":rotating_light:",
@@ -36,7 +36,7 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
-class SlackOptions(NotifierOptions):
+class SlackOptions(ChannelOptions):
     webhook_url: Secret  # the URL is the credential: anyone holding it can post
     timeout: Duration = 10.0
 
@@ -44,13 +44,6 @@ class SlackOptions(NotifierOptions):
     @classmethod
     def _http_url(cls, value: SecretStr) -> SecretStr:
         return http_url(value)
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0s")
-        return value
 
 
 def payload(message: Notification) -> dict[str, Any]:

@@ -15,9 +15,9 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator
 
-from uplight import Duration, Notification, Notifier, NotifierOptions, Secret, hookimpl
+from uplight import Duration, Notification, Notifier, Secret, hookimpl
 
-from ._format import http_url, post
+from ._format import ChannelOptions, http_url, post
 
 _HEADER_NAME = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")  # RFC 9110 token
 # Headers the payload contract depends on: configuring them would break receivers.
@@ -31,7 +31,7 @@ _RESERVED = {
 }
 
 
-class WebhookOptions(NotifierOptions):
+class WebhookOptions(ChannelOptions):
     url: Secret
     headers: dict[str, Secret] = Field(default_factory=dict)
     secret: Secret | None = None
@@ -60,13 +60,6 @@ class WebhookOptions(NotifierOptions):
         # An empty key would sign with nothing and give receivers false confidence.
         if value is not None and not value.get_secret_value():
             raise ValueError("must not be empty")
-        return value
-
-    @field_validator("timeout")
-    @classmethod
-    def _positive(cls, value: float) -> float:
-        if value <= 0:
-            raise ValueError("must be more than 0s")
         return value
 
 

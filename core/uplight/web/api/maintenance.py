@@ -84,9 +84,23 @@ def _omittable_title(schema: dict[str, Any]) -> None:
     schema.update(_TITLE_SCHEMA)
 
 
-class MaintenanceCreate(BaseModel):
+class _WindowRules(BaseModel):
+    """The field rules a created and a patched window share (each declares the fields)."""
+
     model_config = ConfigDict(extra="forbid")
 
+    @field_validator("severity", mode="before", check_fields=False)
+    @classmethod
+    def _check_severity(cls, value: object) -> object:
+        return _severity(value)
+
+    @field_validator("description", check_fields=False)
+    @classmethod
+    def _check_description(cls, value: str | None) -> str | None:
+        return _description(value)
+
+
+class MaintenanceCreate(_WindowRules):
     title: Title = Field(json_schema_extra=_TITLE_SCHEMA)
     description: str | None = Field(None, json_schema_extra=_DESCRIPTION_SCHEMA)
     severity: Severity = "info"
@@ -94,21 +108,9 @@ class MaintenanceCreate(BaseModel):
     starts_at: Time = Field(description="ISO 8601 with an offset; a past time starts it now")
     ends_at: Time = Field(description="after starts_at, at most 30 days later")
 
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _check_severity(cls, value: object) -> object:
-        return _severity(value)
 
-    @field_validator("description")
-    @classmethod
-    def _check_description(cls, value: str | None) -> str | None:
-        return _description(value)
-
-
-class MaintenancePatch(BaseModel):
+class MaintenancePatch(_WindowRules):
     """Omit a field to leave it as it is; ``description: null`` clears it."""
-
-    model_config = ConfigDict(extra="forbid")
 
     title: Title = Field(None, json_schema_extra=_omittable_title)
     description: str | None = Field(None, json_schema_extra=_DESCRIPTION_SCHEMA)
@@ -118,16 +120,6 @@ class MaintenancePatch(BaseModel):
     )
     starts_at: Time = Field(None, json_schema_extra=_omittable)
     ends_at: Time = Field(None, json_schema_extra=_omittable)
-
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _check_severity(cls, value: object) -> object:
-        return _severity(value)
-
-    @field_validator("description")
-    @classmethod
-    def _check_description(cls, value: str | None) -> str | None:
-        return _description(value)
 
 
 class MaintenanceQuery(BaseModel):
