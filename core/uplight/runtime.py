@@ -9,17 +9,17 @@ import time
 
 from .clock import Clock, SystemClock
 from .config import Config, MonitorConfig
-from .incidents import IncidentEngine, MonitorTracker
-from .maintenance import MaintenanceService
+from .db.store import Store, retention_cutoff
+from .incidents.engine import IncidentEngine, MonitorTracker
+from .maintenance.service import MaintenanceService
 from .metrics import CheckStats
 from .models import ResultRecord
+from .monitoring.scheduler import Scheduler
 from .notify.service import Notifications
-from .page_cache import PageCache
-from .page_provisioning import provision_pages
-from .pages import PageService
+from .pages.cache import PageCache
+from .pages.provisioning import provision_pages
+from .pages.service import PageService
 from .plugins import PluginRegistry
-from .scheduler import Scheduler
-from .store import Store, retention_cutoff
 
 log = logging.getLogger(__name__)
 

@@ -22,8 +22,8 @@ import httpx
 
 from uplight.config import MonitorConfig
 from uplight.models import CheckStatus, ResultRecord
+from uplight.monitoring.scheduler import Scheduler
 from uplight.plugins import load_plugins
-from uplight.scheduler import Scheduler
 
 from .common import Comparison
 

@@ -28,12 +28,12 @@ from typing import Any
 
 from uplight.clock import FakeClock
 from uplight.config import Config, parse_config
-from uplight.page_cache import PageCache
-from uplight.page_provisioning import provision_pages
-from uplight.pages import PageService
+from uplight.db.store import Store
+from uplight.pages.cache import PageCache
+from uplight.pages.provisioning import provision_pages
+from uplight.pages.service import PageService
 from uplight.plugins import PluginRegistry, load_plugins
 from uplight.snapshot import HISTORY_DAYS
-from uplight.store import Store
 
 from .common import Comparison
 

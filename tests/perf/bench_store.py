@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from uplight.db.store import Store
+from uplight.db.writer import Writer
 from uplight.models import CheckResult, CheckStatus, ResultRecord
-from uplight.store import Store
-from uplight.store.writer import Writer
 
 from .common import Comparison
 

@@ -6,8 +6,8 @@ import argparse
 import asyncio
 import sys
 
-from ..store import Store
-from ..store.tokens import TokenExists, create_token, list_tokens, revoke_token
+from ..auth.store import TokenExists, create_token, list_tokens, revoke_token
+from ..db.store import Store
 from .common import add_config_option, load, print_json, print_table
 
 

@@ -19,8 +19,8 @@ from typing import Any
 import aiosqlite
 
 from ..config import MonitorConfig
+from ..db.store import Store
 from ..models import ResultRecord, isoformat_z
-from ..store import Store
 from . import messages
 from .router import Router
 

@@ -15,9 +15,10 @@ import math
 
 import aiosqlite
 
-from ..store import Store, outbox
-from ..store import incidents as db_incidents
+from ..db.store import Store
+from ..incidents import store as db_incidents
 from . import messages
+from . import store as outbox
 from .config import NotifierConfig
 from .router import Router
 

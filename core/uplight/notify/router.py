@@ -20,11 +20,11 @@ import aiosqlite
 
 from ..clock import Clock
 from ..config import Config
-from ..incidents import IncidentEvent, incident_title
+from ..incidents.engine import IncidentEvent, incident_title
+from ..incidents.store import Incident, IncidentUpdate
 from ..notifiers import Notification
-from ..store import outbox
-from ..store.incidents import Incident, IncidentUpdate
 from . import messages
+from . import store as outbox
 from .config import MAINTENANCE_SILENCED, NotifierConfig
 
 log = logging.getLogger(__name__)

@@ -16,11 +16,11 @@ import aiosqlite
 
 from ..clock import Clock
 from ..config import Config, MonitorConfig
-from ..incidents import IncidentEvent
+from ..db.store import Store
+from ..incidents.engine import IncidentEvent
+from ..incidents.store import Incident, IncidentUpdate
 from ..models import ResultRecord
 from ..plugins import PluginRegistry
-from ..store import Store
-from ..store.incidents import Incident, IncidentUpdate
 from .certs import CertificateWatch
 from .reminders import ReminderPlanner
 from .router import Router

@@ -38,14 +38,15 @@ import aiosqlite
 
 from ..clock import Clock
 from ..config import Config
+from ..db.store import Store
 from ..notifiers import Notification, Notifier
-from ..store import Store, outbox
-from ..store.outbox import OutboxRow
 from . import messages
+from . import store as outbox
 from .config import NotifierConfig
 from .reminders import ReminderPlanner
 from .scrub import describe_error
 from .stats import NotificationStats
+from .store import OutboxRow
 
 log = logging.getLogger(__name__)
 

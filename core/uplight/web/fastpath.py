@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl
 
 from quart import Quart
 
-from ..page_cache import SnapshotUnavailable
+from ..pages.cache import SnapshotUnavailable
 from .context import EXTENSION
 from .negotiation import accepts_gzip, etag_matches
 from .public import (

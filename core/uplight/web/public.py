@@ -26,7 +26,7 @@ from typing import Any
 
 from quart import Blueprint, Quart, Response, current_app, request
 
-from ..page_cache import CachedIncident, CachedPage, Rendered, SnapshotUnavailable
+from ..pages.cache import CachedIncident, CachedPage, Rendered, SnapshotUnavailable
 from ..runtime import Runtime
 from .assets import asset_url_for
 from .context import runtime

@@ -24,8 +24,8 @@ import pytest
 from helpers import create_token, free_port, serving
 
 from uplight.cli import main
-from uplight.store import Store
-from uplight.store.incidents import insert_incident, mark_ended
+from uplight.db.store import Store
+from uplight.incidents.store import insert_incident, mark_ended
 
 UPLIGHT = [sys.executable, "-m", "uplight"]
 

@@ -21,13 +21,14 @@ import pytest
 from uplight import Notification, Notifier, NotifierOptions, Secret, hookimpl
 from uplight.clock import FakeClock
 from uplight.config import Config, parse_config
-from uplight.incidents import IncidentEngine
+from uplight.db.store import Store
+from uplight.incidents import store as db_incidents
+from uplight.incidents.engine import IncidentEngine
 from uplight.models import CheckResult, ResultRecord
+from uplight.notify import store as outbox
 from uplight.notify.service import Notifications
+from uplight.notify.store import OutboxRow
 from uplight.plugins import PluginRegistry, load_plugins
-from uplight.store import Store, outbox
-from uplight.store import incidents as db_incidents
-from uplight.store.outbox import OutboxRow
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 

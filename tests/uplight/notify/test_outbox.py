@@ -8,10 +8,10 @@ import aiosqlite
 import pytest
 from pydantic import BaseModel, SecretStr
 
+from uplight.incidents import store as db_incidents
 from uplight.notifiers import Notification
+from uplight.notify import store as outbox
 from uplight.notify.scrub import describe_error
-from uplight.store import incidents as db_incidents
-from uplight.store import outbox
 
 PHONE = """
 [defaults]

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from collections import Counter
 
+from uplight.incidents import store as db_incidents
 from uplight.models import CheckResult, ResultRecord
-from uplight.store import incidents as db_incidents
 
 TWO_CHANNELS = """
 [defaults]

@@ -213,7 +213,7 @@ async def test_incidents_on_a_hanging_channel_wait_side_by_side(make_env) -> Non
 
 async def test_a_backlog_on_one_channel_does_not_starve_another(make_env) -> None:
     from uplight import Notification
-    from uplight.store import outbox
+    from uplight.notify import store as outbox
 
     async with make_env(PHONE) as env:
         now = env.clock.now()

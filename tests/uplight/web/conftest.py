@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
+from uplight.auth.store import create_token
 from uplight.clock import FakeClock
 from uplight.runtime import Runtime
-from uplight.store.tokens import create_token
 from uplight.web import create_app
 
 BASE_CONFIG = """

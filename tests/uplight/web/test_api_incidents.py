@@ -514,7 +514,7 @@ url = "http://127.0.0.1:9/hook"
 
 
 async def test_an_operator_severity_change_queues_a_notification(api_factory) -> None:
-    from uplight.store import outbox
+    from uplight.notify import store as outbox
 
     async with api_factory(WEBHOOK) as api:
         incident = await open_incident(api)  # major

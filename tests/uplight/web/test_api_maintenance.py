@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-import uplight.maintenance
-from uplight.store.maintenance import get_window
+import uplight.maintenance.service
+from uplight.maintenance.store import get_window
 
 PATH = "/api/v1/maintenance"
 
@@ -201,7 +201,7 @@ async def test_tick_moves_stored_statuses_without_a_request(api_factory) -> None
 
 
 async def test_the_background_task_applies_transitions(api_factory, monkeypatch) -> None:
-    monkeypatch.setattr(uplight.maintenance, "MAX_TICK_SECONDS", 0.05)
+    monkeypatch.setattr(uplight.maintenance.service, "MAX_TICK_SECONDS", 0.05)
     async with api_factory() as api:
         created = await schedule(api, start=1, hours=1)
         api.clock.advance(hours=1)
@@ -503,7 +503,7 @@ cron = "0 * * * *"
 async def test_patch_ignores_stored_components_whose_monitor_left_the_config(
     api_factory,
 ) -> None:
-    from uplight.store.maintenance import WindowFields, insert_window
+    from uplight.maintenance.store import WindowFields, insert_window
 
     async with api_factory() as api:
         now = api.clock.now()

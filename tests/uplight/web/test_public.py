@@ -8,8 +8,8 @@ import json
 import re
 from typing import Any
 
+from uplight.incidents.store import insert_incident
 from uplight.models import CheckResult, ResultRecord
-from uplight.store.incidents import insert_incident
 from uplight.web.security import CONTENT_SECURITY_POLICY
 
 CSP = (

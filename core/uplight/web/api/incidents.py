@@ -16,9 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from ...config import ID_PATTERN
-from ...incidents import auto_title, incident_title
-from ...store import incidents as db_incidents
-from ...store.incidents import PHASES, SEVERITIES, Incident, IncidentPosition, IncidentUpdate
+from ...incidents import store as db_incidents
+from ...incidents.engine import auto_title, incident_title
+from ...incidents.store import PHASES, SEVERITIES, Incident, IncidentPosition, IncidentUpdate
 from ..context import runtime
 from ..errors import ApiError
 from . import token_name

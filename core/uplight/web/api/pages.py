@@ -17,9 +17,9 @@ import re
 from quart import Response, jsonify
 
 from ...config import ID_PATTERN
-from ...store import page_edits as edits
-from ...store import pages as db_pages
-from ...store.pages import StoredComponent, StoredPage
+from ...pages import editing as edits
+from ...pages import store as db_pages
+from ...pages.store import StoredComponent, StoredPage
 from ..context import runtime
 from ..errors import ApiError
 from .operations import ApiBlueprint

@@ -1,0 +1,285 @@
+"""Config validation beyond one model: plugin-typed tables, references, files,
+and the wording of every error (TOML paths, "did you mean")."""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, ValidationError
+
+from ..notify.config import COMMON_NOTIFIER_KEYS, DefaultsConfig
+from ..paths import CONFIG_DIR
+from .models import (
+    COMMON_MONITOR_KEYS,
+    ComponentConfig,
+    ConfigIssue,
+    MaintenanceConfig,
+    MetricsConfig,
+    PageConfig,
+    PublicConfig,
+    RateLimitConfig,
+    SchedulerConfig,
+    ServerConfig,
+    StorageConfig,
+    WeeklyScheduleConfig,
+    _TopLevel,
+)
+
+
+def check_token_file(
+    metrics: MetricsConfig | None, config_dir: Path | None, issues: list[ConfigIssue]
+) -> None:
+    """Serving /metrics without the protection asked for would be worse than not starting."""
+    path = metrics.bearer_token_file if metrics else None
+    if path is None:
+        return
+    if not path.is_absolute() and config_dir is not None:
+        path = config_dir / path
+    where = "metrics.bearer_token_file"
+    try:
+        if not path.read_text(encoding="utf-8").strip():
+            issues.append(ConfigIssue(where, f"{path} is empty"))
+    except OSError as exc:
+        issues.append(ConfigIssue(where, f"cannot read {path}: {exc.strerror}"))
+    except UnicodeDecodeError:
+        issues.append(ConfigIssue(where, f"{path} is not UTF-8 text"))
+
+
+def check_page_references(
+    pages: tuple[PageConfig, ...],
+    raw_monitors: list[Any],
+    issues: list[ConfigIssue],
+    indexes: list[int] | None = None,
+) -> None:
+    """``indexes``: where each page stands in the file, when invalid pages were left out."""
+    at = indexes if indexes is not None else list(range(len(pages)))
+    first_index = first_indexes(
+        "monitors",
+        (raw.get("id") if isinstance(raw, dict) else None for raw in raw_monitors),
+        issues,
+    )
+    slugs: dict[str, int] = {}
+    hostnames: dict[str, int] = {}
+    defaults = [at[i] for i, p in enumerate(pages) if p.default]
+    for index in defaults[1:]:
+        issues.append(
+            ConfigIssue(f"pages[{index}].default", f"pages[{defaults[0]}] is already the default")
+        )
+    for position, page in enumerate(pages):
+        index = at[position]
+        if page.slug in slugs:
+            issues.append(
+                ConfigIssue(
+                    f"pages[{index}].slug",
+                    f"duplicate slug {page.slug!r} (first used by pages[{slugs[page.slug]}])",
+                )
+            )
+        slugs.setdefault(page.slug, index)
+        if page.hostname:
+            host = page.hostname.lower()
+            if host in hostnames:
+                issues.append(
+                    ConfigIssue(
+                        f"pages[{index}].hostname",
+                        f"hostname {host!r} is already used by pages[{hostnames[host]}]",
+                    )
+                )
+            hostnames.setdefault(host, index)
+        seen: set[str] = set()
+        for c_index, component in enumerate(page.components):
+            path = f"pages[{index}].components[{c_index}].monitor"
+            if component.monitor not in first_index:
+                hint = did_you_mean(component.monitor, first_index)
+                issues.append(ConfigIssue(path, f"no monitor has id {component.monitor!r}{hint}"))
+            elif component.monitor in seen:
+                issues.append(
+                    ConfigIssue(path, f"monitor {component.monitor!r} is already on this page")
+                )
+            seen.add(component.monitor)
+
+
+def check_maintenance_references(
+    entries: tuple[MaintenanceConfig, ...], raw_monitors: list[Any], issues: list[ConfigIssue]
+) -> None:
+    monitor_ids = {raw.get("id") for raw in raw_monitors if isinstance(raw, dict)}
+    known = [m for m in monitor_ids if isinstance(m, str)]
+    first_indexes("maintenance", (entry.id for entry in entries), issues)
+    for index, entry in enumerate(entries):
+        seen: set[str] = set()
+        for c_index, monitor_id in enumerate(entry.components):
+            path = f"maintenance[{index}].components[{c_index}]"
+            if monitor_id not in monitor_ids:
+                hint = did_you_mean(monitor_id, known)
+                issues.append(ConfigIssue(path, f"no monitor has id {monitor_id!r}{hint}"))
+            elif monitor_id in seen:
+                issues.append(ConfigIssue(path, f"monitor {monitor_id!r} is already listed"))
+            seen.add(monitor_id)
+
+
+def validate_typed_tables(
+    section: str,
+    raw_tables: Any,
+    common_model: type[BaseModel],
+    common_keys: frozenset[str],
+    types: Mapping[str, Any],
+    kind: str,
+    vocabulary: set[str],
+    issues: list[ConfigIssue],
+    config_dir: Path | None = None,
+) -> list[Any]:
+    """``[[monitors]]`` and ``[[notifiers]]``: the common keys by ``common_model``, every
+    other key by the plugin type's own ``Options`` (its errors under the same TOML path).
+    Returns the valid tables with their validated ``options`` attached."""
+    if not isinstance(raw_tables, list):
+        return []  # the top-level model has already reported the wrong type
+    found = []
+    context = {CONFIG_DIR: config_dir} if config_dir is not None else None
+    for index, raw in enumerate(raw_tables):
+        where: tuple[str | int, ...] = (section, index)
+        if not isinstance(raw, dict):
+            continue
+        common = {k: v for k, v in raw.items() if k in common_keys}
+        specific = {k: v for k, v in raw.items() if k not in common_keys}
+        table = None
+        try:
+            table = common_model.model_validate(common)
+        except ValidationError as exc:
+            issues.extend(issues_from(exc, where, vocabulary))
+        type_name = raw.get("type")
+        plugin_type = types.get(type_name) if isinstance(type_name, str) else None
+        if isinstance(type_name, str) and plugin_type is None:
+            available = ", ".join(sorted(types)) or "none"
+            hint = did_you_mean(type_name, types)
+            issues.append(
+                ConfigIssue(
+                    toml_path((*where, "type")),
+                    f"unknown {kind} type {type_name!r}{hint} (available: {available})",
+                )
+            )
+            continue
+        if plugin_type is None:
+            continue
+        options_model: type[BaseModel] = plugin_type.Options
+        try:
+            options = options_model.model_validate(specific, context=context)
+        except ValidationError as exc:
+            # Suggest only this table's keys: "bogus" in a notifier is not a typo
+            # of a rate-limit key elsewhere in the file.
+            table_keys = set(common_keys) | set(options_model.model_fields)
+            issues.extend(issues_from(exc, where, table_keys))
+            continue
+        if table is not None:
+            found.append(table.model_copy(update={"options": options}))
+    return found
+
+
+def first_indexes(section: str, ids: Iterable[Any], issues: list[ConfigIssue]) -> dict[str, int]:
+    """Where each id is first declared; a repeated id is reported at its second place."""
+    first: dict[str, int] = {}
+    for index, value in enumerate(ids):
+        if not isinstance(value, str):
+            continue
+        if value in first:
+            issues.append(
+                ConfigIssue(
+                    f"{section}[{index}].id",
+                    f"duplicate id {value!r} (first used by {section}[{first[value]}])",
+                )
+            )
+        else:
+            first[value] = index
+    return first
+
+
+def check_notify_references(
+    raw_notifiers: Any, raw_monitors: Any, raw_defaults: Any, issues: list[ConfigIssue]
+) -> None:
+    """Unique channel ids; every ``notify`` entry names a declared channel (enabled or not)."""
+    tables = raw_notifiers if isinstance(raw_notifiers, list) else []
+    first_index = first_indexes(
+        "notifiers", (raw.get("id") if isinstance(raw, dict) else None for raw in tables), issues
+    )
+    lists: list[tuple[str, Any]] = []
+    if isinstance(raw_defaults, dict):
+        lists.append(("defaults.notify", raw_defaults.get("notify")))
+    for index, raw in enumerate(raw_monitors if isinstance(raw_monitors, list) else []):
+        if isinstance(raw, dict):
+            lists.append((f"monitors[{index}].notify", raw.get("notify")))
+    for where, ids in lists:
+        if not isinstance(ids, list):
+            continue  # absent, or a wrong type the models report
+        seen: set[str] = set()
+        for position, notifier_id in enumerate(ids):
+            if not isinstance(notifier_id, str):
+                continue
+            path = f"{where}[{position}]"
+            if notifier_id not in first_index:
+                hint = did_you_mean(notifier_id, first_index)
+                issues.append(ConfigIssue(path, f"no notifier has id {notifier_id!r}{hint}"))
+            elif notifier_id in seen:
+                issues.append(ConfigIssue(path, f"notifier {notifier_id!r} is already listed"))
+            seen.add(notifier_id)
+
+
+def issues_from(
+    exc: ValidationError, prefix: tuple[str | int, ...], vocabulary: set[str]
+) -> list[ConfigIssue]:
+    found = []
+    for error in exc.errors(include_url=False):
+        loc = (*prefix, *error["loc"])
+        if error["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            message = f"unknown key {key!r}{did_you_mean(key, vocabulary)}"
+        elif error["type"] == "missing":
+            message = "required key is missing"
+        elif error["type"] in _TOML_WORDING:
+            message = _TOML_WORDING[error["type"]]
+        else:
+            message = error["msg"].removeprefix("Value error, ")
+        found.append(ConfigIssue(toml_path(loc), message))
+    return found
+
+
+def toml_path(loc: Iterable[str | int]) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        elif part in ("function-after", "function-before") or "[" in str(part):
+            continue  # pydantic's internal validator names are noise to a TOML author
+        else:
+            out += f".{part}" if out else str(part)
+    return out
+
+
+# pydantic's words for a wrong shape, in the words of the file being edited.
+_TOML_WORDING = {
+    "dict_type": "must be a table",
+    "model_type": "must be a table",
+    "model_attributes_type": "must be a table",
+    "list_type": "must be an array",
+    "tuple_type": "must be an array",
+    "string_type": "must be a string (in quotes)",
+}
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str:
+    # The word itself is no suggestion: it is a key somewhere else, not here.
+    close = difflib.get_close_matches(word, [c for c in candidates if c != word], n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def vocabulary_of(check_types: Mapping[str, Any]) -> set[str]:
+    words: set[str] = set(COMMON_MONITOR_KEYS)
+    for model in (_TopLevel, ServerConfig, StorageConfig, SchedulerConfig, MetricsConfig):
+        words |= set(model.model_fields)
+    words |= set(PublicConfig.model_fields) | set(RateLimitConfig.model_fields)
+    words |= set(PageConfig.model_fields) | set(ComponentConfig.model_fields)
+    words |= set(MaintenanceConfig.model_fields) | set(WeeklyScheduleConfig.model_fields)
+    words |= COMMON_NOTIFIER_KEYS | set(DefaultsConfig.model_fields)
+    for check_type in check_types.values():
+        words |= set(check_type.Options.model_fields)
+    return words

@@ -1,0 +1,174 @@
+"""TOML → validated, immutable config. Every error carries its TOML path.
+
+Errors are collected, not raised one at a time: an admin fixing a config sees
+every problem in one run. Type-specific monitor and notifier keys are
+validated by the plugin type's own ``Options`` model, and their errors use the
+same path form. The models live in ``config_models``, the cross-table checks in
+``config_checks``; this module is the one to import.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from ..notify.config import COMMON_NOTIFIER_KEYS, NotifierConfig
+from .cross_checks import (
+    check_maintenance_references,
+    check_notify_references,
+    check_page_references,
+    check_token_file,
+    did_you_mean,
+    issues_from,
+    validate_typed_tables,
+    vocabulary_of,
+)
+from .models import (
+    COMMON_MONITOR_KEYS,
+    ID_PATTERN,
+    ID_RULE,
+    MAX_MAINTENANCE_SECONDS,
+    ComponentConfig,
+    Config,
+    ConfigError,
+    ConfigIssue,
+    MaintenanceConfig,
+    MetricsConfig,
+    MonitorConfig,
+    PageConfig,
+    PublicConfig,
+    RateLimitConfig,
+    SchedulerConfig,
+    ServerConfig,
+    StorageConfig,
+    Strict,
+    WeeklyScheduleConfig,
+    _TopLevel,
+    parse_listen,
+)
+
+__all__ = [
+    "COMMON_MONITOR_KEYS",
+    "ID_PATTERN",
+    "ID_RULE",
+    "MAX_MAINTENANCE_SECONDS",
+    "ComponentConfig",
+    "Config",
+    "ConfigError",
+    "ConfigIssue",
+    "MaintenanceConfig",
+    "MetricsConfig",
+    "MonitorConfig",
+    "PageConfig",
+    "PublicConfig",
+    "RateLimitConfig",
+    "SchedulerConfig",
+    "ServerConfig",
+    "StorageConfig",
+    "Strict",
+    "WeeklyScheduleConfig",
+    "load_config",
+    "parse_config",
+    "parse_listen",
+]
+
+
+def load_config(
+    path: Path | str,
+    check_types: Mapping[str, Any],
+    notifier_types: Mapping[str, Any] | None = None,
+) -> Config:
+    """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError([ConfigIssue("", f"cannot read config: {exc.strerror}")], path) from None
+    return parse_config(text, check_types, source=path, notifier_types=notifier_types)
+
+
+def parse_config(
+    text: str,
+    check_types: Mapping[str, Any],
+    source: Path | None = None,
+    notifier_types: Mapping[str, Any] | None = None,
+) -> Config:
+    """``notifier_types``: the registry's notifier classes (``[[notifiers]]`` types)."""
+    try:
+        raw = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], source) from None
+    issues: list[ConfigIssue] = []
+    vocabulary = vocabulary_of(check_types)
+    sections: dict[str, Any] = {}
+    page_indexes: list[int] | None = None
+    for key, value in raw.items():
+        field = _TopLevel.model_fields.get(key)
+        if field is None:
+            hint = did_you_mean(key, _TopLevel.model_fields)
+            issues.append(ConfigIssue(key, f"unknown section {key!r}{hint}"))
+            continue
+        if key == "pages" and isinstance(value, list):
+            # One page at a time: a bad page must not hide the reference errors
+            # (unknown monitors, duplicate slugs) of the others.
+            page_indexes, sections[key] = _valid_pages(value, vocabulary, issues)
+            continue
+        try:
+            sections[key] = _TopLevel.__pydantic_validator__.validate_assignment(
+                _TopLevel.model_construct(), key, value
+            ).__dict__[key]
+        except ValidationError as exc:
+            issues.extend(issues_from(exc, (), vocabulary))
+    raw_monitors = raw.get("monitors", [])
+    config_dir = source.resolve().parent if source is not None else None
+    monitors = validate_typed_tables(
+        "monitors",
+        raw_monitors,
+        MonitorConfig,
+        COMMON_MONITOR_KEYS,
+        check_types,
+        "check",
+        vocabulary,
+        issues,
+        config_dir,
+    )
+    if isinstance(raw_monitors, list):
+        check_page_references(sections.get("pages", ()), raw_monitors, issues, page_indexes)
+        check_maintenance_references(sections.get("maintenance", ()), raw_monitors, issues)
+    check_token_file(sections.get("metrics"), config_dir, issues)
+    raw_notifiers = raw.get("notifiers", [])
+    notifiers = validate_typed_tables(
+        "notifiers",
+        raw_notifiers,
+        NotifierConfig,
+        COMMON_NOTIFIER_KEYS,
+        notifier_types or {},
+        "notifier",
+        vocabulary,
+        issues,
+        config_dir,
+    )
+    check_notify_references(raw_notifiers, raw_monitors, raw.get("defaults"), issues)
+    if issues:
+        raise ConfigError(issues, source)
+    sections["monitors"] = tuple(monitors)
+    sections["notifiers"] = tuple(notifiers)
+    return Config(**sections, source=source.resolve() if source else None)
+
+
+def _valid_pages(
+    raw_pages: list[Any], vocabulary: set[str], issues: list[ConfigIssue]
+) -> tuple[list[int], tuple[PageConfig, ...]]:
+    """The pages that validate, and where each stands in the file (for error paths)."""
+    indexes, pages = [], []
+    for index, raw in enumerate(raw_pages):
+        try:
+            pages.append(PageConfig.model_validate(raw))
+            indexes.append(index)
+        except ValidationError as exc:
+            issues.extend(issues_from(exc, ("pages", index), vocabulary))
+    return indexes, tuple(pages)

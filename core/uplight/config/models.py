@@ -1,0 +1,334 @@
+"""The config's shape: frozen pydantic models, and the error types that name TOML paths.
+
+``uplight.config`` re-exports everything here; import from there.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from ..durations import Duration, format_duration
+from ..maintenance.recurrence import (
+    CronSpec,
+    parse_cron,
+    parse_time_of_day,
+    parse_timezone,
+    parse_weekday,
+    weekly_spec,
+)
+from ..notify.config import DefaultsConfig, NotifierConfig
+from ..strictness import NoCoercion
+
+ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+ID_RULE = "lowercase letters, digits and '-', 1 to 64 characters, not starting or ending with '-'"
+
+
+def _id(value: str) -> str:
+    if not re.match(ID_PATTERN, value):
+        raise ValueError(f"{value!r} is not a valid id: use {ID_RULE}")
+    return value
+
+
+def _text(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be empty")
+    return value.strip()
+
+
+Id = Annotated[str, AfterValidator(_id)]
+Text = Annotated[str, AfterValidator(_text)]
+
+
+class Strict(NoCoercion):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ServerConfig(Strict):
+    listen: str = "127.0.0.1:8080"
+    # Unset: derived from ``listen`` (right on the box itself; set it when a proxy
+    # or another name fronts uplight, or links in RSS and notifications break).
+    public_base_url: str = ""
+
+    @field_validator("listen")
+    @classmethod
+    def _listen(cls, value: str) -> str:
+        parse_listen(value)
+        return value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _base_url(cls, value: str) -> str:
+        if value and not re.match(r"^https?://[^/\s]+(/\S*)?$", value):
+            raise ValueError("must be an absolute http:// or https:// URL")
+        return value.rstrip("/")
+
+    @model_validator(mode="after")
+    def _default_base_url(self) -> ServerConfig:
+        if not self.public_base_url:
+            host, port = parse_listen(self.listen)
+            if host in ("0.0.0.0", "::"):
+                host = "127.0.0.1"  # a wildcard address is not somewhere to link to
+            shown = f"[{host}]" if ":" in host else host
+            object.__setattr__(self, "public_base_url", f"http://{shown}:{port}")
+        return self
+
+    @property
+    def host(self) -> str:
+        return parse_listen(self.listen)[0]
+
+    @property
+    def port(self) -> int:
+        return parse_listen(self.listen)[1]
+
+
+def parse_listen(value: str) -> tuple[str, int]:
+    match = re.fullmatch(r"(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})", value)
+    if not match or not 0 < int(match.group(2)) < 65536:
+        raise ValueError('must be "host:port", e.g. "127.0.0.1:8080" or "[::1]:8080"')
+    return match.group(1).strip("[]"), int(match.group(2))
+
+
+class StorageConfig(Strict):
+    path: Path = Path("data/uplight.db")
+    retention_days: int = Field(30, ge=1, le=3650)
+
+
+class SchedulerConfig(Strict):
+    max_concurrency: int = Field(32, ge=1, le=1024)
+    max_jitter: Duration = Field(10.0, ge=0)
+
+
+class MetricsConfig(Strict):
+    enabled: bool = True
+    bearer_token_file: Path | None = None
+
+
+def _network(value: str) -> str:
+    try:
+        ipaddress.ip_network(value, strict=False)
+    except ValueError:
+        raise ValueError(f"{value!r} is not an IP address or CIDR network") from None
+    return value
+
+
+class RateLimitConfig(Strict):
+    """Per-client-IP token bucket on the public routes (see docs/deploy.md)."""
+
+    enabled: bool = True
+    requests_per_minute: int = Field(60, ge=1)
+    burst: int = Field(60, ge=1)
+    # Proxies whose X-Forwarded-For is believed; empty: the peer address is the client.
+    trusted_proxies: tuple[Annotated[str, AfterValidator(_network)], ...] = ()
+
+
+class PublicConfig(Strict):
+    cache_ttl: Duration = Field(10.0, ge=0)  # 0 disables the page cache
+    refresh_interval: Duration = Field(30.0, ge=1)  # the page script's refresh period
+    rate_limit: RateLimitConfig = RateLimitConfig()
+
+
+class MonitorConfig(Strict):
+    """The keys every monitor has; everything else belongs to its check type."""
+
+    id: Id
+    name: Text
+    type: str
+    interval: Duration = Field(60.0, ge=1)
+    timeout: Duration = Field(10.0, gt=0)
+    failure_threshold: int = Field(2, ge=1, le=100)
+    recovery_threshold: int = Field(1, ge=1, le=100)
+    # Channel ids ([[notifiers]]); None: [defaults] notify. A list here replaces the defaults.
+    notify: tuple[str, ...] | None = None
+    options: Any = Field(default=None, exclude=True)
+
+    @field_validator("timeout")
+    @classmethod
+    def _timeout_within_interval(cls, value: float, info: ValidationInfo) -> float:
+        interval = info.data.get("interval")
+        if isinstance(interval, float) and value > interval:
+            raise ValueError(f"must not be longer than interval ({format_duration(interval)})")
+        return value
+
+
+COMMON_MONITOR_KEYS = frozenset(MonitorConfig.model_fields) - {"options"}
+
+
+class ComponentConfig(Strict):
+    monitor: str
+    public_name: Text | None = None
+    public_group: Text | None = None
+    public_description: str | None = None
+    sort_order: int = 0
+
+
+class PageConfig(Strict):
+    slug: Id
+    title: Text
+    hostname: str | None = None
+    default: bool = False
+    components: tuple[ComponentConfig, ...] = ()
+
+
+MAX_MAINTENANCE_SECONDS = 30 * 86400
+
+
+class WeeklyScheduleConfig(Strict):
+    days: tuple[str, ...] = Field(min_length=1)
+    at: str
+
+    @field_validator("days")
+    @classmethod
+    def _days(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for day in value:
+            parse_weekday(day)
+        return value
+
+    @field_validator("at")
+    @classmethod
+    def _at(cls, value: str) -> str:
+        parse_time_of_day(value)
+        return value
+
+
+class MaintenanceConfig(Strict):
+    """A recurring maintenance window, materialised ahead of time (see uplight.maintenance)."""
+
+    id: Id
+    title: Text
+    description: str | None = None
+    severity: Literal["info", "warning", "critical"] = "info"
+    components: tuple[str, ...] = ()
+    duration: Duration
+    weekly: WeeklyScheduleConfig | None = None
+    cron: str | None = None
+    timezone: str = "UTC"
+
+    @field_validator("title")
+    @classmethod
+    def _title(cls, value: str) -> str:
+        if len(value) > 200:
+            raise ValueError("must be at most 200 characters")
+        return value
+
+    @field_validator("description")
+    @classmethod
+    def _description(cls, value: str | None) -> str | None:
+        if value is not None and len(value) > 5000:
+            raise ValueError("must be at most 5000 characters")
+        return value
+
+    @field_validator("duration")
+    @classmethod
+    def _duration(cls, value: float) -> float:
+        if not 60 <= value <= MAX_MAINTENANCE_SECONDS:
+            raise ValueError(f"must be between 1m and 30d, not {format_duration(value)}")
+        return value
+
+    @field_validator("cron")
+    @classmethod
+    def _cron(cls, value: str | None) -> str | None:
+        if value is not None:
+            parse_cron(value)
+        return value
+
+    @field_validator("timezone")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        parse_timezone(value)
+        return value
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> MaintenanceConfig:
+        if (self.weekly is None) == (self.cron is None):
+            raise ValueError('give exactly one schedule: weekly = { … } or cron = "…"')
+        return self
+
+    @property
+    def schedule(self) -> CronSpec:
+        if self.weekly is not None:
+            return weekly_spec(self.weekly.days, self.weekly.at)
+        return parse_cron(self.cron or "")
+
+
+class _TopLevel(Strict):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    public: PublicConfig = PublicConfig()
+    monitors: tuple[dict[str, Any], ...] = ()
+    pages: tuple[PageConfig, ...] = ()
+    maintenance: tuple[MaintenanceConfig, ...] = ()
+    notifiers: tuple[dict[str, Any], ...] = ()
+    defaults: DefaultsConfig = DefaultsConfig()
+
+
+class Config(Strict):
+    server: ServerConfig = ServerConfig()
+    storage: StorageConfig = StorageConfig()
+    scheduler: SchedulerConfig = SchedulerConfig()
+    metrics: MetricsConfig = MetricsConfig()
+    public: PublicConfig = PublicConfig()
+    monitors: tuple[MonitorConfig, ...] = ()
+    pages: tuple[PageConfig, ...] = ()
+    maintenance: tuple[MaintenanceConfig, ...] = ()
+    notifiers: tuple[NotifierConfig, ...] = ()
+    defaults: DefaultsConfig = DefaultsConfig()
+    source: Path | None = None
+
+    def monitor(self, monitor_id: str) -> MonitorConfig | None:
+        return next((m for m in self.monitors if m.id == monitor_id), None)
+
+    def notifier(self, notifier_id: str) -> NotifierConfig | None:
+        return next((n for n in self.notifiers if n.id == notifier_id), None)
+
+    def notify_ids(self, monitor_id: str) -> tuple[str, ...]:
+        """The channels a monitor names: its own ``notify``, else ``[defaults] notify``."""
+        monitor = self.monitor(monitor_id)
+        if monitor is not None and monitor.notify is not None:
+            return monitor.notify
+        return self.defaults.notify
+
+    @property
+    def default_page(self) -> PageConfig | None:
+        return next((p for p in self.pages if p.default), self.pages[0] if self.pages else None)
+
+    @property
+    def database_path(self) -> Path:
+        """``storage.path``; a relative path is relative to the config file's folder."""
+        path = self.storage.path
+        if not path.is_absolute() and self.source is not None:
+            path = self.source.parent / path
+        return path
+
+
+@dataclass(frozen=True)
+class ConfigIssue:
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}" if self.path else self.message
+
+
+class ConfigError(Exception):
+    def __init__(self, issues: Iterable[ConfigIssue], source: Path | None = None) -> None:
+        self.issues = list(issues)
+        self.source = source
+        where = f"{source}: " if source else ""
+        lines = "\n".join(f"  {issue}" for issue in self.issues)
+        super().__init__(f"{where}{len(self.issues)} config error(s):\n{lines}")

@@ -1,0 +1,1 @@
+"""Incidents: the threshold engine that opens and ends them, and their store."""

@@ -1,0 +1,409 @@
+"""Incidents and their timeline updates: schema and intent-named queries.
+
+An incident belongs to one monitor. The engine owns its lifecycle (opened,
+severity raised, ended) and the operator narrates it (public title,
+description, severity override, timeline updates). The engine's severity and
+the operator's override are stored apart so clearing the override (JSON
+``null``) falls back to what the engine decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import aiosqlite
+
+from ..db.sql import from_millis, run_script, to_millis
+
+if TYPE_CHECKING:
+    from ..db.store import Store
+
+SEVERITIES = ("minor", "major", "critical")
+PHASES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
+# SQLite integers are signed 64-bit; a larger id cannot name a row (and would not bind).
+MAX_ID = 2**63 - 1
+
+
+async def m003_incidents(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        CREATE TABLE incidents (
+            id INTEGER PRIMARY KEY,
+            monitor_id TEXT NOT NULL,
+            monitor_name TEXT NOT NULL,              -- as named when it opened: the auto title
+            auto_severity TEXT NOT NULL CHECK (auto_severity IN ('minor', 'major', 'critical')),
+            severity_override TEXT CHECK (severity_override IN ('minor', 'major', 'critical')),
+            public_title TEXT,                       -- NULL: the auto title is shown
+            public_description TEXT,
+            started_at INTEGER NOT NULL,             -- unix milliseconds, UTC
+            ended_at INTEGER,                        -- NULL while active
+            updated_at INTEGER NOT NULL
+        );
+        CREATE INDEX incidents_by_start ON incidents (started_at, id);
+        CREATE INDEX incidents_by_monitor ON incidents (monitor_id, started_at);
+        -- The engine's invariant, enforced where it cannot be raced: one open incident per monitor.
+        CREATE UNIQUE INDEX incidents_one_active ON incidents (monitor_id) WHERE ended_at IS NULL;
+
+        CREATE TABLE incident_updates (
+            id INTEGER PRIMARY KEY,
+            incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+            phase TEXT NOT NULL CHECK (phase IN
+                ('investigating', 'identified', 'monitoring', 'resolved', 'postmortem')),
+            message TEXT NOT NULL,
+            created_at INTEGER NOT NULL,
+            created_by TEXT                          -- the API token's name
+        );
+        CREATE INDEX incident_updates_by_incident ON incident_updates (incident_id, id);
+        """,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdate:
+    id: int
+    incident_id: int
+    phase: str
+    message: str
+    created_at: dt.datetime
+    created_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int
+    monitor_id: str
+    monitor_name: str
+    auto_severity: str
+    severity_override: str | None
+    public_title: str | None
+    public_description: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    updated_at: dt.datetime
+    latest_update: IncidentUpdate | None = None
+
+    @property
+    def severity(self) -> str:
+        return self.severity_override or self.auto_severity
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+
+# Called inside an operator update's transaction with the incident and the new update.
+UpdateListener = Callable[[aiosqlite.Connection, Incident, IncidentUpdate], Awaitable[None]]
+# Called inside an operator narration's transaction with the incident before and after it.
+NarrationListener = Callable[[aiosqlite.Connection, Incident, Incident], Awaitable[None]]
+
+_INCIDENT_COLUMNS = (
+    "id, monitor_id, monitor_name, auto_severity, severity_override, public_title,"
+    " public_description, started_at, ended_at, updated_at"
+)
+_UPDATE_COLUMNS = "id, incident_id, phase, message, created_at, created_by"
+
+
+def _incident(row: Sequence[Any], latest: IncidentUpdate | None = None) -> Incident:
+    return Incident(
+        id=row[0],
+        monitor_id=row[1],
+        monitor_name=row[2],
+        auto_severity=row[3],
+        severity_override=row[4],
+        public_title=row[5],
+        public_description=row[6],
+        started_at=from_millis(row[7]),
+        ended_at=None if row[8] is None else from_millis(row[8]),
+        updated_at=from_millis(row[9]),
+        latest_update=latest,
+    )
+
+
+def _update(row: Sequence[Any]) -> IncidentUpdate:
+    return IncidentUpdate(row[0], row[1], row[2], row[3], from_millis(row[4]), row[5])
+
+
+async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
+    async with db.execute(sql, params) as cursor:
+        return list(await cursor.fetchall())
+
+
+# -- engine writes (inside the caller's transaction) ----------------------------
+
+
+async def insert_incident(
+    db: aiosqlite.Connection,
+    *,
+    monitor_id: str,
+    monitor_name: str,
+    severity: str,
+    started_at: dt.datetime,
+    at: dt.datetime,
+) -> int:
+    cursor = await db.execute(
+        "INSERT INTO incidents (monitor_id, monitor_name, auto_severity, started_at, updated_at)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (monitor_id, monitor_name, severity, to_millis(started_at), to_millis(at)),
+    )
+    assert cursor.lastrowid is not None
+    return cursor.lastrowid
+
+
+async def incident_in(db: aiosqlite.Connection, incident_id: int) -> Incident | None:
+    """Read an incident inside a write transaction (what it is right now)."""
+    if not 0 < incident_id <= MAX_ID:
+        return None
+    rows = await _rows(
+        db, f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,)
+    )
+    if not rows:
+        return None
+    latest = await _rows(
+        db,
+        f"SELECT {_UPDATE_COLUMNS} FROM incident_updates WHERE incident_id = ?"
+        " ORDER BY id DESC LIMIT 1",
+        (incident_id,),
+    )
+    return _incident(rows[0], _update(latest[0]) if latest else None)
+
+
+async def set_auto_severity(
+    db: aiosqlite.Connection,
+    incident_id: int,
+    severity: str,
+    at: dt.datetime,
+    *,
+    clear_override: bool,
+) -> None:
+    await db.execute(
+        "UPDATE incidents SET auto_severity = ?, updated_at = ?"
+        + (", severity_override = NULL" if clear_override else "")
+        + " WHERE id = ?",
+        (severity, to_millis(at), incident_id),
+    )
+
+
+async def mark_ended(db: aiosqlite.Connection, incident_id: int, at: dt.datetime) -> None:
+    await db.execute(
+        "UPDATE incidents SET ended_at = ?, updated_at = ? WHERE id = ? AND ended_at IS NULL",
+        (to_millis(at), to_millis(at), incident_id),
+    )
+
+
+# -- operator writes (each its own transaction) ----------------------------------
+
+# The columns the operator may narrate; anything else is the engine's.
+NARRATION_COLUMNS = {
+    "public_title": "public_title",
+    "public_description": "public_description",
+    "severity": "severity_override",
+}
+
+
+async def narrate_incident(
+    store: Store,
+    incident_id: int,
+    changes: dict[str, str | None],
+    at: dt.datetime,
+    *,
+    listeners: Sequence[NarrationListener] = (),
+) -> Incident | None:
+    """Set (a string) or clear (``None``) narration fields; the rest stay as they are.
+
+    Returns the incident as committed, or None when there is no such incident.
+    ``listeners`` run inside the transaction with the incident before and after
+    (a severity change's outbox rows): the change and what they write commit or
+    roll back together.
+    """
+
+    async def write(db: aiosqlite.Connection) -> Incident | None:
+        before = await incident_in(db, incident_id)
+        if before is None:
+            return None
+        if changes:
+            sets = ", ".join(f"{NARRATION_COLUMNS[name]} = ?" for name in changes)
+            await db.execute(
+                f"UPDATE incidents SET {sets}, updated_at = ? WHERE id = ?",
+                (*changes.values(), to_millis(at), incident_id),
+            )
+        after = await incident_in(db, incident_id)
+        assert after is not None  # the same transaction read it a moment ago
+        for listener in listeners:
+            await listener(db, before, after)
+        return after
+
+    return await store.write(write)
+
+
+async def add_incident_update(
+    store: Store,
+    incident_id: int,
+    *,
+    phase: str,
+    message: str,
+    created_by: str | None,
+    at: dt.datetime,
+    listeners: Sequence[UpdateListener] = (),
+) -> IncidentUpdate | None:
+    """Append to the timeline (ended incidents too); None when there is no such incident.
+
+    ``listeners`` run inside the transaction (notification outbox rows): the update
+    and what they write commit or roll back together.
+    """
+
+    async def write(db: aiosqlite.Connection) -> IncidentUpdate | None:
+        incident = await incident_in(db, incident_id)
+        if incident is None:
+            return None
+        cursor = await db.execute(
+            "INSERT INTO incident_updates (incident_id, phase, message, created_at, created_by)"
+            " VALUES (?, ?, ?, ?, ?)",
+            (incident_id, phase, message, to_millis(at), created_by),
+        )
+        await db.execute(
+            "UPDATE incidents SET updated_at = max(updated_at, ?) WHERE id = ?",
+            (to_millis(at), incident_id),
+        )
+        assert cursor.lastrowid is not None
+        update = IncidentUpdate(cursor.lastrowid, incident_id, phase, message, at, created_by)
+        for listener in listeners:
+            await listener(db, incident, update)
+        return update
+
+    return await store.write(write)
+
+
+# -- reads -------------------------------------------------------------------------
+
+
+async def active_incidents(store: Store) -> list[Incident]:
+    """Every incident not ended yet (the engine restores these at start)."""
+    rows = await store.fetchall(
+        f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE ended_at IS NULL ORDER BY id"
+    )
+    return [_incident(row) for row in rows]
+
+
+async def get_incident(store: Store, incident_id: int) -> Incident | None:
+    if not 0 < incident_id <= MAX_ID:
+        return None
+    rows = await store.fetchall(
+        f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE id = ?", (incident_id,)
+    )
+    if not rows:
+        return None
+    latest = await latest_updates(store, [incident_id])
+    return _incident(rows[0], latest.get(incident_id))
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPosition:
+    """Where a page of the newest-first list ended: the keyset for the next page."""
+
+    started_at_ms: int
+    id: int
+
+
+async def list_incidents(
+    store: Store,
+    *,
+    active: bool | None = None,
+    monitor_id: str | None = None,
+    since: dt.datetime | None = None,
+    after: IncidentPosition | None = None,
+    limit: int = 50,
+) -> list[Incident]:
+    """Newest start first. ``since``: incidents still active at or after that time."""
+    where: list[str] = []
+    params: list[Any] = []
+    if active is not None:
+        where.append("ended_at IS NULL" if active else "ended_at IS NOT NULL")
+    if monitor_id is not None:
+        where.append("monitor_id = ?")
+        params.append(monitor_id)
+    if since is not None:
+        where.append("(ended_at IS NULL OR ended_at >= ?)")
+        params.append(to_millis(since))
+    if after is not None:
+        where.append("(started_at < ? OR (started_at = ? AND id < ?))")
+        params += [after.started_at_ms, after.started_at_ms, after.id]
+    clause = f" WHERE {' AND '.join(where)}" if where else ""
+    rows = await store.fetchall(
+        f"SELECT {_INCIDENT_COLUMNS} FROM incidents{clause}"
+        " ORDER BY started_at DESC, id DESC LIMIT ?",
+        (*params, limit),
+    )
+    latest = await latest_updates(store, [row[0] for row in rows])
+    return [_incident(row, latest.get(row[0])) for row in rows]
+
+
+def position_of(incident: Incident) -> IncidentPosition:
+    return IncidentPosition(to_millis(incident.started_at), incident.id)
+
+
+async def latest_updates(store: Store, incident_ids: Iterable[int]) -> dict[int, IncidentUpdate]:
+    """The newest timeline update of each incident that has one."""
+    ids = list(incident_ids)
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    rows = await store.fetchall(
+        f"SELECT {_UPDATE_COLUMNS} FROM incident_updates WHERE id IN"
+        f" (SELECT max(id) FROM incident_updates WHERE incident_id IN ({marks})"
+        " GROUP BY incident_id)",
+        ids,
+    )
+    return {row[1]: _update(row) for row in rows}
+
+
+async def incident_updates(store: Store, incident_id: int) -> list[IncidentUpdate]:
+    """The timeline, newest first."""
+    rows = await store.fetchall(
+        f"SELECT {_UPDATE_COLUMNS} FROM incident_updates WHERE incident_id = ? ORDER BY id DESC",
+        (incident_id,),
+    )
+    return [_update(row) for row in rows]
+
+
+# -- reads for the public page -------------------------------------------------------
+
+
+async def incidents_of_monitors(
+    store: Store, monitor_ids: Iterable[str], *, ended_since: dt.datetime
+) -> list[Incident]:
+    """Incidents of these monitors that are active or ended at or after ``ended_since``,
+    newest start first; without ``latest_update`` (read the timelines with
+    :func:`incident_timelines`: one query for all of them)."""
+    ids = list(dict.fromkeys(monitor_ids))
+    if not ids:
+        return []
+    marks = ",".join("?" * len(ids))
+    rows = await store.fetchall(
+        f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE monitor_id IN ({marks})"
+        " AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC, id DESC",
+        (*ids, to_millis(ended_since)),
+    )
+    return [_incident(row) for row in rows]
+
+
+async def incident_timelines(
+    store: Store, incident_ids: Iterable[int]
+) -> dict[int, list[IncidentUpdate]]:
+    """The timelines of many incidents in one query, each newest first."""
+    ids = list(incident_ids)
+    found: dict[int, list[IncidentUpdate]] = {i: [] for i in ids}
+    if not ids:
+        return found
+    marks = ",".join("?" * len(ids))
+    rows = await store.fetchall(
+        f"SELECT {_UPDATE_COLUMNS} FROM incident_updates WHERE incident_id IN ({marks})"
+        " ORDER BY incident_id, id DESC",
+        ids,
+    )
+    for row in rows:
+        found[row[1]].append(_update(row))
+    return found

@@ -1,0 +1,1 @@
+"""Maintenance windows: lifecycle on the clock, recurring schedules, and their store."""

@@ -1,0 +1,386 @@
+"""Maintenance windows: the lifecycle, driven by the clock, and recurring windows.
+
+Statuses move ``scheduled → active`` at ``starts_at`` and ``→ completed`` at
+``ends_at`` (``completed_at = ends_at``) by themselves: a background task wakes
+at the next boundary (every few seconds at most) and every write applies due
+transitions first, so what is stored agrees with the clock. An operator can
+cancel (the row stays, for audit), complete now (``completed_at = now``;
+``ends_at`` keeps the plan) or purge (deleted for good).
+
+``[[maintenance]]`` entries in the config are materialised as ordinary windows
+ahead of time (see ``maintenance_recurring``) at start and on every tick. At
+start, future windows of an entry that changed or was removed are replaced;
+ones that started, ended or were cancelled stay.
+
+While a window is live and the clock is inside it, ``is_active(monitor_id)`` is
+true for its components: the scheduler flags their results as taken during
+maintenance.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, TypeVar
+
+import aiosqlite
+
+from ..clock import Clock
+from ..config import MAX_MAINTENANCE_SECONDS, Config
+from ..db.store import Store
+from . import store as queries
+from .recurring import fingerprint, insert_occurrences, planned_occurrences
+from .store import StoredWindow, WindowFields, clock_status
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+MAX_DURATION = dt.timedelta(seconds=MAX_MAINTENANCE_SECONDS)
+MAX_TICK_SECONDS = 5.0
+
+
+class MaintenanceError(Exception):
+    """A request the lifecycle refuses (422 on the API), with the field it is about."""
+
+    def __init__(self, code: str, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.field = field
+
+
+class WindowNotFound(Exception):
+    pass
+
+
+def to_ms_precision(value: dt.datetime) -> dt.datetime:
+    """Times are stored in milliseconds: validate what will be stored."""
+    return value.replace(microsecond=value.microsecond // 1000 * 1000)
+
+
+def validate_window(
+    fields: WindowFields, monitor_ids: set[str], *, check_components: bool = True
+) -> None:
+    """The rules that span fields (the API models check each field on its own).
+
+    ``check_components=False`` skips the monitor ids: a PATCH that does not send
+    ``component_ids`` must not fail on a stored id whose monitor has since left
+    the config (the window would be impossible to rename or move otherwise).
+    """
+    if fields.ends_at <= fields.starts_at:
+        raise MaintenanceError("INVALID_TIME_RANGE", "must be after starts_at", field="ends_at")
+    if fields.ends_at - fields.starts_at > MAX_DURATION:
+        raise MaintenanceError(
+            "INVALID_DURATION",
+            "must be at most 30 days after starts_at",
+            field="ends_at",
+        )
+    if not check_components:
+        return
+    for index, monitor_id in enumerate(fields.component_ids):
+        if monitor_id not in monitor_ids:
+            raise MaintenanceError(
+                "INVALID_COMPONENT_ID",
+                f"no monitor has id {monitor_id!r}",
+                field=f"component_ids[{index}]",
+            )
+
+
+class MaintenanceService:
+    def __init__(self, store: Store, config: Config, clock: Clock) -> None:
+        self.store = store
+        self.clock = clock
+        self._monitor_ids = {m.id for m in config.monitors}
+        self._entries = tuple(config.maintenance)
+        self._live: tuple[StoredWindow, ...] = ()
+        self._by_monitor: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+        self._written = 0  # sequence of write jobs, to keep the newest live view
+        self._shown = 0
+        self._known: set[tuple[str, dt.datetime]] = set()  # materialised or skipped
+        self._task: asyncio.Task[None] | None = None
+
+    # -- the scheduler's question -------------------------------------------------
+
+    def is_active(self, monitor_id: str) -> bool:
+        """Whether a live window covers ``monitor_id`` now. Sync: no database access."""
+        now = self.clock.now()
+        return any(start <= now < end for start, end in self._by_monitor.get(monitor_id, ()))
+
+    def active_windows(self) -> list[StoredWindow]:
+        now = self.clock.now()
+        return [w for w in self._live if w.starts_at <= now < w.ends_at]
+
+    # -- running ------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """After the store is open: replace stale config windows, catch up, start ticking."""
+        table = {entry.id: fingerprint(entry) for entry in self._entries}
+        removed = await self._write(
+            lambda db, now: queries.delete_stale_config_windows(db, now, table)
+        )
+        if removed:
+            log.info("replaced %d future maintenance windows of changed config entries", removed)
+        await self.tick()
+        self._task = asyncio.create_task(self._run(), name="uplight-maintenance")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def tick(self) -> None:
+        """Materialise what the config schedules, then apply due transitions."""
+        await self._materialise(self.clock.now())
+        await self.refresh()
+
+    async def refresh(self) -> None:
+        """Apply due transitions now if any are due (no write when none are: every
+        write goes through this service, so the live windows in memory are current)."""
+        now = self.clock.now()
+        if any(
+            w.ends_at <= now or (w.status == "scheduled" and w.starts_at <= now) for w in self._live
+        ):
+            await self._write(lambda db, now: _nothing())
+
+    def seconds_to_next_boundary(self) -> float:
+        now = self.clock.now()
+        ahead = [
+            moment
+            for w in self._live
+            for moment in ((w.starts_at, w.ends_at) if w.status == "scheduled" else (w.ends_at,))
+            if moment > now
+        ]
+        if not ahead:
+            return MAX_TICK_SECONDS
+        return min(MAX_TICK_SECONDS, max(0.05, (min(ahead) - now).total_seconds()))
+
+    async def _run(self) -> None:
+        while True:
+            delay = MAX_TICK_SECONDS
+            try:
+                await self.tick()
+                delay = self.seconds_to_next_boundary()
+            except Exception:
+                log.exception("maintenance tick failed")
+            await asyncio.sleep(delay)
+
+    async def _write(self, work: Callable[[aiosqlite.Connection, dt.datetime], Awaitable[T]]) -> T:
+        """One transaction: due transitions, ``work``, then the live windows it leaves."""
+
+        async def job(db: aiosqlite.Connection) -> tuple[T, list[StoredWindow], int]:
+            now = self.clock.now()
+            await queries.apply_transitions(db, now)
+            result = await work(db, now)
+            live = await queries.live_windows(db)
+            self._written += 1
+            return result, live, self._written
+
+        result, live, sequence = await self.store.write(job)
+        if sequence > self._shown:  # a later write may have finished first
+            self._shown = sequence
+            self._set_live(live)
+        return result
+
+    def _set_live(self, live: Sequence[StoredWindow]) -> None:
+        by_monitor: dict[str, list[tuple[dt.datetime, dt.datetime]]] = {}
+        for window in live:
+            for monitor_id in window.component_ids:
+                by_monitor.setdefault(monitor_id, []).append((window.starts_at, window.ends_at))
+        self._live = tuple(live)
+        self._by_monitor = by_monitor
+
+    # -- operations ---------------------------------------------------------------
+
+    async def get(self, window_id: int) -> StoredWindow:
+        await self.refresh()
+        window = await queries.get_window(self.store, window_id)
+        if window is None:
+            raise WindowNotFound(window_id)
+        return window
+
+    async def list_windows(
+        self, *, status: str | None = None, limit: int = 50
+    ) -> list[StoredWindow]:
+        """Newest start first; ``upcoming`` is scheduled with a start still ahead."""
+        await self.refresh()
+        if status == "upcoming":
+            return await queries.list_windows(
+                self.store, status="scheduled", starts_after=self.clock.now(), limit=limit
+            )
+        return await queries.list_windows(self.store, status=status, limit=limit)
+
+    async def schedule(self, fields: WindowFields, *, created_by: str) -> StoredWindow:
+        fields = self._normalised(fields)
+        validate_window(fields, self._monitor_ids)
+
+        async def insert(db: aiosqlite.Connection, now: dt.datetime) -> StoredWindow:
+            status = clock_status(fields.starts_at, fields.ends_at, now)
+            window_id = await queries.insert_window(
+                db,
+                fields,
+                status=status,
+                now=now,
+                created_by=created_by,
+                completed_at=fields.ends_at if status == "completed" else None,
+            )
+            assert window_id is not None
+            return await _reread(db, window_id)
+
+        return await self._write(insert)
+
+    async def update(self, window_id: int, changes: dict[str, Any]) -> StoredWindow:
+        """Apply the given fields (omitted ones stay) and re-validate the whole window
+        (component ids only when ``changes`` has them).
+
+        An active window given an ``ends_at`` at or before now is completed now
+        (``ends_at = completed_at = now``), never retroactively: its results up to
+        now were flagged as in maintenance, and the record must agree with them.
+        """
+
+        async def rewrite(db: aiosqlite.Connection, now: dt.datetime) -> StoredWindow:
+            window = await _existing(db, window_id)
+            if window.status in ("completed", "cancelled"):
+                raise MaintenanceError(
+                    "MAINTENANCE_COMPLETED",
+                    f"maintenance window {window_id} is {window.status} and cannot be changed",
+                )
+            if not changes:
+                return window
+            fields = self._normalised(dataclasses.replace(window.fields, **changes))
+            validate_window(fields, self._monitor_ids, check_components="component_ids" in changes)
+            if window.status == "active" and fields.ends_at <= now:
+                # Validated as sent first (an end before the start is still an
+                # error), then clamped: the window ends at this moment.
+                fields = dataclasses.replace(fields, ends_at=to_ms_precision(now))
+                if fields.ends_at <= fields.starts_at:  # started this very millisecond
+                    raise MaintenanceError(
+                        "INVALID_TIME_RANGE", "must be after starts_at", field="ends_at"
+                    )
+            status = clock_status(fields.starts_at, fields.ends_at, now)
+            await queries.rewrite_window(
+                db,
+                window_id,
+                fields,
+                status=status,
+                completed_at=fields.ends_at if status == "completed" else None,
+                now=now,
+            )
+            return await _reread(db, window_id)
+
+        return await self._write(rewrite)
+
+    async def cancel(self, window_id: int) -> StoredWindow:
+        """Cancel a scheduled or active window; cancelling again changes nothing."""
+
+        async def cancel(db: aiosqlite.Connection, now: dt.datetime) -> StoredWindow:
+            window = await _existing(db, window_id)
+            if window.status == "cancelled":
+                return window
+            if window.status == "completed":
+                raise MaintenanceError(
+                    "MAINTENANCE_COMPLETED",
+                    f"maintenance window {window_id} is already completed; purge it to delete it",
+                )
+            await queries.mark_cancelled(db, window_id, now)
+            return await _reread(db, window_id)
+
+        return await self._write(cancel)
+
+    async def complete(self, window_id: int) -> StoredWindow:
+        """End an active window now; completing again changes nothing."""
+
+        async def complete(db: aiosqlite.Connection, now: dt.datetime) -> StoredWindow:
+            window = await _existing(db, window_id)
+            if window.status == "completed":
+                return window
+            if window.status == "cancelled":
+                raise MaintenanceError(
+                    "MAINTENANCE_COMPLETED", f"maintenance window {window_id} is cancelled"
+                )
+            if window.status == "scheduled":
+                raise MaintenanceError(
+                    "MAINTENANCE_NOT_STARTED",
+                    f"maintenance window {window_id} has not started; cancel it instead",
+                )
+            await queries.mark_completed(db, window_id, now)
+            return await _reread(db, window_id)
+
+        return await self._write(complete)
+
+    async def purge(self, window_id: int) -> None:
+        """Delete for good. A config occurrence still ahead is materialised again:
+        cancel one to skip it."""
+
+        async def purge(db: aiosqlite.Connection, now: dt.datetime) -> StoredWindow:
+            window = await _existing(db, window_id)
+            await queries.delete_window(db, window_id)
+            return window
+
+        window = await self._write(purge)
+        if window.config_id is not None:
+            self._known = {key for key in self._known if key[0] != window.config_id}
+
+    def _normalised(self, fields: WindowFields) -> WindowFields:
+        return dataclasses.replace(
+            fields,
+            component_ids=tuple(dict.fromkeys(fields.component_ids)),
+            starts_at=to_ms_precision(fields.starts_at.astimezone(dt.UTC)),
+            ends_at=to_ms_precision(fields.ends_at.astimezone(dt.UTC)),
+        )
+
+    # -- recurring windows from the config ----------------------------------------
+
+    async def _materialise(self, now: dt.datetime) -> None:
+        wanted = {
+            entry.id: [
+                start
+                for start in planned_occurrences(entry, now)
+                if (entry.id, start) not in self._known
+            ]
+            for entry in self._entries
+        }
+        # The key set only has to remember what a pass could plan again.
+        horizon = now - MAX_DURATION
+        self._known = {key for key in self._known if key[1] > horizon}
+        if not any(wanted.values()):
+            return
+        entries = {entry.id: entry for entry in self._entries}
+
+        async def insert(db: aiosqlite.Connection, at: dt.datetime) -> int:
+            created = 0
+            for entry_id, starts in wanted.items():
+                if starts:
+                    created += await insert_occurrences(db, entries[entry_id], starts, at)
+            return created
+
+        created = await self._write(insert)
+        # Only once committed: a failed pass plans the same occurrences again.
+        self._known.update(
+            (entry_id, start) for entry_id, starts in wanted.items() for start in starts
+        )
+        if created:
+            log.info("materialised %d maintenance windows from the config", created)
+
+
+async def _nothing() -> None:
+    return None
+
+
+async def _existing(db: aiosqlite.Connection, window_id: int) -> StoredWindow:
+    window = await queries.read_window(db, window_id)
+    if window is None:
+        raise WindowNotFound(window_id)
+    return window
+
+
+async def _reread(db: aiosqlite.Connection, window_id: int) -> StoredWindow:
+    window = await queries.read_window(db, window_id)
+    assert window is not None
+    return window

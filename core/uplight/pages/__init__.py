@@ -1,0 +1,1 @@
+"""Status pages: snapshots, views, the single-flight cache, provisioning, editing, and their store."""

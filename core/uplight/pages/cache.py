@@ -1,0 +1,302 @@
+"""The public page cache: each page's snapshot computed at most once per TTL.
+
+Per page (keyed by slug) and per incident permalink (keyed by id) an entry
+holds the latest snapshot and the bytes each renderer made of it. Rules:
+
+- Fresh for ``ttl`` seconds (``public.cache_ttl``, 10 s by default; 0 turns
+  the cache off: every request computes, though concurrent ones still share).
+- Single-flight: when an entry is stale, one task computes and every
+  concurrent request awaits that task. The task is not the first caller's, so a
+  visitor who disconnects does not cancel the others' result.
+- Last-known-good: when a compute raises, callers get the previous snapshot
+  (counted as ``stale_served``), and nothing recomputes until ``failure_backoff``
+  (1 s) has passed, so a failing database is not asked once per request. With
+  no previous snapshot, :class:`SnapshotUnavailable` (the routes answer 503).
+- Rendered bodies are cached on the snapshot they came from, per renderer and
+  parameters, with a strong ETag from a hash of the uncompressed bytes (the
+  gzip variant's ETag ends in ``-gz``); gzip is done once per body.
+- Admin writes (pages, incidents, maintenance) show within one TTL; routes may
+  call :meth:`PageCache.invalidate` to show them at once.
+
+Counters per page (``stats()``, exported by ``uplight.metrics``): ``hits``
+(served fresh), ``misses`` (requests that waited for a compute), ``stale_served``,
+``compute_errors``, ``computes`` and ``compute_seconds_total`` (failed computes
+included). Incident permalinks share one set of counters under ``_incidents``,
+a key no slug can take.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip as gzip_module
+import hashlib
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, Generic, Protocol, TypeVar
+
+from ..renderers import Renderer
+from ..snapshot import IncidentPage, PageSnapshot
+
+log = logging.getLogger(__name__)
+
+INCIDENTS_KEY = "_incidents"  # slugs are [a-z0-9-]: this never names a page
+FAILURE_BACKOFF = 1.0
+MAX_INCIDENT_ENTRIES = 256  # ids come from URLs: bound what visitors can make us hold
+MAX_BODY_VARIANTS = 32  # per snapshot: renderers, parameter sets, identity or gzip
+GZIP_LEVEL = 6
+
+T = TypeVar("T", PageSnapshot, IncidentPage)
+
+
+class SnapshotUnavailable(Exception):
+    """No snapshot can be served: the compute failed and there is none from before."""
+
+
+class SnapshotSource(Protocol):
+    """What the cache computes from; :class:`uplight.pages.PageService` is one."""
+
+    def resolve(self, slug: str | None = None, host: str | None = None) -> str | None: ...
+
+    def slugs(self) -> list[str]: ...
+
+    async def page_snapshot(self, slug: str) -> PageSnapshot | None: ...
+
+    async def incident_page(self, incident_id: int) -> IncidentPage | None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    body: bytes
+    media_type: str
+    etag: str  # strong, quoted: '"<hash>"', or '"<hash>-gz"' for the gzip variant
+    gzipped: bool
+    max_age: int  # seconds, for Cache-Control: public, max-age=<max_age>
+
+
+@dataclass(slots=True)
+class CacheStats:
+    hits: int = 0
+    misses: int = 0
+    stale_served: int = 0
+    compute_errors: int = 0
+    computes: int = 0
+    compute_seconds_total: float = 0.0
+
+    def copy(self) -> CacheStats:
+        return replace(self)
+
+
+def etag_of(body: bytes) -> str:
+    return '"' + hashlib.blake2b(body, digest_size=16).hexdigest() + '"'
+
+
+def _param_key(value: Any) -> Hashable:
+    # Callables (asset_url) are keyed by identity: pass the same object on every
+    # request, or each request renders anew (still correct, bounded by MAX_BODY_VARIANTS).
+    try:
+        hash(value)
+    except TypeError:
+        return ("repr", repr(value))
+    return value
+
+
+class Cached(Generic[T]):
+    """One computed snapshot and the bodies rendered from it."""
+
+    def __init__(
+        self,
+        subject: T,
+        *,
+        max_age: int,
+        computed_at: float,
+        renderers: Mapping[str, Renderer] | None = None,
+    ) -> None:
+        self.subject = subject
+        self.max_age = max_age
+        self.computed_at = computed_at  # on the cache's clock
+        self._renderers = renderers or {}
+        self._bodies: dict[Hashable, Rendered] = {}
+
+    def body(self, renderer: Renderer | str, *, gzip: bool = False, **params: Any) -> Rendered:
+        """``renderer.render(subject, **params)``, rendered once per snapshot; with
+        ``gzip`` the gzip-compressed variant (compressed once, deterministic bytes).
+
+        ``renderer`` is a renderer or the name of one the cache was given.
+        """
+        if isinstance(renderer, str):
+            found = self._renderers.get(renderer)
+            if found is None:
+                raise KeyError(f"no renderer named {renderer!r}")
+            renderer = found
+        key = (renderer.name, tuple(sorted((k, _param_key(v)) for k, v in params.items())))
+        plain = self._bodies.get((key, False))
+        if plain is None:
+            data = renderer.render(self.subject, **params)
+            if not isinstance(data, bytes):
+                raise TypeError(f"renderer {renderer.name!r} returned {type(data).__name__}")
+            plain = Rendered(data, renderer.media_type, etag_of(data), False, self.max_age)
+            self._keep((key, False), plain)
+        if not gzip:
+            return plain
+        packed = self._bodies.get((key, True))
+        if packed is None:
+            data = gzip_module.compress(plain.body, compresslevel=GZIP_LEVEL, mtime=0)
+            packed = Rendered(data, plain.media_type, plain.etag[:-1] + '-gz"', True, self.max_age)
+            self._keep((key, True), packed)
+        return packed
+
+    def _keep(self, key: Hashable, rendered: Rendered) -> None:
+        if len(self._bodies) < MAX_BODY_VARIANTS:
+            self._bodies[key] = rendered
+
+
+class CachedPage(Cached[PageSnapshot]):
+    @property
+    def snapshot(self) -> PageSnapshot:
+        return self.subject
+
+
+class CachedIncident(Cached[IncidentPage]):
+    @property
+    def incident_page(self) -> IncidentPage:
+        return self.subject
+
+
+@dataclass(slots=True)
+class _Entry:
+    value: Any = None  # Cached[...] or None (no such page/incident), once has_value
+    has_value: bool = False
+    expires_at: float = 0.0
+    retry_at: float = 0.0  # after a failed compute, none before this
+    task: asyncio.Task[tuple[bool, Any]] | None = None
+
+
+class PageCache:
+    def __init__(
+        self,
+        source: SnapshotSource,
+        *,
+        ttl: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+        failure_backoff: float = FAILURE_BACKOFF,
+        renderers: Mapping[str, Renderer] | None = None,
+    ) -> None:
+        self.source = source
+        self.renderers: Mapping[str, Renderer] = renderers or {}  # for body() by name
+        self.ttl = ttl
+        self.max_age = max(0, round(ttl))
+        self._clock = clock
+        self._backoff = failure_backoff
+        self._pages: dict[str, _Entry] = {}
+        self._incidents: OrderedDict[int, _Entry] = OrderedDict()
+        self._stats: dict[str, CacheStats] = {INCIDENTS_KEY: CacheStats()}
+
+    async def page(self, slug: str | None = None, host: str | None = None) -> CachedPage | None:
+        """The page ``slug``; without one, the page whose hostname is ``host`` (the
+        request's Host header), else the default page. None: no such page.
+        Raises :class:`SnapshotUnavailable` on a cold failure."""
+        key = self.source.resolve(slug, host)
+        if key is None:
+            return None
+        entry = self._pages.get(key)
+        if entry is None:
+            entry = self._pages[key] = _Entry()
+        stats = self._stats.setdefault(key, CacheStats())
+
+        async def compute() -> CachedPage | None:
+            snapshot = await self.source.page_snapshot(key)
+            if snapshot is None:
+                return None
+            return CachedPage(snapshot, **self._cached_args())
+
+        return await self._get(entry, stats, compute)
+
+    async def incident(self, incident_id: int) -> CachedIncident | None:
+        """An incident's permalink page; None when it does not exist or no page shows it."""
+        entry = self._incidents.get(incident_id)
+        if entry is None:
+            entry = self._incidents[incident_id] = _Entry()
+            self._evict_incidents()
+        else:
+            self._incidents.move_to_end(incident_id)
+
+        async def compute() -> CachedIncident | None:
+            found = await self.source.incident_page(incident_id)
+            if found is None:
+                return None
+            return CachedIncident(found, **self._cached_args())
+
+        return await self._get(entry, self._stats[INCIDENTS_KEY], compute)
+
+    def _cached_args(self) -> dict[str, Any]:
+        return {"max_age": self.max_age, "computed_at": self._clock(), "renderers": self.renderers}
+
+    def invalidate(self, slug: str | None = None) -> None:
+        """Forget snapshots (one page's, or all, incident permalinks included), so the
+        next request computes. A compute already running finishes for its waiters."""
+        # Expire rather than forget: the snapshot stays as last-known-good in case
+        # the next compute fails.
+        pages = self._pages.values() if slug is None else [self._pages.get(slug)]
+        for entry in [*pages, *self._incidents.values()]:  # an incident's page may be this one
+            if entry is not None:
+                entry.expires_at = 0.0
+
+    def stats(self) -> dict[str, CacheStats]:
+        """Copies of the counters: every known page (zeros before its first request),
+        every page seen before, and the incident permalinks under ``INCIDENTS_KEY``."""
+        for slug in self.source.slugs():
+            self._stats.setdefault(slug, CacheStats())
+        return {key: value.copy() for key, value in self._stats.items()}
+
+    # -- the single flight ---------------------------------------------------------
+
+    async def _get(
+        self, entry: _Entry, stats: CacheStats, compute: Callable[[], Awaitable[Any]]
+    ) -> Any:
+        now = self._clock()
+        if entry.has_value and now < entry.expires_at:
+            stats.hits += 1
+            return entry.value
+        if entry.task is None:
+            if now < entry.retry_at:  # failed a moment ago: do not ask again yet
+                return self._fallback(entry, stats)
+            entry.task = asyncio.create_task(self._compute(entry, stats, compute))
+        stats.misses += 1
+        # Shielded: a waiter cancelled (a visitor gone) must not cancel everyone's compute.
+        ok, value = await asyncio.shield(entry.task)
+        return value if ok else self._fallback(entry, stats)
+
+    def _fallback(self, entry: _Entry, stats: CacheStats) -> Any:
+        if not entry.has_value:
+            raise SnapshotUnavailable("the status page is not available right now")
+        stats.stale_served += 1
+        return entry.value
+
+    async def _compute(
+        self, entry: _Entry, stats: CacheStats, compute: Callable[[], Awaitable[Any]]
+    ) -> tuple[bool, Any]:
+        started = time.perf_counter()
+        try:
+            value = await compute()
+        except Exception:
+            log.exception("computing a status page snapshot failed")
+            entry.retry_at = self._clock() + self._backoff
+            stats.compute_errors += 1
+            return False, None
+        else:
+            entry.value, entry.has_value = value, True
+            entry.expires_at = self._clock() + self.ttl
+            return True, value
+        finally:
+            entry.task = None
+            stats.computes += 1
+            stats.compute_seconds_total += time.perf_counter() - started
+
+    def _evict_incidents(self) -> None:
+        while len(self._incidents) > MAX_INCIDENT_ENTRIES:
+            oldest = next(iter(self._incidents))
+            # An entry being computed stays reachable through its waiters either way.
+            del self._incidents[oldest]

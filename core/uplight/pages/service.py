@@ -1,0 +1,251 @@
+"""Page snapshots: the public data of a status page, computed in one place.
+
+:class:`PageService` keeps the directory of pages (in memory, reloaded by
+:meth:`PageService.refresh` after every change) and builds the public types of
+``uplight.snapshot`` from the database. The status rules themselves
+(component, page, history cell) live in ``uplight.snapshot``; this module
+decides what goes in:
+
+- Components: only the monitors bound to the page that are still configured,
+  under the page's ``public_name`` (else the monitor's name). Groups are ordered
+  by their smallest ``sort_order`` (ties: group name), components within a
+  group by ``sort_order`` then name; ungrouped components come last.
+- Component status: ``no_data`` before any result, ``maintenance`` while an
+  active window covers it, else the thresholded state: an open incident (the
+  engine's, stored, so right after a restart too) makes it ``major_outage`` or,
+  for a minor one, ``degraded``; otherwise ``operational``.
+- History: exactly ``HISTORY_DAYS`` UTC days ending today, oldest first, from
+  the daily rollups only. A cell's uptime is 100 * (up + degraded) / checks; a
+  day a (non-cancelled) maintenance window overlapped, or whose rollup counts a
+  check taken during maintenance, is a maintenance cell. The component's uptime is the same ratio over all 90 days' checks.
+- Incidents of the page's monitors: active, plus those that ended within
+  ``RECENT_INCIDENT_DAYS``. Their automatic title names the component by its
+  public name on that page, in the incident engine's wording:
+  ``"<public name> is down"`` (engine severity major/critical) or
+  ``"<public name> is degraded"`` (minor). A monitor's own name never reaches a
+  page on which it is called something else.
+- Maintenance windows covering at least one of the page's monitors: active,
+  upcoming (scheduled to start within ``UPCOMING_MAINTENANCE_DAYS``), and the
+  ``RECENT_MAINTENANCE_LIMIT`` newest by start in every state. A window names
+  only the page's components, by their public names. Whether a window is
+  active is decided by the clock, not by the stored status, which may lag it.
+
+The public types are built only from names, status words, times and text the
+operator wrote for the public: never from a monitor's target, headers,
+credentials or check message (the queries used here do not even read those).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+
+from ..clock import Clock, SystemClock
+from ..config import Config
+from ..db.store import Store
+from ..incidents import store as db_incidents
+from ..maintenance.store import LIVE, maintenance_days, windows_touching
+from ..monitoring.store import DayCounts, daily_counts, latest_statuses
+from ..snapshot import (
+    RECENT_INCIDENT_DAYS,
+    RECENT_MAINTENANCE_LIMIT,
+    UPCOMING_MAINTENANCE_DAYS,
+    ComponentView,
+    HistoryDay,
+    IncidentPage,
+    PageSnapshot,
+    overall_status,
+)
+from .store import StoredPage, get_page, list_pages
+from .store import public_component_id as public_component_id
+from .views import (
+    component_status,
+    history,
+    history_days,
+    host_name,
+    incident_view,
+    maintenance_view,
+    page_url,
+    shown_components,
+    window_status,
+)
+
+__all__ = ["PageService", "host_name"]
+
+
+class PageService:
+    """Pages as stored in the database (config-provisioned and API-created), and the
+    public snapshots built from them.
+
+    The directory of pages is held in memory and reloaded by :meth:`refresh`
+    after every change (provisioning, API writes), so resolving a request to a
+    page costs no query and :meth:`is_on_a_page` can be answered synchronously.
+    Snapshots read the page afresh, so they never show a component the database
+    no longer has.
+    """
+
+    def __init__(self, config: Config, store: Store, *, clock: Clock | None = None) -> None:
+        self._config = config
+        self._store = store
+        self._clock: Clock = clock or SystemClock()
+        self._pages: dict[str, StoredPage] = {}
+        self._by_host: dict[str, str] = {}
+        self._default: str | None = None
+        self._on_a_page: frozenset[str] = frozenset()
+        self._lock = asyncio.Lock()
+
+    # -- the directory ------------------------------------------------------------
+
+    async def refresh(self, config: Config | None = None) -> None:
+        """Reload the directory from the database (and take a reloaded config)."""
+        # Serialised: a slow refresh that started earlier must not overwrite a newer one.
+        async with self._lock:
+            if config is not None:
+                self._config = config
+            pages = await list_pages(self._store)
+            self._pages = {p.slug: p for p in pages}
+            self._by_host = {p.hostname.lower(): p.slug for p in pages if p.hostname}
+            self._default = next((p.slug for p in pages if p.default), None)
+            self._on_a_page = frozenset(
+                c.monitor_id
+                for p in pages
+                for c in p.components
+                if self._config.monitor(c.monitor_id)
+            )
+
+    def page(self, slug: str | None = None) -> StoredPage | None:
+        """A page by slug; the default page (served at /status) without one."""
+        key = self._default if slug is None else slug
+        return self._pages.get(key) if key is not None else None
+
+    def pages(self) -> list[StoredPage]:
+        return list(self._pages.values())
+
+    def slugs(self) -> list[str]:
+        return list(self._pages)
+
+    def resolve(self, slug: str | None = None, host: str | None = None) -> str | None:
+        """The slug a public request means: ``slug`` if such a page exists; without one,
+        the page whose hostname is the request's Host (any case, port ignored), else
+        the default page. None: no such page."""
+        if slug is not None:
+            return slug if slug in self._pages else None
+        if host:
+            matched = self._by_host.get(host_name(host))
+            if matched is not None:
+                return matched
+        return self._default
+
+    def is_on_a_page(self, monitor_id: str) -> bool:
+        """Whether any page shows this monitor; for the incident engine, called per result."""
+        return monitor_id in self._on_a_page
+
+    # -- snapshots ----------------------------------------------------------------
+
+    async def page_snapshot(self, slug: str) -> PageSnapshot | None:
+        """The snapshot of the page stored under ``slug``; None if there is none."""
+        page = await get_page(self._store, slug)
+        return None if page is None else await self.snapshot(page)
+
+    async def snapshot(self, page: StoredPage) -> PageSnapshot:
+        now = self._clock.now()
+        config = self._config
+        base_url = config.server.public_base_url
+        shown = shown_components(page, config)
+        ids = [c.monitor_id for c in shown]
+        names = {c.monitor_id: c.name for c in shown}
+        days = history_days(now.astimezone(dt.UTC).date())
+
+        latest = await latest_statuses(self._store, ids)
+        counts = await daily_counts(self._store, ids, days[0])
+        overlapped = await maintenance_days(self._store, ids, days[0], now)
+        live = await windows_touching(self._store, ids, statuses=LIVE)
+        recent_windows = await windows_touching(self._store, ids, limit=RECENT_MAINTENANCE_LIMIT)
+        since = now - dt.timedelta(days=RECENT_INCIDENT_DAYS)
+        incidents = await db_incidents.incidents_of_monitors(self._store, ids, ended_since=since)
+        timelines = await db_incidents.incident_timelines(self._store, [i.id for i in incidents])
+
+        active = [w for w in live if window_status(w, now) == "active"]
+        horizon = now + dt.timedelta(days=UPCOMING_MAINTENANCE_DAYS)
+        upcoming = [
+            w for w in live if window_status(w, now) == "scheduled" and w.starts_at <= horizon
+        ]
+        covered = {m for w in active for m in w.component_ids}
+
+        open_incidents = {i.monitor_id: i for i in incidents if i.active}
+        keyed = [(day, day.isoformat()) for day in days]
+        shared: dict[tuple[str, DayCounts | None, bool], HistoryDay] = {}
+        components = []
+        for comp in shown:
+            cells, uptime = history(
+                keyed,
+                counts.get(comp.monitor_id, {}),
+                shared,
+                overlapped.get(comp.monitor_id, frozenset()),
+            )
+            last = latest.get(comp.monitor_id)
+            components.append(
+                ComponentView(
+                    id=comp.public_id,
+                    name=comp.name,
+                    group=comp.group,
+                    description=comp.description,
+                    status=component_status(
+                        last,
+                        in_maintenance=comp.monitor_id in covered,
+                        incident=open_incidents.get(comp.monitor_id),
+                    ),
+                    updated_at=last.checked_at if last else None,
+                    uptime=uptime,
+                    history=cells,
+                )
+            )
+        views = [
+            incident_view(i, names[i.monitor_id], timelines.get(i.id, ()), base_url)
+            for i in incidents
+        ]
+        return PageSnapshot(
+            slug=page.slug,
+            title=page.title,
+            status=overall_status([c.status for c in components], maintenance_active=bool(active)),
+            components=tuple(components),
+            active_incidents=tuple(v for v in views if v.status == "active"),
+            recent_incidents=tuple(v for v in views if v.status == "ended"),
+            # Soonest first: what happens next is read first.
+            active_maintenance=tuple(maintenance_view(w, names, now) for w in reversed(active)),
+            upcoming_maintenance=tuple(maintenance_view(w, names, now) for w in reversed(upcoming)),
+            recent_maintenance=tuple(maintenance_view(w, names, now) for w in recent_windows),
+            generated_at=now,
+            base_url=base_url,
+            page_url=page_url(base_url, page),
+            history_days=days,
+        )
+
+    async def incident_page(self, incident_id: int) -> IncidentPage | None:
+        """An incident's permalink page, on the first page showing its monitor (the
+        default page first); None when there is no such incident or no page shows it."""
+        incident = await db_incidents.get_incident(self._store, incident_id)
+        if incident is None:
+            return None
+        pages = sorted(await list_pages(self._store), key=lambda p: not p.default)
+        for page in pages:
+            shown = next(
+                (
+                    c
+                    for c in shown_components(page, self._config)
+                    if c.monitor_id == incident.monitor_id
+                ),
+                None,
+            )
+            if shown is None:
+                continue
+            base_url = self._config.server.public_base_url
+            timeline = await db_incidents.incident_updates(self._store, incident.id)
+            return IncidentPage(
+                page_slug=page.slug,
+                page_title=page.title,
+                page_url=page_url(base_url, page),
+                incident=incident_view(incident, shown.name, timeline, base_url),
+                generated_at=self._clock.now(),
+            )
+        return None

@@ -1,0 +1,306 @@
+"""The incident engine with synthetic results and a real SQLite store."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from uplight.clock import FakeClock
+from uplight.config import MonitorConfig
+from uplight.db.store import Store
+from uplight.incidents import store as db_incidents
+from uplight.incidents.engine import IncidentEngine, IncidentEvent, auto_title
+from uplight.models import CheckResult, ResultRecord
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+
+
+def monitor(
+    monitor_id: str = "web", failure: int = 1, recovery: int = 1, name: str = "Web server"
+) -> MonitorConfig:
+    return MonitorConfig(
+        id=monitor_id,
+        name=name,
+        type="http",
+        failure_threshold=failure,
+        recovery_threshold=recovery,
+    )
+
+
+class Feed:
+    """Feeds results one minute apart and remembers what the listeners saw."""
+
+    def __init__(self, engine: IncidentEngine, mon: MonitorConfig) -> None:
+        self.engine = engine
+        self.monitor = mon
+        self.at = T0
+        self.events: list[IncidentEvent] = []
+
+        async def remember(db: aiosqlite.Connection, event: IncidentEvent) -> None:
+            self.events.append(event)
+
+        engine.transition_listeners.append(remember)
+
+    async def __call__(self, *statuses: str, in_maintenance: bool = False) -> dt.datetime:
+        for status in statuses:
+            self.at += dt.timedelta(minutes=1)
+            result = {
+                "up": CheckResult.up("ok"),
+                "degraded": CheckResult.degraded("slow"),
+                "down": CheckResult.down("refused"),
+            }[status]
+            record = ResultRecord(self.monitor.id, self.at, result, in_maintenance=in_maintenance)
+            await self.engine.observe(self.monitor, record)
+        return self.at
+
+    @property
+    def kinds(self) -> list[str]:
+        return [e.kind for e in self.events]
+
+
+@pytest.fixture
+async def store(tmp_path: Path) -> AsyncIterator[Store]:
+    async with Store(tmp_path / "uplight.db") as store:
+        yield store
+
+
+@pytest.fixture
+def make_engine(store: Store) -> Callable[..., tuple[IncidentEngine, Feed]]:
+    def make(mon: MonitorConfig, *, on_page: bool = True) -> tuple[IncidentEngine, Feed]:
+        engine = IncidentEngine(
+            store, [mon], is_on_a_page=lambda monitor_id: on_page, clock=FakeClock(T0)
+        )
+        return engine, Feed(engine, mon)
+
+    return make
+
+
+async def all_incidents(store: Store) -> list[db_incidents.Incident]:
+    return await db_incidents.list_incidents(store, limit=100)
+
+
+async def test_threshold_one_opens_major_and_one_up_ends(store: Store, make_engine) -> None:
+    engine, feed = make_engine(monitor(failure=1, recovery=1))
+    down_at = await feed("down")
+    [incident] = await all_incidents(store)
+    assert incident.active and incident.severity == "major"
+    assert incident.started_at == down_at
+    assert incident.monitor_name == "Web server"
+    assert auto_title(incident.monitor_name, incident.auto_severity) == "Web server is down"
+    tracker = engine.tracker("web")
+    assert tracker.active_incident == incident.id and tracker.consecutive_failures == 1
+
+    await feed("down", "down")
+    assert len(await all_incidents(store)) == 1  # still the same one
+    up_at = await feed("up")
+    [ended] = await all_incidents(store)
+    assert ended.id == incident.id and ended.ended_at == up_at
+    assert engine.tracker("web").active_incident is None
+    assert feed.kinds == ["opened", "ended"]
+    assert feed.events[1].downtime_seconds == (up_at - down_at).total_seconds()
+
+
+async def test_threshold_three_needs_a_consecutive_run(store: Store, make_engine) -> None:
+    engine, feed = make_engine(monitor(failure=3))
+    await feed("down", "down", "up", "down", "down")
+    assert await all_incidents(store) == []
+    assert engine.tracker("web").consecutive_failures == 2
+    first_of_run = feed.at - dt.timedelta(minutes=1)
+    await feed("down")
+    [incident] = await all_incidents(store)
+    # The outage began with the run's first bad result, not the one that tripped it.
+    assert incident.started_at == first_of_run
+    assert feed.events[0].at == feed.at
+
+
+async def test_degraded_opens_minor_and_down_raises_it(store: Store, make_engine) -> None:
+    _, feed = make_engine(monitor(failure=2))
+    await feed("degraded", "degraded")
+    [incident] = await all_incidents(store)
+    assert incident.severity == "minor"
+    assert auto_title(incident.monitor_name, incident.auto_severity) == "Web server is degraded"
+    await feed("down")
+    [raised] = await all_incidents(store)
+    assert raised.severity == "major"
+    assert feed.kinds == ["opened", "severity_changed"]
+    change = feed.events[1]
+    assert (change.previous_severity, change.severity) == ("minor", "major")
+    await feed("degraded", "degraded")
+    assert (await all_incidents(store))[0].severity == "major"  # never lowered by the engine
+    assert feed.kinds == ["opened", "severity_changed"]
+
+
+async def test_a_run_with_a_down_opens_major(store: Store, make_engine) -> None:
+    _, feed = make_engine(monitor(failure=3))
+    await feed("degraded", "down", "degraded")
+    [incident] = await all_incidents(store)
+    assert incident.severity == "major"
+
+
+async def test_worsening_drops_a_lower_override_but_keeps_critical(
+    store: Store, make_engine
+) -> None:
+    _, feed = make_engine(monitor(failure=1))
+    await feed("degraded")
+    [incident] = await all_incidents(store)
+    await db_incidents.narrate_incident(store, incident.id, {"severity": "minor"}, T0)
+    await feed("down")
+    raised = await db_incidents.get_incident(store, incident.id)
+    assert raised is not None and raised.severity == "major" and raised.severity_override is None
+
+    await feed("up", "degraded")
+    [second, _] = await all_incidents(store)
+    await db_incidents.narrate_incident(store, second.id, {"severity": "critical"}, T0)
+    await feed("down")
+    kept = await db_incidents.get_incident(store, second.id)
+    assert kept is not None and kept.severity == "critical" and kept.auto_severity == "major"
+    assert feed.kinds.count("severity_changed") == 1  # critical → critical is no change
+
+
+async def test_recovery_threshold(store: Store, make_engine) -> None:
+    engine, feed = make_engine(monitor(failure=1, recovery=3))
+    await feed("down", "up", "up", "down", "up", "up")
+    [incident] = await all_incidents(store)
+    assert incident.active
+    assert engine.tracker("web").consecutive_successes == 2
+    third_up = await feed("up")
+    [ended] = await all_incidents(store)
+    assert ended.ended_at == third_up
+
+
+async def test_maintenance_results_open_nothing(store: Store, make_engine) -> None:
+    engine, feed = make_engine(monitor(failure=2))
+    await feed("down", "down", "down", in_maintenance=True)
+    assert await all_incidents(store) == []
+    # A run broken by maintenance does not carry over.
+    await feed("down")
+    await feed("down", in_maintenance=True)
+    await feed("down")
+    assert await all_incidents(store) == []
+    assert engine.tracker("web").consecutive_failures == 1
+    await feed("down")
+    assert len(await all_incidents(store)) == 1
+
+
+async def test_incident_open_when_maintenance_starts_stays_open(store: Store, make_engine) -> None:
+    _, feed = make_engine(monitor(failure=1, recovery=2))
+    await feed("degraded")
+    await feed("down", "down", in_maintenance=True)
+    [incident] = await all_incidents(store)
+    assert incident.active and incident.severity == "minor"  # maintenance never worsens
+    await feed("up", "down", "up", in_maintenance=True)
+    assert (await all_incidents(store))[0].active
+    await feed("up", in_maintenance=True)
+    assert not (await all_incidents(store))[0].active  # up during maintenance recovers
+
+
+async def test_monitor_not_on_a_page_opens_nothing(store: Store, make_engine) -> None:
+    engine, feed = make_engine(monitor(failure=1), on_page=False)
+    await feed("down", "down")
+    assert await all_incidents(store) == []
+    assert engine.tracker("web").consecutive_failures == 2  # still counted for the dashboard
+
+
+async def test_restart_restores_the_active_incident(tmp_path: Path) -> None:
+    mon = monitor(failure=2)
+    path = tmp_path / "uplight.db"
+    async with Store(path) as store:
+        engine = IncidentEngine(store, [mon], is_on_a_page=lambda _: True)
+        feed = Feed(engine, mon)
+        await feed("down", "down")
+        [incident] = await all_incidents(store)
+
+    async with Store(path) as store:
+        engine = IncidentEngine(store, [mon], is_on_a_page=lambda _: True)
+        await engine.load()
+        tracker = engine.tracker("web")
+        assert tracker.active_incident == incident.id
+        assert tracker.consecutive_failures == 0 and tracker.auto_severity == "major"
+        feed2 = Feed(engine, mon)
+        feed2.at = feed.at
+        await feed2("down", "down", "down")
+        assert [i.id for i in await all_incidents(store)] == [incident.id]  # no duplicate
+        await feed2("up")
+        [ended] = await all_incidents(store)
+        assert ended.id == incident.id and not ended.active
+        assert feed2.kinds == ["ended"]
+
+
+async def test_load_ends_incidents_of_removed_monitors(store: Store) -> None:
+    gone = monitor("gone", failure=1)
+    engine = IncidentEngine(store, [gone], is_on_a_page=lambda _: True)
+    await Feed(engine, gone)("down")
+    clock = FakeClock(T0 + dt.timedelta(hours=1))
+    engine2 = IncidentEngine(store, [monitor()], is_on_a_page=lambda _: True, clock=clock)
+    events: list[IncidentEvent] = []
+
+    async def remember(db: aiosqlite.Connection, event: IncidentEvent) -> None:
+        events.append(event)
+
+    engine2.transition_listeners.append(remember)
+    await engine2.load()
+    [incident] = await all_incidents(store)
+    assert incident.ended_at == clock.now()
+    assert [e.kind for e in events] == ["ended"]
+
+
+async def test_listener_runs_inside_the_transaction(store: Store, make_engine) -> None:
+    engine, feed = make_engine(monitor(failure=1))
+    seen: list[tuple[str, int]] = []
+
+    async def check_row(db: aiosqlite.Connection, event: IncidentEvent) -> None:
+        # The listener sees the incident row this transaction is about to commit.
+        async with db.execute(
+            "SELECT count(*) FROM incidents WHERE id = ?", (event.incident_id,)
+        ) as cursor:
+            (count,) = await cursor.fetchone()  # type: ignore[misc]
+        seen.append((event.kind, count))
+        await db.execute("CREATE TABLE IF NOT EXISTS outbox (incident_id INTEGER, kind TEXT)")
+        await db.execute("INSERT INTO outbox VALUES (?, ?)", (event.incident_id, event.kind))
+
+    engine.transition_listeners.append(check_row)
+    await feed("down", "up")
+    assert seen == [("opened", 1), ("ended", 1)]
+    rows = await store.fetchall("SELECT kind FROM outbox ORDER BY rowid")
+    assert [r[0] for r in rows] == ["opened", "ended"]
+
+
+async def test_a_failing_listener_rolls_the_transition_back(store: Store, make_engine) -> None:
+    engine, feed = make_engine(monitor(failure=1))
+
+    async def explode(db: aiosqlite.Connection, event: IncidentEvent) -> None:
+        raise RuntimeError("outbox is broken")
+
+    engine.transition_listeners.append(explode)
+    await feed("down")  # logged, not raised: the scheduler keeps going
+    assert await all_incidents(store) == []
+    assert engine.tracker("web").active_incident is None
+    assert feed.kinds == ["opened"]  # the first listener ran, then the whole write rolled back
+
+    engine.transition_listeners.remove(explode)
+    await feed("down")  # the next bad result retries the transition
+    [incident] = await all_incidents(store)
+    assert engine.tracker("web").active_incident == incident.id
+
+    engine.transition_listeners.append(explode)
+    await feed("up")
+    assert (await all_incidents(store))[0].active  # the end rolled back too
+    engine.transition_listeners.remove(explode)
+    await feed("up")
+    assert not (await all_incidents(store))[0].active
+
+
+async def test_one_active_incident_per_monitor_is_enforced_by_the_schema(store: Store) -> None:
+    async def insert_two(db: aiosqlite.Connection) -> None:
+        for _ in range(2):
+            await db_incidents.insert_incident(
+                db, monitor_id="web", monitor_name="Web", severity="major", started_at=T0, at=T0
+            )
+
+    with pytest.raises(aiosqlite.IntegrityError):
+        await store.write(insert_two)
+    assert await all_incidents(store) == []
