@@ -1,17 +1,12 @@
-"""API tokens: only a hash is stored; the token itself is shown once."""
+"""API tokens: the ``api_tokens`` table (names and hashes) and its queries."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import secrets
 from dataclasses import dataclass
 
 import aiosqlite
 
 from ..db.sql import run_script
-
-PREFIX = "upl_"
 
 
 async def m002_tokens(db: aiosqlite.Connection) -> None:
@@ -33,31 +28,21 @@ class TokenInfo:
     created_at: str
 
 
-class TokenExists(Exception):
-    pass
+async def insert_token(store, name: str, token_hash: str) -> bool:
+    """False when the name is taken (nothing is written)."""
 
-
-def hash_token(token: str) -> str:
-    # Tokens are 256 random bits: a plain hash is enough, no slow KDF needed.
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-async def create_token(store, name: str) -> str:
-    """Store a new token's hash under ``name``; return the token (shown once)."""
-    token = PREFIX + secrets.token_urlsafe(32)
-
-    async def insert(db: aiosqlite.Connection) -> None:
+    async def insert(db: aiosqlite.Connection) -> bool:
         try:
             await db.execute(
                 "INSERT INTO api_tokens (name, token_hash, created_at)"
                 " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ'))",
-                (name, hash_token(token)),
+                (name, token_hash),
             )
         except aiosqlite.IntegrityError:
-            raise TokenExists(name) from None
+            return False
+        return True
 
-    await store.write(insert)
-    return token
+    return await store.write(insert)
 
 
 async def list_tokens(store) -> list[TokenInfo]:
@@ -65,7 +50,7 @@ async def list_tokens(store) -> list[TokenInfo]:
     return [TokenInfo(*row) for row in rows]
 
 
-async def revoke_token(store, name: str) -> bool:
+async def delete_token(store, name: str) -> bool:
     async def delete(db: aiosqlite.Connection) -> bool:
         cursor = await db.execute("DELETE FROM api_tokens WHERE name = ?", (name,))
         return cursor.rowcount > 0
@@ -73,11 +58,5 @@ async def revoke_token(store, name: str) -> bool:
     return await store.write(delete)
 
 
-async def verify_token(store, token: str) -> str | None:
-    """The token's name, or None. Compares every stored hash in constant time."""
-    candidate = hash_token(token)
-    found = None
-    for name, stored in await store.fetchall("SELECT name, token_hash FROM api_tokens"):
-        if hmac.compare_digest(candidate, stored):
-            found = name
-    return found
+async def token_hashes(store) -> list[tuple[str, str]]:
+    return [tuple(row) for row in await store.fetchall("SELECT name, token_hash FROM api_tokens")]

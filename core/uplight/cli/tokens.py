@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from ..auth.store import TokenExists, create_token, list_tokens, revoke_token
+from ..auth.tokens import TokenExists, create_token, list_tokens, revoke_token
 from ..db.store import Store
 from .common import add_config_option, load, print_json, print_table
 

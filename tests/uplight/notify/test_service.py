@@ -16,7 +16,7 @@ from helpers import wait_for
 from prometheus_client.parser import text_string_to_metric_families
 from servers import HttpServer, Route
 
-from uplight.auth.store import create_token
+from uplight.auth.tokens import create_token
 from uplight.models import CheckResult, ResultRecord
 from uplight.runtime import Runtime
 from uplight.web import create_app

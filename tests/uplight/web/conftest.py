@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from uplight.auth.store import create_token
+from uplight.auth.tokens import create_token
 from uplight.clock import FakeClock
 from uplight.runtime import Runtime
 from uplight.web import create_app

@@ -6,7 +6,7 @@ import importlib
 
 from quart import Quart, Response, g, jsonify, request
 
-from ...auth.store import verify_token
+from ...auth.tokens import verify_token
 from ..context import runtime
 from ..errors import ApiError
 from .openapi import build_document

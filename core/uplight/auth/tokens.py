@@ -1,0 +1,52 @@
+"""API tokens: the rules. Only a hash is stored; the token itself is shown once.
+
+Tokens are 256 random bits, so a plain SHA-256 is enough (no slow KDF), and a
+lookup compares every stored hash in constant time rather than querying by hash.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+
+from ..db.store import Store
+from . import store as db_tokens
+from .store import TokenInfo as TokenInfo
+
+PREFIX = "upl_"
+
+
+class TokenExists(Exception):
+    """A token with this name exists: names are how tokens are recognised and revoked."""
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+async def create_token(store: Store, name: str) -> str:
+    """Store a new token's hash under ``name``; return the token (shown once)."""
+    token = PREFIX + secrets.token_urlsafe(32)
+    if not await db_tokens.insert_token(store, name, hash_token(token)):
+        raise TokenExists(name)
+    return token
+
+
+async def list_tokens(store: Store) -> list[TokenInfo]:
+    return await db_tokens.list_tokens(store)
+
+
+async def revoke_token(store: Store, name: str) -> bool:
+    """True when a token of that name existed."""
+    return await db_tokens.delete_token(store, name)
+
+
+async def verify_token(store: Store, token: str) -> str | None:
+    """The token's name, or None."""
+    candidate = hash_token(token)
+    found = None
+    for name, stored in await db_tokens.token_hashes(store):
+        if hmac.compare_digest(candidate, stored):
+            found = name
+    return found
