@@ -260,3 +260,119 @@ def test_sigterm_exits_even_when_a_check_ignores_cancellation(tmp_path: Path) ->
             proc.wait()
     assert proc.returncode == 0, output
     assert "Traceback" not in output
+
+
+def test_sighup_never_moves_the_database_nor_the_port(tmp_path: Path, target: str) -> None:
+    """Issue 10, points 5 and 6: a truncated, undecodable or restart-only reload changes
+    nothing; one that removes every monitor says how many."""
+    port = free_port()
+    config = write_config(tmp_path, port, target)
+    good = config.read_text()
+    log = tmp_path / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    base = f"http://127.0.0.1:{port}"
+
+    def reload_with(data: bytes, logged: str) -> None:
+        before = log.read_text().count(logged)
+        config.write_bytes(data)
+        proc.send_signal(signal.SIGHUP)
+        wait_until(lambda: log.read_text().count(logged) > before)
+
+    def still_serving_the_first_config() -> None:
+        assert "Serve test" in httpx.get(f"{base}/status").text
+        assert httpx.get(f"{base}/healthz").status_code == 200
+
+    try:
+        wait_until(lambda: "The Target" in httpx.get(f"{base}/status").text)
+        reload_with(b"", "the file is empty")  # an editor caught mid-save
+        still_serving_the_first_config()
+        reload_with(b"# nothing yet\n\n", "the file is empty or only comments")
+        reload_with(good.encode() + b"# caf\xe9\n", "not UTF-8 text: byte 0xe9")
+        still_serving_the_first_config()
+        moved = good.replace("state/uplight.db", "state/other.db").replace("Serve test", "Moved")
+        reload_with(moved.encode(), "storage.path: changed from state/uplight.db")
+        rebound = good.replace(f"127.0.0.1:{port}", f"127.0.0.1:{free_port()}", 1)
+        reload_with(rebound.replace("Serve test", "Moved").encode(), "server.listen: changed")
+        still_serving_the_first_config()
+        assert not (tmp_path / "state" / "other.db").exists()
+
+        # A byte-order mark is no error; a config without monitors is applied, loudly.
+        empty = good[: good.index("[[monitors]]")] + '[[pages]]\nslug = "main"\ntitle = "Bare"\n'
+        reload_with(b"\xef\xbb\xbf" + empty.encode(), "config reloaded")
+        assert "Bare" in httpx.get(f"{base}/status").text
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output and "never retrieved" not in output, output
+    assert "this reload removes all 2 monitors" in output
+    refused = [line for line in output.splitlines() if "reload refused" in line]
+    assert len(refused) == 5, output
+    assert output.count("restart uplight") == 2, output
+
+
+def test_an_undecodable_config_is_one_line_and_a_bom_is_accepted(tmp_path: Path) -> None:
+    good = (Path(__file__).parents[2] / "config.example.toml").read_text()
+    bad = tmp_path / "latin1.toml"
+    bad.write_bytes(good.encode() + b"\n# caf\xe9\n")
+    for command in (["check-config", str(bad)], ["serve", "--config", str(bad)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "uplight", *command], capture_output=True, text=True, timeout=30
+        )
+        assert proc.returncode == 1
+        assert proc.stderr.startswith(f"{bad}: not UTF-8 text: byte 0xe9 at line ")
+        assert proc.stderr.count("\n") == 1, proc.stderr
+    with_bom = tmp_path / "bom.toml"
+    with_bom.write_bytes(b"\xef\xbb\xbf" + good.replace("data/uplight.db", "u.db").encode())
+    ok = subprocess.run(
+        [sys.executable, "-m", "uplight", "check-config", str(with_bom)],
+        capture_output=True,
+        text=True,
+    )
+    assert ok.returncode == 0 and "OK" in ok.stdout, ok.stderr
+
+
+def test_check_config_refuses_a_database_path_serve_would_refuse(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text('[storage]\npath = "/proc/u.db"\n')
+    for command in (["check-config", str(config)], ["serve", "--config", str(config)]):
+        proc = subprocess.run(
+            [sys.executable, "-m", "uplight", *command], capture_output=True, text=True, timeout=30
+        )
+        assert proc.returncode == 1, proc.stdout
+        assert "storage.path: cannot open /proc/u.db" in proc.stderr
+        assert "Traceback" not in proc.stderr
+
+
+def test_an_unknown_log_level_is_a_usage_error(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text("")
+    proc = subprocess.run(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config), "--log-level", "loud"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert proc.returncode == 2
+    assert "argument --log-level: invalid choice: 'loud'" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    from_env = subprocess.run(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "UPLIGHT_LOG_LEVEL": "loud"},
+    )
+    assert from_env.returncode == 2
+    assert from_env.stderr.startswith("error: UPLIGHT_LOG_LEVEL='loud': use one of debug")
+    assert from_env.stderr.count("\n") == 1

@@ -11,18 +11,24 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, ConfigError
+from ..config import Config, ConfigError, check_database_path
 from ..plugins import PluginError, load_plugins
 from .common import add_config_option, default_config_path, load
 
 log = logging.getLogger(__name__)
+
+LOG_LEVELS = ("debug", "info", "warning", "error", "critical")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
     serve = sub.add_parser("serve", help="run the monitor and serve the status page")
     add_config_option(serve)
     serve.add_argument(
-        "--log-level", default=os.environ.get("UPLIGHT_LOG_LEVEL", "info"), help="default: info"
+        "--log-level",
+        type=str.lower,
+        choices=LOG_LEVELS,
+        default=os.environ.get("UPLIGHT_LOG_LEVEL", "info").lower(),
+        help="default: info, or $UPLIGHT_LOG_LEVEL",
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -45,6 +51,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     if loaded is None:
         return 1
     config, _ = loaded
+    # As `serve` checks before it starts: a config that passes here must not fail there.
+    unusable = check_database_path(config)
+    if unusable:
+        print(ConfigError(unusable, config.source), file=sys.stderr)
+        return 1
     types = sorted({m.type for m in config.monitors})
     print(
         f"{args.path}: OK: {_count(len(config.monitors), 'monitor')}"
@@ -76,6 +87,12 @@ def _unheard_monitors(config: Config) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    if args.log_level not in LOG_LEVELS:  # argparse checks choices, not defaults
+        print(
+            f"error: UPLIGHT_LOG_LEVEL={args.log_level!r}: use one of {', '.join(LOG_LEVELS)}",
+            file=sys.stderr,
+        )
+        return 2
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",

@@ -4,29 +4,15 @@ and the wording of every error (TOML paths, "did you mean")."""
 from __future__ import annotations
 
 import difflib
+import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Union, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-from ..notify.config import COMMON_NOTIFIER_KEYS, DefaultsConfig
 from ..paths import CONFIG_DIR
-from .models import (
-    COMMON_MONITOR_KEYS,
-    ComponentConfig,
-    ConfigIssue,
-    MaintenanceConfig,
-    MetricsConfig,
-    PageConfig,
-    PublicConfig,
-    RateLimitConfig,
-    SchedulerConfig,
-    ServerConfig,
-    StorageConfig,
-    WeeklyScheduleConfig,
-    _TopLevel,
-)
+from .models import ConfigIssue, MaintenanceConfig, MetricsConfig, PageConfig
 
 
 def check_token_file(
@@ -126,7 +112,6 @@ def validate_typed_tables(
     common_keys: frozenset[str],
     types: Mapping[str, Any],
     kind: str,
-    vocabulary: set[str],
     issues: list[ConfigIssue],
     config_dir: Path | None = None,
 ) -> list[Any]:
@@ -147,7 +132,7 @@ def validate_typed_tables(
         try:
             table = common_model.model_validate(common)
         except ValidationError as exc:
-            issues.extend(issues_from(exc, where, vocabulary))
+            issues.extend(issues_from(exc, where, common_model))
         type_name = raw.get("type")
         plugin_type = types.get(type_name) if isinstance(type_name, str) else None
         if isinstance(type_name, str) and plugin_type is None:
@@ -166,10 +151,8 @@ def validate_typed_tables(
         try:
             options = options_model.model_validate(specific, context=context)
         except ValidationError as exc:
-            # Suggest only this table's keys: "bogus" in a notifier is not a typo
-            # of a rate-limit key elsewhere in the file.
-            table_keys = set(common_keys) | set(options_model.model_fields)
-            issues.extend(issues_from(exc, where, table_keys))
+            # The table's keys are the common ones and the type's own.
+            issues.extend(issues_from(exc, where, options_model, also=common_keys))
             continue
         if table is not None:
             found.append(table.model_copy(update={"options": options}))
@@ -225,14 +208,25 @@ def check_notify_references(
 
 
 def issues_from(
-    exc: ValidationError, prefix: tuple[str | int, ...], vocabulary: set[str]
+    exc: ValidationError,
+    prefix: tuple[str | int, ...],
+    model: type[BaseModel],
+    also: Iterable[str] = (),
 ) -> list[ConfigIssue]:
+    """``exc`` from validating ``model`` at ``prefix``; ``also``: more keys of its table.
+
+    An unknown key is matched only against the keys of the table it is in: "listn"
+    in ``[storage]`` is no typo of ``[server]``'s ``listen``.
+    """
     found = []
     for error in exc.errors(include_url=False):
         loc = (*prefix, *error["loc"])
         if error["type"] == "extra_forbidden":
             key = str(loc[-1])
-            message = f"unknown key {key!r}{did_you_mean(key, vocabulary)}"
+            table = _keys_at(model, error["loc"][:-1])
+            if len(error["loc"]) == 1:
+                table |= set(also)
+            message = f"unknown key {key!r}{did_you_mean(key, table)}"
         elif error["type"] == "missing":
             message = "required key is missing"
         elif error["type"] in _TOML_WORDING:
@@ -241,6 +235,51 @@ def issues_from(
             message = error["msg"].removeprefix("Value error, ")
         found.append(ConfigIssue(toml_path(loc), message))
     return found
+
+
+def _keys_at(model: type[BaseModel], loc: Iterable[str | int]) -> set[str]:
+    """The keys of the table at ``loc`` inside ``model``; none when it cannot be told."""
+    annotation: Any = model
+    for part in loc:
+        if isinstance(part, str) and ("[" in part or part.startswith("function-")):
+            continue  # pydantic's validator names, not a place in the file
+        found = _model_in(annotation)
+        if found is not None and isinstance(part, str) and part in found.model_fields:
+            annotation = found.model_fields[part].annotation
+            continue
+        element = _element_of(annotation)
+        if element is None:
+            return set()
+        annotation = element  # an array index or a table's own key
+    found = _model_in(annotation)
+    return set(found.model_fields) if found is not None else set()
+
+
+def _members(annotation: Any) -> list[Any]:
+    """``annotation`` without ``Annotated`` and ``None``, a union split into its members."""
+    if get_origin(annotation) is Annotated:
+        return _members(get_args(annotation)[0])
+    if get_origin(annotation) in (Union, types.UnionType):
+        return [m for arg in get_args(annotation) if arg is not None for m in _members(arg)]
+    return [annotation] if annotation is not type(None) else []
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    for member in _members(annotation):
+        if isinstance(member, type) and issubclass(member, BaseModel):
+            return member
+    return None
+
+
+def _element_of(annotation: Any) -> Any:
+    """What a ``tuple[X, ...]``, ``list[X]`` or ``dict[str, X]`` holds."""
+    for member in _members(annotation):
+        args = get_args(member)
+        if get_origin(member) in (tuple, list, set, frozenset) and args:
+            return args[0]
+        if get_origin(member) is dict and len(args) == 2:
+            return args[1]
+    return None
 
 
 def toml_path(loc: Iterable[str | int]) -> str:
@@ -270,16 +309,3 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     # The word itself is no suggestion: it is a key somewhere else, not here.
     close = difflib.get_close_matches(word, [c for c in candidates if c != word], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
-
-
-def vocabulary_of(check_types: Mapping[str, Any]) -> set[str]:
-    words: set[str] = set(COMMON_MONITOR_KEYS)
-    for model in (_TopLevel, ServerConfig, StorageConfig, SchedulerConfig, MetricsConfig):
-        words |= set(model.model_fields)
-    words |= set(PublicConfig.model_fields) | set(RateLimitConfig.model_fields)
-    words |= set(PageConfig.model_fields) | set(ComponentConfig.model_fields)
-    words |= set(MaintenanceConfig.model_fields) | set(WeeklyScheduleConfig.model_fields)
-    words |= COMMON_NOTIFIER_KEYS | set(DefaultsConfig.model_fields)
-    for check_type in check_types.values():
-        words |= set(check_type.Options.model_fields)
-    return words

@@ -3,12 +3,13 @@
 Errors are collected, not raised one at a time: an admin fixing a config sees
 every problem in one run. Type-specific monitor and notifier keys are
 validated by the plugin type's own ``Options`` model, and their errors use the
-same path form. The models live in ``config_models``, the cross-table checks in
-``config_checks``; this module is the one to import.
+same path form. The models live in ``models``, the cross-table checks in
+``cross_checks``; this module is the one to import.
 """
 
 from __future__ import annotations
 
+import codecs
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
@@ -25,13 +26,15 @@ from .cross_checks import (
     did_you_mean,
     issues_from,
     validate_typed_tables,
-    vocabulary_of,
 )
+from .database_path import check_database_path
 from .models import (
     COMMON_MONITOR_KEYS,
+    DESCRIPTION_MAX,
     ID_PATTERN,
     ID_RULE,
     MAX_MAINTENANCE_SECONDS,
+    NAME_MAX,
     ComponentConfig,
     Config,
     ConfigError,
@@ -53,9 +56,11 @@ from .models import (
 
 __all__ = [
     "COMMON_MONITOR_KEYS",
+    "DESCRIPTION_MAX",
     "ID_PATTERN",
     "ID_RULE",
     "MAX_MAINTENANCE_SECONDS",
+    "NAME_MAX",
     "ComponentConfig",
     "Config",
     "ConfigError",
@@ -71,9 +76,11 @@ __all__ = [
     "StorageConfig",
     "Strict",
     "WeeklyScheduleConfig",
+    "check_database_path",
     "load_config",
     "parse_config",
     "parse_listen",
+    "read_config_text",
 ]
 
 
@@ -84,11 +91,29 @@ def load_config(
 ) -> Config:
     """Read and validate ``path``; raise :class:`ConfigError` listing every problem."""
     path = Path(path)
+    text = read_config_text(path)
+    return parse_config(text, check_types, source=path, notifier_types=notifier_types)
+
+
+def read_config_text(path: Path) -> str:
+    """The file's text; a :class:`ConfigError` of one line when it cannot be read as UTF-8."""
     try:
-        text = path.read_text(encoding="utf-8")
+        data = path.read_bytes()
     except OSError as exc:
         raise ConfigError([ConfigIssue("", f"cannot read config: {exc.strerror}")], path) from None
-    return parse_config(text, check_types, source=path, notifier_types=notifier_types)
+    # Some editors start a UTF-8 file with a byte-order mark; it is not part of the TOML.
+    data = data.removeprefix(codecs.BOM_UTF8)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line_start = data.rfind(b"\n", 0, exc.start) + 1
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = len(data[line_start : exc.start].decode("utf-8")) + 1
+        message = (
+            f"not UTF-8 text: byte 0x{data[exc.start]:02x} at line {line}, column {column}"
+            " (save the file as UTF-8)"
+        )
+        raise ConfigError([ConfigIssue("", message)], path) from None
 
 
 def parse_config(
@@ -103,7 +128,6 @@ def parse_config(
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], source) from None
     issues: list[ConfigIssue] = []
-    vocabulary = vocabulary_of(check_types)
     sections: dict[str, Any] = {}
     page_indexes: list[int] | None = None
     for key, value in raw.items():
@@ -115,14 +139,14 @@ def parse_config(
         if key == "pages" and isinstance(value, list):
             # One page at a time: a bad page must not hide the reference errors
             # (unknown monitors, duplicate slugs) of the others.
-            page_indexes, sections[key] = _valid_pages(value, vocabulary, issues)
+            page_indexes, sections[key] = _valid_pages(value, issues)
             continue
         try:
             sections[key] = _TopLevel.__pydantic_validator__.validate_assignment(
                 _TopLevel.model_construct(), key, value
             ).__dict__[key]
         except ValidationError as exc:
-            issues.extend(issues_from(exc, (), vocabulary))
+            issues.extend(issues_from(exc, (), _TopLevel))
     raw_monitors = raw.get("monitors", [])
     config_dir = source.resolve().parent if source is not None else None
     monitors = validate_typed_tables(
@@ -132,7 +156,6 @@ def parse_config(
         COMMON_MONITOR_KEYS,
         check_types,
         "check",
-        vocabulary,
         issues,
         config_dir,
     )
@@ -148,7 +171,6 @@ def parse_config(
         COMMON_NOTIFIER_KEYS,
         notifier_types or {},
         "notifier",
-        vocabulary,
         issues,
         config_dir,
     )
@@ -161,7 +183,7 @@ def parse_config(
 
 
 def _valid_pages(
-    raw_pages: list[Any], vocabulary: set[str], issues: list[ConfigIssue]
+    raw_pages: list[Any], issues: list[ConfigIssue]
 ) -> tuple[list[int], tuple[PageConfig, ...]]:
     """The pages that validate, and where each stands in the file (for error paths)."""
     indexes, pages = [], []
@@ -170,5 +192,5 @@ def _valid_pages(
             pages.append(PageConfig.model_validate(raw))
             indexes.append(index)
         except ValidationError as exc:
-            issues.extend(issues_from(exc, ("pages", index), vocabulary))
+            issues.extend(issues_from(exc, ("pages", index), PageConfig))
     return indexes, tuple(pages)

@@ -21,7 +21,7 @@ from pydantic import (
     model_validator,
 )
 
-from ..durations import Duration, format_duration
+from ..durations import DAY, HOUR, Duration, format_duration
 from ..maintenance.recurrence import (
     CronSpec,
     parse_cron,
@@ -35,6 +35,10 @@ from ..strictness import NoCoercion
 
 ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 ID_RULE = "lowercase letters, digits and '-', 1 to 64 characters, not starting or ending with '-'"
+# The admin API's limits (web/api), so that a page provisioned from config can be
+# edited through the API and the other way round.
+NAME_MAX = 200  # names and titles: one line on the page
+DESCRIPTION_MAX = 5000
 
 
 def _id(value: str) -> str:
@@ -46,11 +50,21 @@ def _id(value: str) -> str:
 def _text(value: str) -> str:
     if not value.strip():
         raise ValueError("must not be empty")
+    if len(value.strip()) > NAME_MAX:
+        raise ValueError(f"must be at most {NAME_MAX} characters")
     return value.strip()
+
+
+def _description(value: str) -> str:
+    if len(value) > DESCRIPTION_MAX:
+        raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
+    return value
 
 
 Id = Annotated[str, AfterValidator(_id)]
 Text = Annotated[str, AfterValidator(_text)]
+"""A name or title: not blank, at most ``NAME_MAX`` characters, stripped."""
+Description = Annotated[str, AfterValidator(_description)]
 
 
 class Strict(NoCoercion):
@@ -109,7 +123,7 @@ class StorageConfig(Strict):
 
 class SchedulerConfig(Strict):
     max_concurrency: int = Field(32, ge=1, le=1024)
-    max_jitter: Duration = Field(10.0, ge=0)
+    max_jitter: Duration = Field(10.0, ge=0, le=HOUR)
 
 
 class MetricsConfig(Strict):
@@ -136,8 +150,9 @@ class RateLimitConfig(Strict):
 
 
 class PublicConfig(Strict):
-    cache_ttl: Duration = Field(10.0, ge=0)  # 0 disables the page cache
-    refresh_interval: Duration = Field(30.0, ge=1)  # the page script's refresh period
+    cache_ttl: Duration = Field(10.0, ge=0, le=DAY)  # 0 disables the page cache
+    # The page script's refresh period; a browser timer cannot wait much past 24 days.
+    refresh_interval: Duration = Field(30.0, ge=1, le=DAY)
     rate_limit: RateLimitConfig = RateLimitConfig()
 
 
@@ -147,7 +162,8 @@ class MonitorConfig(Strict):
     id: Id
     name: Text
     type: str
-    interval: Duration = Field(60.0, ge=1)
+    # A week: past that a monitor watches nothing, and timers stay far from overflow.
+    interval: Duration = Field(60.0, ge=1, le=7 * DAY)
     timeout: Duration = Field(10.0, gt=0)
     failure_threshold: int = Field(2, ge=1, le=100)
     recovery_threshold: int = Field(1, ge=1, le=100)
@@ -171,7 +187,7 @@ class ComponentConfig(Strict):
     monitor: str
     public_name: Text | None = None
     public_group: Text | None = None
-    public_description: str | None = None
+    public_description: Description | None = None
     sort_order: int = 0
 
 
@@ -209,27 +225,13 @@ class MaintenanceConfig(Strict):
 
     id: Id
     title: Text
-    description: str | None = None
+    description: Description | None = None
     severity: Literal["info", "warning", "critical"] = "info"
     components: tuple[str, ...] = ()
     duration: Duration
     weekly: WeeklyScheduleConfig | None = None
     cron: str | None = None
     timezone: str = "UTC"
-
-    @field_validator("title")
-    @classmethod
-    def _title(cls, value: str) -> str:
-        if len(value) > 200:
-            raise ValueError("must be at most 200 characters")
-        return value
-
-    @field_validator("description")
-    @classmethod
-    def _description(cls, value: str | None) -> str | None:
-        if value is not None and len(value) > 5000:
-            raise ValueError("must be at most 5000 characters")
-        return value
 
     @field_validator("duration")
     @classmethod
@@ -330,5 +332,9 @@ class ConfigError(Exception):
         self.issues = list(issues)
         self.source = source
         where = f"{source}: " if source else ""
+        if len(self.issues) == 1 and not self.issues[0].path:
+            # About the file as a whole (unreadable, not UTF-8, not TOML): one line.
+            super().__init__(f"{where}{self.issues[0]}")
+            return
         lines = "\n".join(f"  {issue}" for issue in self.issues)
         super().__init__(f"{where}{len(self.issues)} config error(s):\n{lines}")

@@ -4,9 +4,8 @@ clear line and exit status 1, not a traceback from deep inside start-up."""
 from __future__ import annotations
 
 import socket
-import sqlite3
 
-from ..config import Config, ConfigError, ConfigIssue
+from ..config import Config, ConfigError, ConfigIssue, check_database_path
 
 
 def preflight(config: Config) -> None:
@@ -25,12 +24,7 @@ def preflight(config: Config) -> None:
                     "server.listen", f"cannot listen on {config.server.listen}: {exc.strerror}"
                 )
             )
-    path = config.database_path
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        sqlite3.connect(path).close()
-    except (OSError, sqlite3.Error) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
-        issues.append(ConfigIssue("storage.path", f"cannot open {path}: {reason}"))
+    # The same check as `uplight check-config`: what one accepts, the other does not refuse.
+    issues.extend(check_database_path(config))
     if issues:
         raise ConfigError(issues, config.source)

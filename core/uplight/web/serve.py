@@ -46,7 +46,14 @@ async def serve(config: Config, registry: PluginRegistry) -> None:
         task = asyncio.create_task(reload_config(app, config.source, registry))
         reloads.add(task)
         task.add_done_callback(reloads.discard)
-        task.add_done_callback(lambda _: _notify_systemd("READY=1"))
+        task.add_done_callback(_reload_done)
+
+    def _reload_done(task: asyncio.Task[bool]) -> None:
+        # Retrieved here, so a reload that fails unexpectedly is one logged error,
+        # not "Task exception was never retrieved" at exit.
+        if not task.cancelled() and (exc := task.exception()) is not None:
+            log.error("reload failed: %r", exc, exc_info=exc)
+        _notify_systemd("READY=1")
 
     @app.before_serving
     async def _ready() -> None:
