@@ -1,4 +1,4 @@
-"""Small helpers for tests: free ports, a fake check type, waiting for conditions."""
+"""Small helpers for tests: free ports, waiting for conditions, driving a fake clock."""
 
 from __future__ import annotations
 
@@ -11,10 +11,15 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
+
+from uplight.clock import FakeClock
+
+T = TypeVar("T")
 
 
 def free_port() -> int:
@@ -43,6 +48,52 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
             pass
         time.sleep(0.05)
     raise AssertionError("timed out waiting")
+
+
+# -- driving a fake clock ----------------------------------------------------------
+
+
+async def settle(rounds: int = 100) -> None:
+    """Let the ready tasks run until they wait again, with no time passing.
+
+    Each round is one pass of the event loop; a hop from one task to another (a
+    task started, a future set, a lock handed over) takes one. The scheduler's
+    longest chain is about ten hops and does no I/O, so a hundred rounds leave
+    every task waiting on the clock or on something the test controls.
+    """
+    for _ in range(rounds):
+        await asyncio.sleep(0)
+
+
+async def run_for(clock: FakeClock, seconds: float) -> None:
+    """Let ``seconds`` pass on ``clock`` as real time would: stopping at every
+    deadline on the way, so each sleeper wakes at its own time and sees it."""
+    end = clock.monotonic() + seconds
+    await settle()
+    while (deadline := clock.next_deadline()) is not None and deadline <= end:
+        clock.advance_to(deadline)
+        await settle()
+    clock.advance_to(end)
+    await settle()
+
+
+async def run_until_done(clock: FakeClock, awaitable: Awaitable[T], limit: float = 3600.0) -> T:
+    """Await ``awaitable`` while moving ``clock`` from deadline to deadline.
+
+    Fails, rather than hangs, when the awaitable waits for something other than
+    the clock or would take longer than ``limit`` seconds of clock time.
+    """
+    task = asyncio.ensure_future(awaitable)
+    end = clock.monotonic() + limit
+    await settle()
+    while not task.done():
+        deadline = clock.next_deadline()
+        if deadline is None or deadline > end:
+            task.cancel()
+            raise AssertionError(f"not done, and nothing due on the clock until {end}")
+        clock.advance_to(deadline)
+        await settle()
+    return task.result()
 
 
 # -- a real `uplight serve` process ------------------------------------------------

@@ -47,6 +47,7 @@ class Runtime:
             max_jitter=config.scheduler.max_jitter,
             listeners=[self._record_result],
             in_maintenance=self.maintenance.is_active,
+            clock=self.clock,
         )
         # Cumulative check statistics for /metrics, fed by every result.
         self.check_stats = CheckStats()

@@ -4,6 +4,9 @@ One loop per monitor, a global semaphore as the concurrency cap, start times
 spread with jitter, missed ticks skipped rather than piled up. A check that
 raises, overruns its timeout or returns garbage becomes a ``down`` result with a
 message saying so; nothing a plugin does stops the scheduler or another monitor.
+
+Every reading of time and every wait (due times, lag, timeouts, the grace given
+to a cancelled check) goes through the injected clock, so tests drive it.
 """
 
 from __future__ import annotations
@@ -14,15 +17,15 @@ import json
 import logging
 import math
 import random
-import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..checks import CheckContext, CheckType
+from ..clock import Clock, SystemClock
 from ..config import MonitorConfig
-from ..models import CheckResult, CheckStatus, ResultRecord, utcnow
+from ..models import CheckResult, CheckStatus, ResultRecord
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +43,7 @@ class MonitorState:
     last: ResultRecord | None = None
     last_lag: float = 0.0
     last_started: float | None = None  # unix seconds
-    next_due: float | None = None  # monotonic
+    next_due: float | None = None  # the clock's monotonic seconds
     running: bool = False
     skipped_ticks: int = 0
     checks: Counter[str] = field(default_factory=Counter)  # by result status
@@ -66,6 +69,7 @@ class Scheduler:
         listeners: Iterable[ResultListener] = (),
         in_maintenance: Callable[[str], bool] = lambda monitor_id: False,
         rng: random.Random | None = None,
+        clock: Clock | None = None,
     ) -> None:
         self.states = {m.id: MonitorState(m) for m in monitors}
         self._check_types = check_types
@@ -74,6 +78,7 @@ class Scheduler:
         self._listeners = list(listeners)
         self._in_maintenance = in_maintenance
         self._rng = rng or random.Random()
+        self._clock: Clock = clock or SystemClock()
         self._tasks: list[asyncio.Task[None]] = []
         # Checks that ignored cancellation: kept referenced until they finish.
         self._abandoned: set[asyncio.Task[Any]] = set()
@@ -89,7 +94,7 @@ class Scheduler:
         self._listeners.append(listener)
 
     def start(self) -> None:
-        self.stats.started_at = time.time()
+        self.stats.started_at = self._clock.now().timestamp()
         for state in self.states.values():
             delay = self._rng.uniform(0, min(self._max_jitter, state.monitor.interval))
             self._tasks.append(
@@ -108,19 +113,19 @@ class Scheduler:
         self._tasks.clear()
         waiting = {t for t in self._abandoned | self._cancelled if not t.done()}
         if waiting:
-            _, still = await asyncio.wait(waiting, timeout=grace)
+            still = await self._wait_until(waiting, self._clock.monotonic() + grace)
             self.stats.abandoned_tasks += len(still & self._cancelled)
             for task in still:
                 log.warning("a check ignored its cancellation and is still running: %r", task)
 
     async def _loop(self, state: MonitorState, delay: float) -> None:
         interval = state.monitor.interval
-        due = time.monotonic() + delay
+        due = self._clock.monotonic() + delay
         while True:
             state.next_due = due
-            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            await self._clock.sleep_until(due)
             async with self._semaphore:
-                lag = max(0.0, time.monotonic() - due)
+                lag = max(0.0, self._clock.monotonic() - due)
                 state.last_lag = lag
                 self.stats.max_lag = max(self.stats.max_lag * 0.9, lag)
                 try:
@@ -129,7 +134,7 @@ class Scheduler:
                     # run_check turns plugin faults into results; this is a bug of ours,
                     # and it must not end this monitor's checks for good.
                     log.exception("scheduler error for monitor %s", state.monitor.id)
-            now = time.monotonic()
+            now = self._clock.monotonic()
             due += interval
             if due <= now:
                 # Missed ticks are skipped, not piled up: run at the next tick still ahead.
@@ -144,7 +149,7 @@ class Scheduler:
     async def _run_and_record(self, state: MonitorState) -> ResultRecord:
         monitor = state.monitor
         state.running = True
-        state.last_started = self.stats.last_tick = time.time()
+        state.last_started = self.stats.last_tick = self._clock.now().timestamp()
         try:
             record = await self.run_check(monitor)
         finally:
@@ -164,7 +169,7 @@ class Scheduler:
 
     async def run_check(self, monitor: MonitorConfig) -> ResultRecord:
         """One check under a hard timeout, with every plugin fault turned into a result."""
-        checked_at = utcnow()
+        checked_at = self._clock.now()
         try:
             in_maintenance = bool(self._in_maintenance(monitor.id))
         except Exception:
@@ -175,14 +180,14 @@ class Scheduler:
             result = CheckResult.down(f"unknown check type {monitor.type!r}")
             return ResultRecord(monitor.id, checked_at, result, "exception", in_maintenance)
         context = CheckContext(monitor_id=monitor.id, timeout=monitor.timeout)
-        started = time.monotonic()
+        started = self._clock.monotonic()
         # Called inside the task, so a check that raises before its first await (or is
         # not even a coroutine function) is caught like any other fault.
         task = asyncio.create_task(_call_check(check_type, monitor.options, context))
         # The check gets its own timeout; the grace lets it report a precise message first.
         limit = monitor.timeout + min(1.0, max(0.05, monitor.timeout * 0.1))
         try:
-            done, _ = await asyncio.wait({task}, timeout=limit)
+            unfinished = await self._wait_until({task}, started + limit)
         except asyncio.CancelledError:
             task.cancel()
             if not task.done():
@@ -190,9 +195,9 @@ class Scheduler:
                 task.add_done_callback(self._cancelled.discard)
             task.add_done_callback(_consume)
             raise
-        elapsed = time.monotonic() - started
+        elapsed = self._clock.monotonic() - started
         reason: str | None = None
-        if not done:
+        if unfinished:
             task.cancel()
             await self._reap(task)
             reason = "timeout"
@@ -225,9 +230,26 @@ class Scheduler:
     async def _reap(self, task: asyncio.Task[Any]) -> None:
         """Give a cancelled check a moment to unwind; abandon it if it does not."""
         try:
-            await asyncio.wait({task}, timeout=CANCEL_GRACE)
+            await self._wait_until({task}, self._clock.monotonic() + CANCEL_GRACE)
         finally:
             self._abandon(task)
+
+    async def _wait_until(
+        self, tasks: set[asyncio.Task[Any]], deadline: float
+    ) -> set[asyncio.Task[Any]]:
+        """Wait until the tasks are done or the clock reaches ``deadline``; return the
+        ones still running. Like ``asyncio.wait`` with a timeout, on this clock."""
+        pending = {t for t in tasks if not t.done()}
+        if not pending:
+            return pending
+        timer = asyncio.ensure_future(self._clock.sleep_until(deadline))
+        try:
+            while pending and not timer.done():
+                await asyncio.wait({*pending, timer}, return_when=asyncio.FIRST_COMPLETED)
+                pending = {t for t in pending if not t.done()}
+        finally:
+            timer.cancel()
+        return pending
 
     def _abandon(self, task: asyncio.Task[Any]) -> None:
         if task.done():

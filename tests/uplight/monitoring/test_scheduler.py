@@ -1,39 +1,70 @@
-"""The scheduler: timing, the concurrency cap, and isolation from faulty plugins."""
+"""The scheduler: timing, the concurrency cap, and isolation from faulty plugins.
+
+Time is a ``FakeClock`` the tests move (``run_for``, ``run_until_done``), and the
+fake checks wait on it too: runs, lags and skipped ticks are asserted exactly,
+and nothing waits for wall-clock time except the one test of the system clock.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import random
-import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
+from helpers import run_for, run_until_done, settle
 
 from uplight.checks import CheckContext, CheckType
+from uplight.clock import FakeClock
 from uplight.config import MonitorConfig
 from uplight.models import CheckResult, CheckStatus, ResultRecord
-from uplight.monitoring.scheduler import Scheduler
+from uplight.monitoring.scheduler import CANCEL_GRACE, Scheduler
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+
+
+async def pause(clock: FakeClock, seconds: float) -> None:
+    """A check or listener taking its time, on the test's clock."""
+    await clock.sleep_until(clock.monotonic() + seconds)
+
+
+def ticks(first: float, interval: float, until: float) -> list[float]:
+    """The due times of a loop that is never late: ``first``, then every ``interval``."""
+    due, out = first, []
+    while due <= until:
+        out.append(due)
+        due += interval  # summed as the scheduler sums them, so floats compare equal
+    return out
+
 
 # -- fake check types ---------------------------------------------------------------------
 
 
-class OkCheck(CheckType):
+class ClockedCheck(CheckType):
+    """A check type that takes its time on the test's clock."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
+
+
+class OkCheck(ClockedCheck):
     name = "ok"
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
         return CheckResult.up("fine", 0.001, monitor=context.monitor_id)
 
 
-class RaisingCheck(CheckType):
+class RaisingCheck(ClockedCheck):
     name = "raising"
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
         raise RuntimeError("kaput")
 
 
-class SyncRaisingCheck(CheckType):
+class SyncRaisingCheck(ClockedCheck):
     """Forgot ``async``: the call itself raises, before there is anything to await."""
 
     name = "sync-raising"
@@ -42,71 +73,74 @@ class SyncRaisingCheck(CheckType):
         raise ValueError("not even a coroutine")
 
 
-class HangingCheck(CheckType):
+class HangingCheck(ClockedCheck):
+    """Hangs on something no clock moves: only the scheduler's timeout ends it."""
+
     name = "hanging"
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
-        await asyncio.sleep(3600)
+        await asyncio.Event().wait()
         return CheckResult.up("never")
 
 
-class StubbornCheck(CheckType):
+class StubbornCheck(ClockedCheck):
     """Catches the cancellation and keeps going for a while (bounded, so tests end)."""
 
     name = "stubborn"
     linger = 0.3
 
-    def __init__(self) -> None:
-        self.finished = 0
+    def __init__(self, clock: FakeClock) -> None:
+        super().__init__(clock)
+        self.finished_at: list[float] = []
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
         try:
-            await asyncio.sleep(3600)
+            await asyncio.Event().wait()
         except asyncio.CancelledError:
-            await asyncio.sleep(self.linger)
-        self.finished += 1
+            await pause(self.clock, self.linger)
+        self.finished_at.append(self.clock.monotonic())
         return CheckResult.up("too late")
 
 
-class StrCheck(CheckType):
+class StrCheck(ClockedCheck):
     name = "str"
 
     async def check(self, options: Any, context: CheckContext) -> Any:
         return "all good"
 
 
-class WeirdStatusCheck(CheckType):
+class WeirdStatusCheck(ClockedCheck):
     name = "weird-status"
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
         return CheckResult("weird", 0.1, "hmm")  # type: ignore[arg-type]
 
 
-class NonJsonDetailsCheck(CheckType):
+class NonJsonDetailsCheck(ClockedCheck):
     name = "non-json"
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
         return CheckResult.up("ok", 0.1, thing=object())
 
 
-class NegativeLatencyCheck(CheckType):
+class NegativeLatencyCheck(ClockedCheck):
     name = "negative-latency"
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
         return CheckResult.up("ok", -1.0)
 
 
-class SlowCheck(CheckType):
+class SlowCheck(ClockedCheck):
     """Slow but within its timeout: a normal result."""
 
     name = "slow"
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
-        await asyncio.sleep(0.3)
+        await pause(self.clock, 0.3)
         return CheckResult.degraded("slow but fine", 0.3)
 
 
-CHECK_TYPES: list[type[CheckType]] = [
+CHECK_TYPES: list[type[ClockedCheck]] = [
     OkCheck,
     RaisingCheck,
     SyncRaisingCheck,
@@ -120,8 +154,8 @@ CHECK_TYPES: list[type[CheckType]] = [
 ]
 
 
-def check_types() -> dict[str, CheckType]:
-    return {cls.name: cls() for cls in CHECK_TYPES}
+def check_types(clock: FakeClock) -> dict[str, CheckType]:
+    return {cls.name: cls(clock) for cls in CHECK_TYPES}
 
 
 def monitor(
@@ -147,20 +181,27 @@ def other_tasks() -> set[asyncio.Task[Any]]:
 @pytest.fixture(autouse=True)
 async def no_leftover_tasks() -> AsyncIterator[None]:
     yield
+    await settle()  # a timer cancelled on the last step ends on the next pass
     assert other_tasks() == set(), "a test left tasks running"
 
 
-class Recorder:
-    """A listener that keeps every record, with the monotonic time it arrived."""
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
 
-    def __init__(self) -> None:
+
+class Recorder:
+    """A listener that keeps every record, with the clock's time it arrived."""
+
+    def __init__(self, clock: FakeClock) -> None:
+        self.clock = clock
         self.records: dict[str, list[ResultRecord]] = defaultdict(list)
         self.times: dict[str, list[float]] = defaultdict(list)
 
     def __call__(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         assert record.monitor_id == monitor.id
         self.records[monitor.id].append(record)
-        self.times[monitor.id].append(time.monotonic())
+        self.times[monitor.id].append(self.clock.monotonic())
 
 
 # -- run_check: one check, each kind of fault ----------------------------------------------
@@ -175,56 +216,84 @@ FAULTS = [
     ("non-json", "invalid_result", "check plugin 'non-json' returned details that are not JSON"),
     ("negative-latency", "invalid_result", "returned an invalid latency -1.0"),
 ]
+# A 0.2 s timeout is enforced with a 0.05 s grace for the check's own message.
+LIMIT = 0.25
 
 
 @pytest.mark.parametrize(("type_name", "reason", "message"), FAULTS)
 async def test_run_check_turns_a_fault_into_a_down_result(
-    type_name: str, reason: str, message: str
+    clock: FakeClock, type_name: str, reason: str, message: str
 ) -> None:
-    types = check_types()
+    types = check_types(clock)
     target = monitor("faulty", type_name, interval=1.0, timeout=0.2)
-    scheduler = Scheduler([target], types)
-    started = time.monotonic()
-    record = await scheduler.run_check(target)
-    elapsed = time.monotonic() - started
+    scheduler = Scheduler([target], types, clock=clock)
+    record = await run_until_done(clock, scheduler.run_check(target))
+    took = clock.monotonic()
 
     assert record.monitor_id == "faulty"
+    assert record.checked_at == T0
     assert record.result.status is CheckStatus.DOWN
     assert record.error_reason == reason
     assert message in record.result.message
     assert record.result.details == {}
     assert record.in_maintenance is False
     if reason == "timeout":
-        assert 0.2 <= elapsed < 0.8
-        assert record.result.latency == pytest.approx(elapsed, abs=0.15)
+        assert record.result.latency == LIMIT  # cut off at the limit, not a moment later
     else:
-        assert elapsed < 0.2
-    await scheduler.stop()  # waits for a check that ignored its cancellation
+        assert took == 0.0  # a fault is reported at once, not at the timeout
+    stubborn = types["stubborn"]
+    assert isinstance(stubborn, StubbornCheck)
     if type_name == "stubborn":
-        stubborn = types["stubborn"]
-        assert isinstance(stubborn, StubbornCheck)
-        assert stubborn.finished == 1
+        # Cancelled at the limit, it ignores that: run_check gives it the grace, then
+        # returns while it lingers on.
+        assert took == pytest.approx(LIMIT + CANCEL_GRACE, abs=1e-9)
+        assert stubborn.finished_at == []
         assert scheduler.stats.abandoned_tasks == 1
+        await run_until_done(clock, scheduler.stop())  # waits for it to end
+        assert stubborn.finished_at == [pytest.approx(LIMIT + stubborn.linger, abs=1e-9)]
+        assert clock.monotonic() == stubborn.finished_at[0]
     else:
-        assert scheduler.stats.abandoned_tasks == 0
+        if reason == "timeout":
+            assert took == LIMIT  # the hanging check ended as soon as it was cancelled
+        await run_until_done(clock, scheduler.stop())
+        assert clock.monotonic() == took  # nothing left to wait for
+    assert scheduler.stats.abandoned_tasks == (1 if type_name == "stubborn" else 0)
 
 
-async def test_run_check_passes_good_results_through() -> None:
+async def test_run_check_passes_good_results_through(clock: FakeClock) -> None:
     target = monitor("slow", "slow", interval=2.0, timeout=1.0)
     ok = monitor("ok", "ok")
     scheduler = Scheduler(
-        [target, ok], check_types(), in_maintenance=lambda monitor_id: monitor_id == "slow"
+        [target, ok],
+        check_types(clock),
+        in_maintenance=lambda monitor_id: monitor_id == "slow",
+        clock=clock,
     )
-    started = time.monotonic()
-    record = await scheduler.run_check(target)
-    assert 0.3 <= time.monotonic() - started < 0.9
+    record = await run_until_done(clock, scheduler.run_check(target))
+    assert clock.monotonic() == 0.3  # as long as the check took, within its 1 s timeout
     assert record.result == CheckResult(CheckStatus.DEGRADED, 0.3, "slow but fine", {})
     assert record.error_reason is None
     assert record.in_maintenance is True
+    assert record.checked_at == T0  # when it started
 
-    record = await scheduler.run_check(ok)
+    record = await run_until_done(clock, scheduler.run_check(ok))
     assert record.result == CheckResult(CheckStatus.UP, 0.001, "fine", {"monitor": "ok"})
     assert record.in_maintenance is False
+    assert record.checked_at == T0 + dt.timedelta(seconds=0.3)
+
+
+async def test_on_the_system_clock_a_hanging_check_is_cut_off() -> None:
+    """No clock given: the real one, and a check that really hangs still ends."""
+    target = monitor("hanging", "hanging", timeout=0.05)
+    scheduler = Scheduler([target], check_types(FakeClock()))
+    record = await asyncio.wait_for(scheduler.run_check(target), timeout=10)
+    assert record.error_reason == "timeout"
+    assert record.result.message == "check did not finish within 0.05s"
+    # Measured on the real clock: at least the limit (0.05 s and its 0.05 s grace).
+    latency = record.result.latency
+    assert latency is not None and latency >= 0.1 - 1e-3
+    await scheduler.stop()
+    assert scheduler.stats.abandoned_tasks == 0
 
 
 async def test_a_long_message_is_cut() -> None:
@@ -240,53 +309,70 @@ async def test_a_long_message_is_cut() -> None:
     assert len(record.result.message) == 2000
 
 
-async def test_a_raising_maintenance_lookup_costs_nothing() -> None:
+async def test_a_raising_maintenance_lookup_costs_nothing(clock: FakeClock) -> None:
     def broken(monitor_id: str) -> bool:
         raise KeyError(monitor_id)
 
     target = monitor("ok", "ok", interval=0.2, timeout=0.1)
-    recorder = Recorder()
+    recorder = Recorder(clock)
     scheduler = Scheduler(
-        [target], check_types(), max_jitter=0, in_maintenance=broken, listeners=[recorder]
+        [target],
+        check_types(clock),
+        max_jitter=0,
+        in_maintenance=broken,
+        listeners=[recorder],
+        clock=clock,
     )
     scheduler.start()
-    await asyncio.sleep(0.5)
+    await run_for(clock, 0.5)
     assert scheduler.running
-    await scheduler.stop()
-    assert len(recorder.records["ok"]) >= 2
-    assert all(r.result.status is CheckStatus.UP for r in recorder.records["ok"])
-    assert all(r.in_maintenance is False for r in recorder.records["ok"])
+    await run_until_done(clock, scheduler.stop())
+    records = recorder.records["ok"]
+    assert [r.checked_at for r in records] == [
+        T0 + dt.timedelta(seconds=t) for t in ticks(0.0, 0.2, 0.5)
+    ]
+    assert len(records) == 3
+    assert all(r.result.status is CheckStatus.UP for r in records)
+    assert all(r.in_maintenance is False for r in records)
 
 
 # -- the running scheduler ------------------------------------------------------------------
 
 
-async def test_faulty_plugins_cost_only_their_own_checks() -> None:
+async def test_faulty_plugins_cost_only_their_own_checks(clock: FakeClock) -> None:
     faulty = [type_name for type_name, _, _ in FAULTS]
     monitors = [monitor("ok", "ok", interval=0.2, timeout=0.1)]
     monitors += [monitor(name, name, interval=0.3, timeout=0.2) for name in faulty]
-    recorder = Recorder()
-    types = check_types()
+    recorder = Recorder(clock)
+    types = check_types(clock)
     scheduler = Scheduler(
-        monitors, types, max_jitter=0.05, listeners=[recorder], rng=random.Random(1)
+        monitors,
+        types,
+        max_jitter=0.05,
+        listeners=[recorder],
+        rng=random.Random(1),
+        clock=clock,
     )
-    started = time.monotonic()
+    jitter = random.Random(1)
+    phase = {m.id: jitter.uniform(0, 0.05) for m in monitors}
     scheduler.start()
-    await asyncio.sleep(1.5)
+    await run_for(clock, 1.5)
     assert scheduler.running
-    stopping = time.monotonic()
-    await scheduler.stop()
-    stopped = time.monotonic()
-    elapsed = stopping - started
-
-    assert stopped - stopping < 0.8  # the stubborn check lingers 0.3 s at most
+    stopping = clock.monotonic()
+    await run_until_done(clock, scheduler.stop())
     assert not scheduler.running
+
+    # The ok monitor ran at every one of its ticks, never late, never held up.
     oks = recorder.records["ok"]
-    # One run per 0.2 s from a start within the first 0.05 s.
-    assert int((elapsed - 0.05) / 0.2) <= len(oks) <= int(elapsed / 0.2) + 1
+    assert recorder.times["ok"] == ticks(phase["ok"], 0.2, 1.5)
+    assert len(oks) == 8
+    assert [r.checked_at for r in oks] == [
+        T0 + dt.timedelta(seconds=t) for t in ticks(phase["ok"], 0.2, 1.5)
+    ]
     assert all(r.result.status is CheckStatus.UP and r.error_reason is None for r in oks)
-    gaps = [b - a for a, b in zip(recorder.times["ok"], recorder.times["ok"][1:], strict=False)]
-    assert max(gaps) < 0.35, "the ok monitor was held up by a faulty one"
+    assert scheduler.states["ok"].checks == {"up": 8}
+    assert scheduler.stats.max_lag == 0.0  # no check anywhere waited for another
+
     reasons = {type_name: reason for type_name, reason, _ in FAULTS}
     for name in faulty:
         records = recorder.records[name]
@@ -296,46 +382,68 @@ async def test_faulty_plugins_cost_only_their_own_checks() -> None:
         state = scheduler.states[name]
         assert state.checks == {"down": len(records)}
         assert state.errors == {reasons[name]: len(records)}
-    # Quick faults run at their interval; timeouts (0.25 s and more) at least twice.
-    assert len(recorder.records["raising"]) >= 4
-    assert len(recorder.records["hanging"]) >= 2
-    assert scheduler.states["ok"].checks == {"up": len(oks)}
+        if reasons[name] != "timeout":  # reported at once, at every tick
+            assert recorder.times[name] == ticks(phase[name], 0.3, 1.5), name
+            assert state.skipped_ticks == 0
+    # A hanging check is cut off at its limit, within its interval: no tick is lost.
+    hanging = [t + LIMIT for t in ticks(phase["hanging"], 0.3, 1.5 - LIMIT)]
+    assert recorder.times["hanging"] == pytest.approx(hanging, abs=1e-9)
+    assert len(hanging) == 5
+    assert scheduler.states["hanging"].skipped_ticks == 0
+    # A stubborn one also takes the cancel grace (0.35 s): it misses one tick in two.
+    stubborn = [t + LIMIT + CANCEL_GRACE for t in ticks(phase["stubborn"], 0.6, 1.5)]
+    assert recorder.times["stubborn"] == pytest.approx(stubborn[:2], abs=1e-9)
+    assert scheduler.states["stubborn"].skipped_ticks == 2
+    # Its third run was in its grace when stopped: three left behind, and stop
+    # waited exactly until the last of them gave up.
+    assert scheduler.stats.abandoned_tasks == 3
+    check = types["stubborn"]
+    assert isinstance(check, StubbornCheck)
+    assert len(check.finished_at) == 3
+    assert clock.monotonic() == check.finished_at[-1]
+    assert clock.monotonic() - stopping < 1.0  # within the default stop grace
 
 
-async def test_missed_ticks_are_skipped_not_piled_up() -> None:
-    class Sluggish(CheckType):
+async def test_missed_ticks_are_skipped_not_piled_up(clock: FakeClock) -> None:
+    class Sluggish(ClockedCheck):
         name = "sluggish"
-        starts: list[float] = []
+
+        def __init__(self, clock: FakeClock) -> None:
+            super().__init__(clock)
+            self.starts: list[float] = []
 
         async def check(self, options: Any, context: CheckContext) -> CheckResult:
-            self.starts.append(time.monotonic())
-            await asyncio.sleep(0.25)  # 2.5 intervals
-            return CheckResult.up("late", 0.25)
+            self.starts.append(self.clock.monotonic())
+            await pause(self.clock, 2.5)  # 2.5 intervals
+            return CheckResult.up("late", 2.5)
 
-    sluggish = Sluggish()
-    sluggish.starts = []
-    target = monitor("sluggish", "sluggish", interval=0.1, timeout=0.5)
-    scheduler = Scheduler([target], {"sluggish": sluggish}, max_jitter=0)
+    sluggish = Sluggish(clock)
+    target = monitor("sluggish", "sluggish", interval=1.0, timeout=5.0)
+    recorder = Recorder(clock)
+    scheduler = Scheduler(
+        [target], {"sluggish": sluggish}, max_jitter=0, listeners=[recorder], clock=clock
+    )
     scheduler.start()
-    await asyncio.sleep(1.5)
-    await scheduler.stop()
-
-    runs = len(sluggish.starts)
+    await run_for(clock, 14.0)
     state = scheduler.states["sluggish"]
-    # A run takes 0.25 s and the next starts at the next tick ahead: one run per 0.3 s.
-    # Piling up would have started 15 runs.
-    assert 4 <= runs <= 6
-    assert state.skipped_ticks >= 2 * (runs - 1)
-    gaps = [b - a for a, b in zip(sluggish.starts, sluggish.starts[1:], strict=False)]
-    assert min(gaps) >= 0.25
-    assert sum(gaps) / len(gaps) >= 0.28  # waited for the tick, did not start at once
+    # Each run takes 2.5 s; the next starts at the next tick still ahead (3 s on),
+    # on the tick, not late. Piling up would have started 15 runs.
+    assert sluggish.starts == [0.0, 3.0, 6.0, 9.0, 12.0]
+    assert recorder.times["sluggish"] == [2.5, 5.5, 8.5, 11.5]
+    assert state.skipped_ticks == 8  # ticks 1, 2, 4, 5, 7, 8, 10, 11
+    assert state.last_lag == 0.0
+    assert state.running
+    await run_until_done(clock, scheduler.stop())
+    assert clock.monotonic() == 14.0  # stopping cancels the run in flight at once
+    assert state.skipped_ticks == 8
 
 
-async def test_concurrency_cap_holds() -> None:
-    class Counting(CheckType):
+async def test_concurrency_cap_holds(clock: FakeClock) -> None:
+    class Counting(ClockedCheck):
         name = "counting"
 
-        def __init__(self) -> None:
+        def __init__(self, clock: FakeClock) -> None:
+            super().__init__(clock)
             self.active = 0
             self.peak = 0
             self.runs = 0
@@ -344,54 +452,71 @@ async def test_concurrency_cap_holds() -> None:
             self.active += 1
             self.peak = max(self.peak, self.active)
             try:
-                await asyncio.sleep(0.1)
+                await pause(self.clock, 1.0)
             finally:
                 self.active -= 1
             self.runs += 1
-            return CheckResult.up("counted", 0.1)
+            return CheckResult.up("counted", 1.0)
 
-    counting = Counting()
-    monitors = [monitor(f"m{i}", "counting", interval=0.2, timeout=0.15) for i in range(6)]
-    scheduler = Scheduler(monitors, {"counting": counting}, max_concurrency=2, max_jitter=0.05)
+    counting = Counting(clock)
+    lags: dict[str, list[float]] = defaultdict(list)
+    monitors = [monitor(f"m{i}", "counting", interval=2.0, timeout=1.5) for i in range(6)]
+    scheduler = Scheduler(
+        monitors, {"counting": counting}, max_concurrency=2, max_jitter=0, clock=clock
+    )
+    scheduler.add_listener(lambda m, r: lags[m.id].append(scheduler.states[m.id].last_lag))
     scheduler.start()
-    await asyncio.sleep(1.0)
-    await scheduler.stop()
+    await run_for(clock, 10.0)
+    await run_until_done(clock, scheduler.stop())
     assert counting.peak == 2
-    # Two at a time, 0.1 s each: about 20 runs in a second, never the uncapped 30.
-    assert 12 <= counting.runs <= 21
+    # Two at a time, 1 s each: two runs end every second, never the uncapped three.
+    assert counting.runs == 20
     assert counting.active == 0
+    # All six were due at 0: the second pair waited 1 s for a slot, the third 2 s.
+    assert {m: values[0] for m, values in lags.items()} == {
+        "m0": 0.0,
+        "m1": 0.0,
+        "m2": 1.0,
+        "m3": 1.0,
+        "m4": 2.0,
+        "m5": 2.0,
+    }
+    # Later runs wait for a slot only when another pair holds it: the lag is the rest
+    # of that pair's run, measured from the tick.
+    assert sorted({value for values in lags.values() for value in values[1:]}) == [0.0, 1.0]
     assert scheduler.stats.max_lag > 0  # the queue at the semaphore is visible
 
 
-async def test_start_times_are_spread_by_seeded_jitter() -> None:
+async def test_start_times_are_spread_by_seeded_jitter(clock: FakeClock) -> None:
     starts: dict[str, float] = {}
 
     class Stamp(CheckType):
         name = "stamp"
 
         async def check(self, options: Any, context: CheckContext) -> CheckResult:
-            starts.setdefault(context.monitor_id, time.monotonic())
+            starts.setdefault(context.monitor_id, clock.monotonic())
             return CheckResult.up()
 
     monitors = [monitor(f"m{i}", "stamp", interval=10.0, timeout=1.0) for i in range(6)]
     monitors.append(monitor("short", "stamp", interval=0.2, timeout=0.1))
-    scheduler = Scheduler(monitors, {"stamp": Stamp()}, max_jitter=0.6, rng=random.Random(42))
-    begun = time.monotonic()
+    scheduler = Scheduler(
+        monitors, {"stamp": Stamp()}, max_jitter=0.6, rng=random.Random(42), clock=clock
+    )
     scheduler.start()
-    await asyncio.sleep(0.8)
-    await scheduler.stop()
+    await run_for(clock, 0.8)
+    await run_until_done(clock, scheduler.stop())
 
     expected_rng = random.Random(42)
     expected = [expected_rng.uniform(0, 0.6) for _ in range(6)]
     expected.append(expected_rng.uniform(0, 0.2))  # the jitter never exceeds the interval
-    offsets = [starts[m.id] - begun for m in monitors]
-    for got, want in zip(offsets, expected, strict=True):
-        assert want - 0.01 <= got <= want + 0.1
+    offsets = [starts[m.id] for m in monitors]
+    assert offsets == expected
+    assert all(0 <= offset <= 0.6 for offset in offsets)
     assert max(offsets[:6]) - min(offsets[:6]) > 0.2
-    assert offsets[6] <= 0.3
+    assert offsets[6] <= 0.2
 
 
-async def test_listeners_are_isolated_and_async_ones_awaited() -> None:
+async def test_listeners_are_isolated_and_async_ones_awaited(clock: FakeClock) -> None:
     calls: list[str] = []
 
     def broken(monitor: MonitorConfig, record: ResultRecord) -> None:
@@ -399,7 +524,7 @@ async def test_listeners_are_isolated_and_async_ones_awaited() -> None:
         raise RuntimeError("listener bug")
 
     async def slow(monitor: MonitorConfig, record: ResultRecord) -> None:
-        await asyncio.sleep(0.01)
+        await pause(clock, 0.01)
         calls.append("async")
 
     async def broken_async(monitor: MonitorConfig, record: ResultRecord) -> None:
@@ -410,27 +535,31 @@ async def test_listeners_are_isolated_and_async_ones_awaited() -> None:
         calls.append("sync")
 
     target = monitor("ok", "ok", interval=0.2, timeout=0.1)
-    scheduler = Scheduler([target], check_types(), listeners=[broken, slow], max_jitter=0)
+    scheduler = Scheduler(
+        [target], check_types(clock), listeners=[broken, slow], max_jitter=0, clock=clock
+    )
     scheduler.add_listener(broken_async)
     scheduler.add_listener(plain)
 
-    record = await scheduler.run_once("ok")
+    record = await run_until_done(clock, scheduler.run_once("ok"))
     assert record.result.status is CheckStatus.UP
     assert calls == ["broken", "async", "sync"]  # the async one finished before run_once did
+    assert clock.monotonic() == 0.01  # and run_once waited for it
     assert scheduler.states["ok"].last == record
 
     calls.clear()
     scheduler.start()
-    await asyncio.sleep(0.7)
+    await run_for(clock, 0.7)
     assert scheduler.running
-    await scheduler.stop()
+    await run_until_done(clock, scheduler.stop())
     runs = scheduler.states["ok"].checks["up"] - 1
-    assert runs >= 3
+    assert runs == 4  # at 0, 0.2, 0.4 and 0.6 s after the start
+    assert calls.count("broken") == runs
     assert calls.count("sync") == runs
     assert calls.count("async") == runs
 
 
-async def test_stop_cancels_checks_in_flight() -> None:
+async def test_stop_cancels_checks_in_flight(clock: FakeClock) -> None:
     entered = asyncio.Event()
     cancelled: list[str] = []
 
@@ -440,21 +569,26 @@ async def test_stop_cancels_checks_in_flight() -> None:
         async def check(self, options: Any, context: CheckContext) -> CheckResult:
             entered.set()
             try:
-                await asyncio.sleep(3600)
+                await asyncio.Event().wait()
             except asyncio.CancelledError:
                 cancelled.append(context.monitor_id)
                 raise
             return CheckResult.up()
 
     target = monitor("sleeper", "sleeper", interval=120.0, timeout=60.0)
-    recorder = Recorder()
-    scheduler = Scheduler([target], {"sleeper": Sleeper()}, max_jitter=0, listeners=[recorder])
+    recorder = Recorder(clock)
+    scheduler = Scheduler(
+        [target], {"sleeper": Sleeper()}, max_jitter=0, listeners=[recorder], clock=clock
+    )
     scheduler.start()
-    await asyncio.wait_for(entered.wait(), 1.0)
+    await settle()
+    assert entered.is_set()
     assert scheduler.states["sleeper"].running
-    started = time.monotonic()
-    await scheduler.stop()
-    assert time.monotonic() - started < 0.3
+    stopping = asyncio.ensure_future(scheduler.stop())
+    await settle()
+    assert stopping.done()  # without the clock moving at all
+    await stopping
+    assert clock.monotonic() == 0.0
     assert cancelled == ["sleeper"]
     assert recorder.records == {}  # a cancelled run records nothing
     assert scheduler.stats.abandoned_tasks == 0
@@ -462,31 +596,40 @@ async def test_stop_cancels_checks_in_flight() -> None:
     await scheduler.stop()  # stopping twice is harmless
 
 
-async def test_stop_gives_up_on_a_check_that_never_ends() -> None:
+async def test_stop_gives_up_on_a_check_that_never_ends(clock: FakeClock) -> None:
+    release = asyncio.Event()
+    cancellations = 0
+
     class Immortal(CheckType):
         name = "immortal"
 
         async def check(self, options: Any, context: CheckContext) -> CheckResult:
-            deadline = time.monotonic() + 1.3
-            while time.monotonic() < deadline:
+            nonlocal cancellations
+            while not release.is_set():
                 try:
-                    await asyncio.sleep(0.05)
+                    await release.wait()
                 except asyncio.CancelledError:
-                    continue  # ignores every cancellation, for 1.3 s
+                    cancellations += 1  # ignores every cancellation until released
             return CheckResult.up()
 
     target = monitor("immortal", "immortal", interval=60.0, timeout=30.0)
-    scheduler = Scheduler([target], {"immortal": Immortal()}, max_jitter=0)
+    scheduler = Scheduler([target], {"immortal": Immortal()}, max_jitter=0, clock=clock)
     scheduler.start()
-    await asyncio.sleep(0.1)
-    started = time.monotonic()
-    await scheduler.stop(grace=0.5)
-    assert 0.5 <= time.monotonic() - started < 0.9  # bounded, though the check lives on
+    await run_for(clock, 0.1)
+    assert scheduler.states["immortal"].running
+    stopping = asyncio.ensure_future(scheduler.stop(grace=0.5))
+    await run_for(clock, 0.49)
+    assert not stopping.done()  # the grace is not over
+    await run_for(clock, 0.01)
+    assert stopping.done()  # bounded, though the check lives on
+    await stopping
+    assert cancellations == 1
     assert scheduler.stats.abandoned_tasks == 1
     assert other_tasks()
     # Let it end so the test leaves nothing behind.
-    _, pending = await asyncio.wait(other_tasks(), timeout=2.0)
-    assert pending == set()
+    release.set()
+    await settle()
+    assert other_tasks() == set()
 
 
 async def test_an_unreadable_result_or_unknown_type_is_a_down_result() -> None:
