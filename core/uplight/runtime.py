@@ -4,22 +4,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 import time
 
 from .clock import Clock, SystemClock
 from .config import Config, MonitorConfig
-from .db.store import Store, retention_cutoff
 from .incidents.engine import IncidentEngine, MonitorTracker
 from .maintenance.service import MaintenanceService
 from .metrics import CheckStats
 from .models import ResultRecord
 from .monitoring.scheduler import Scheduler
+from .monitoring.store import prune_results
 from .notify.service import Notifications
 from .pages.cache import PageCache
 from .pages.provisioning import provision_pages
 from .pages.service import PageService
 from .plugins import PluginRegistry
+from .schema import build_store
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +40,7 @@ class Runtime:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.registry = registry
-        self.store = Store(config.database_path, flush_interval=flush_interval)
+        self.store = build_store(config.database_path, flush_interval=flush_interval)
         self.maintenance = MaintenanceService(self.store, config, self.clock)
         self.scheduler = Scheduler(
             config.monitors,
@@ -123,8 +125,9 @@ class Runtime:
         await asyncio.sleep(60)  # not at start-up: let the first checks land first
         while True:
             try:
-                cutoff = retention_cutoff(self.config.storage.retention_days)
-                deleted = await self.store.prune_results(cutoff)
+                retention = dt.timedelta(days=self.config.storage.retention_days)
+                cutoff = self.clock.now() - retention
+                deleted = await prune_results(self.store, cutoff)
                 if deleted:
                     log.info("pruned %d results older than %s", deleted, cutoff.isoformat())
             except Exception:

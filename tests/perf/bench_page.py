@@ -231,14 +231,14 @@ burst = 1000000000
 async def seed(config_path: Path) -> None:
     """90 days of results for every monitor (rollups built by the store), then close."""
     from uplight.config import load_config
-    from uplight.db.store import Store
     from uplight.models import CheckResult, ResultRecord
     from uplight.pages.provisioning import provision_pages
     from uplight.plugins import load_plugins
+    from uplight.schema import build_store
 
     config = load_config(config_path, load_plugins(builtins_only=True).check_types)
     now = dt.datetime.now(dt.UTC)
-    async with Store(config.database_path) as store:
+    async with build_store(config.database_path) as store:
         await provision_pages(store, config, now)
         for monitor in config.monitors:
             for back in range(90, -1, -1):

@@ -28,11 +28,11 @@ from typing import Any
 
 from uplight.clock import FakeClock
 from uplight.config import Config, parse_config
-from uplight.db.store import Store
 from uplight.pages.cache import PageCache
 from uplight.pages.provisioning import provision_pages
 from uplight.pages.service import PageService
 from uplight.plugins import PluginRegistry, load_plugins
+from uplight.schema import build_store
 from uplight.snapshot import HISTORY_DAYS
 
 from .common import Comparison
@@ -139,7 +139,7 @@ def fill(path: Path, components: int, incidents: int, seed: int = 3) -> None:
 
 async def prepare(path: Path, config: Config) -> None:
     """The store's migrations and the page's components, as at start-up."""
-    async with Store(path) as store:
+    async with build_store(path) as store:
         await provision_pages(store, config, NOW)
 
 
@@ -225,7 +225,7 @@ def run_compute(quick: bool = False) -> Comparison:
         ids = [f"m{i}" for i in range(components)]
 
         async def measure() -> tuple[list[float], list[float], int, int, int]:
-            async with Store(path) as store:
+            async with build_store(path) as store:
                 service = PageService(config, store, clock=FakeClock(NOW))
                 await service.refresh()
                 snapshot = await service.page_snapshot("main")  # warm SQLite's page cache
@@ -272,7 +272,7 @@ def run_cold_path(quick: bool = False) -> Comparison:
         config, path = build(Path(tmp), registry, components, incidents)
 
         async def rate(ttl: float) -> tuple[float, int]:
-            async with Store(path) as store:
+            async with build_store(path) as store:
                 service = PageService(config, store, clock=FakeClock(NOW))
                 await service.refresh()
                 cache = PageCache(service, ttl=ttl)

@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from uplight.db.store import Store
 from uplight.db.writer import Writer
 from uplight.models import CheckResult, CheckStatus, ResultRecord
+from uplight.schema import build_store
 
 from .common import Comparison
 
@@ -79,7 +79,7 @@ def as_rows(records: list[ResultRecord]) -> list[tuple[Any, ...]]:
 async def store_ingest(path: Path, records: list[ResultRecord]) -> tuple[float, int]:
     """Seconds from the first ``add_result`` until every result is committed, and the
     number of transactions the writer used."""
-    async with Store(path) as store:
+    async with build_store(path) as store:
         started = time.perf_counter()
         # Arrive as a scheduler hands them on: in bursts, yielding to the event loop.
         for offset in range(0, len(records), MAX_BATCH):
@@ -102,7 +102,7 @@ def prepare_schema(path: Path) -> None:
     """The store's own migrations, so the table and its indexes are the same."""
 
     async def migrate() -> None:
-        async with Store(path):
+        async with build_store(path):
             pass
 
     asyncio.run(migrate())

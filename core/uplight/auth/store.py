@@ -6,7 +6,9 @@ from dataclasses import dataclass
 
 import aiosqlite
 
+from ..db.migrations import Migration
 from ..db.sql import run_script
+from ..db.store import Store
 
 
 async def m002_tokens(db: aiosqlite.Connection) -> None:
@@ -22,13 +24,16 @@ async def m002_tokens(db: aiosqlite.Connection) -> None:
     )
 
 
+MIGRATIONS: tuple[Migration, ...] = (m002_tokens,)
+
+
 @dataclass(frozen=True)
 class TokenInfo:
     name: str
     created_at: str
 
 
-async def insert_token(store, name: str, token_hash: str) -> bool:
+async def insert_token(store: Store, name: str, token_hash: str) -> bool:
     """False when the name is taken (nothing is written)."""
 
     async def insert(db: aiosqlite.Connection) -> bool:
@@ -45,12 +50,12 @@ async def insert_token(store, name: str, token_hash: str) -> bool:
     return await store.write(insert)
 
 
-async def list_tokens(store) -> list[TokenInfo]:
+async def list_tokens(store: Store) -> list[TokenInfo]:
     rows = await store.fetchall("SELECT name, created_at FROM api_tokens ORDER BY name")
     return [TokenInfo(*row) for row in rows]
 
 
-async def delete_token(store, name: str) -> bool:
+async def delete_token(store: Store, name: str) -> bool:
     async def delete(db: aiosqlite.Connection) -> bool:
         cursor = await db.execute("DELETE FROM api_tokens WHERE name = ?", (name,))
         return cursor.rowcount > 0
@@ -58,5 +63,5 @@ async def delete_token(store, name: str) -> bool:
     return await store.write(delete)
 
 
-async def token_hashes(store) -> list[tuple[str, str]]:
+async def token_hashes(store: Store) -> list[tuple[str, str]]:
     return [tuple(row) for row in await store.fetchall("SELECT name, token_hash FROM api_tokens")]

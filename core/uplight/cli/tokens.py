@@ -8,6 +8,7 @@ import sys
 
 from ..auth.tokens import TokenExists, create_token, list_tokens, revoke_token
 from ..db.store import Store
+from ..schema import build_store
 from .common import add_config_option, load, print_json, print_table
 
 
@@ -38,7 +39,7 @@ def _with_store(args: argparse.Namespace, work) -> int:
     config, _ = loaded
 
     async def run() -> int:
-        async with Store(config.database_path) as store:
+        async with build_store(config.database_path) as store:
             return await work(store)
 
     return asyncio.run(run())

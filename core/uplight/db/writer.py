@@ -5,6 +5,9 @@ write connection. Check results are buffered and flushed in one transaction at
 least every ``flush_interval`` seconds (and on close); other writes are whole
 transactions submitted as async functions and awaited by the caller, so a write
 that returned is committed.
+
+The writer does not know what a result is: the monitoring domain hands it the
+function that writes a batch (raw rows and rollups, in the flush's transaction).
 """
 
 from __future__ import annotations
@@ -18,13 +21,12 @@ from typing import Any, TypeVar
 
 import aiosqlite
 
-from ..models import ResultRecord
-from ..monitoring.store import insert_results
-
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 WriteFn = Callable[[aiosqlite.Connection], Awaitable[T]]
+# Writes a batch of buffered check results inside the flush's transaction.
+WriteResults = Callable[[aiosqlite.Connection, list[Any]], Awaitable[None]]
 
 
 @dataclass
@@ -50,13 +52,15 @@ class Writer:
         self,
         db: aiosqlite.Connection,
         *,
+        write_results: WriteResults,
         flush_interval: float = 1.0,
         max_batch: int = 1000,
     ) -> None:
         self._db = db
+        self._write_results = write_results
         self._flush_interval = flush_interval
         self._max_batch = max_batch
-        self._buffer: list[ResultRecord] = []
+        self._buffer: list[Any] = []
         self._jobs: asyncio.Queue[_Job | None] = asyncio.Queue()
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
@@ -65,7 +69,7 @@ class Writer:
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="uplight-store-writer")
 
-    def add_result(self, record: ResultRecord) -> None:
+    def add_result(self, record: Any) -> None:
         """Buffer a result; it is committed within ``flush_interval``. Never blocks."""
         self._buffer.append(record)
         self.stats.pending_results = len(self._buffer)
@@ -169,7 +173,7 @@ class Writer:
             del self._buffer[: len(batch)]
             remaining -= len(batch)
             try:
-                await self._transaction(lambda db, batch=batch: insert_results(db, batch))
+                await self._transaction(lambda db, batch=batch: self._write_results(db, batch))
             except Exception:
                 # Keep the batch for the next attempt: results are only dropped if the
                 # database stays unwritable and the process exits.

@@ -12,14 +12,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
+from ..db.migrations import Migration
 from ..db.sql import from_millis, run_script, to_millis
-
-if TYPE_CHECKING:
-    from ..db.store import Store
+from ..db.store import Store
 
 SEVERITIES = ("minor", "major", "critical")
 PHASES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
@@ -60,6 +59,9 @@ async def m003_incidents(db: aiosqlite.Connection) -> None:
         CREATE INDEX incident_updates_by_incident ON incident_updates (incident_id, id);
         """,
     )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m003_incidents,)
 
 
 @dataclass(frozen=True, slots=True)

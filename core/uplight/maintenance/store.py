@@ -10,14 +10,13 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
+from ..db.migrations import Migration
 from ..db.sql import from_millis, run_script, to_millis
-
-if TYPE_CHECKING:
-    from ..db.store import Store  # the database module imports this one (migrations)
+from ..db.store import Store
 
 STATUSES = ("scheduled", "active", "completed", "cancelled")
 LIVE = ("scheduled", "active")
@@ -62,6 +61,9 @@ async def m004_maintenance(db: aiosqlite.Connection) -> None:
         CREATE INDEX maintenance_components_by_monitor ON maintenance_components (monitor_id);
         """,
     )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m004_maintenance,)
 
 
 @dataclass(frozen=True)

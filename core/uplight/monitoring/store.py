@@ -1,21 +1,62 @@
-"""SQL for check results and their daily rollups."""
+"""SQL for check results and their daily rollups: the tables, the batch the store's
+writer flushes (``insert_results``), the reads, and retention."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
-from ..db.sql import from_millis, to_millis
+from ..db.migrations import Migration
+from ..db.sql import from_millis, run_script, to_millis
+from ..db.store import Store
 from ..models import CheckResult, CheckStatus, ResultRecord
 
-if TYPE_CHECKING:
-    from ..db.store import Store  # the database module imports this one
+
+async def m001_results_and_rollups(db: aiosqlite.Connection) -> None:
+    await run_script(
+        db,
+        """
+        CREATE TABLE results (
+            id INTEGER PRIMARY KEY,
+            monitor_id TEXT NOT NULL,
+            checked_at INTEGER NOT NULL,             -- unix milliseconds, UTC
+            status TEXT NOT NULL CHECK (status IN ('up', 'degraded', 'down')),
+            latency_ms REAL,
+            message TEXT NOT NULL DEFAULT '',
+            details TEXT NOT NULL DEFAULT '{}',      -- JSON object
+            error_reason TEXT,                       -- plugin fault: exception, timeout, invalid_result
+            in_maintenance INTEGER NOT NULL DEFAULT 0
+        );
+        CREATE INDEX results_by_monitor ON results (monitor_id, checked_at);
+        CREATE INDEX results_by_time ON results (checked_at);
+
+        -- One row per monitor per UTC day, updated in the same transaction as the
+        -- raw rows it counts, so history never scans raw results.
+        CREATE TABLE daily_rollups (
+            monitor_id TEXT NOT NULL,
+            day TEXT NOT NULL,                       -- YYYY-MM-DD, UTC
+            checks_total INTEGER NOT NULL DEFAULT 0,
+            up_count INTEGER NOT NULL DEFAULT 0,
+            degraded_count INTEGER NOT NULL DEFAULT 0,
+            down_count INTEGER NOT NULL DEFAULT 0,
+            maintenance_count INTEGER NOT NULL DEFAULT 0,
+            latency_count INTEGER NOT NULL DEFAULT 0,
+            latency_sum_ms REAL NOT NULL DEFAULT 0,
+            latency_max_ms REAL,
+            PRIMARY KEY (monitor_id, day)
+        ) WITHOUT ROWID;
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m001_results_and_rollups,)
 
 _INSERT = (
     "INSERT INTO results (monitor_id, checked_at, status, latency_ms, message, details,"
@@ -46,7 +87,8 @@ def utc_day(value: dt.datetime) -> str:
 
 
 async def insert_results(db: aiosqlite.Connection, batch: list[ResultRecord]) -> None:
-    """Insert raw rows and fold them into the daily rollups, in the caller's transaction."""
+    """Insert raw rows and fold them into the daily rollups, in the caller's transaction
+    (the store's writer calls this with each batch it flushes)."""
     rows = []
     totals: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0.0, None])
     for record in batch:
@@ -202,3 +244,72 @@ async def daily_counts(
     for row in rows:
         found[row[0]][row[1]] = row[2:]
     return found
+
+
+async def latest_results(store: Store, monitor_ids: Iterable[str]) -> dict[str, StoredResult]:
+    """The newest stored result of each monitor that has one."""
+    latest = {}
+    for monitor_id in monitor_ids:
+        rows = await store.fetchall(
+            f"SELECT {RESULT_COLUMNS} FROM results WHERE monitor_id = ?"
+            " ORDER BY checked_at DESC, id DESC LIMIT 1",
+            (monitor_id,),
+        )
+        if rows:
+            latest[monitor_id] = result_from_row(rows[0])
+    return latest
+
+
+async def recent_results(
+    store: Store, monitor_id: str, *, limit: int = 100, since: dt.datetime | None = None
+) -> list[StoredResult]:
+    """Newest first."""
+    rows = await store.fetchall(
+        f"SELECT {RESULT_COLUMNS} FROM results WHERE monitor_id = ? AND checked_at >= ?"
+        " ORDER BY checked_at DESC, id DESC LIMIT ?",
+        (monitor_id, to_millis(since) if since else 0, limit),
+    )
+    return [result_from_row(row) for row in rows]
+
+
+async def daily_rollups(
+    store: Store, monitor_ids: Iterable[str], since: dt.date
+) -> dict[str, list[DailyRollup]]:
+    """Rollups from ``since`` (inclusive) on, oldest first, by monitor."""
+    ids = list(monitor_ids)
+    found: dict[str, list[DailyRollup]] = {m: [] for m in ids}
+    if not ids:
+        return found
+    marks = ",".join("?" * len(ids))
+    rows = await store.fetchall(
+        f"SELECT {ROLLUP_COLUMNS} FROM daily_rollups"
+        f" WHERE monitor_id IN ({marks}) AND day >= ? ORDER BY monitor_id, day",
+        (*ids, since.isoformat()),
+    )
+    for row in rows:
+        rollup = rollup_from_row(row)
+        found[rollup.monitor_id].append(rollup)
+    return found
+
+
+PRUNE_CHUNK = 5000
+
+
+async def prune_results(store: Store, before: dt.datetime) -> int:
+    """Delete raw results older than ``before`` in small transactions; rollups stay."""
+    cutoff = to_millis(before)
+
+    async def delete_chunk(db: aiosqlite.Connection) -> int:
+        cursor = await db.execute(
+            "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE checked_at < ? LIMIT ?)",
+            (cutoff, PRUNE_CHUNK),
+        )
+        return cursor.rowcount
+
+    deleted = 0
+    while True:
+        count = await store.write(delete_chunk)
+        deleted += count
+        if count < PRUNE_CHUNK:
+            return deleted
+        await asyncio.sleep(0)  # let other writes and the results flush through

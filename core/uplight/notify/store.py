@@ -17,15 +17,14 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import aiosqlite
 
+from ..db.migrations import Migration
 from ..db.sql import from_millis, run_script, to_millis
+from ..db.store import Store
 from ..notifiers import Notification
-
-if TYPE_CHECKING:
-    from ..db.store import Store
 
 STATUSES = ("pending", "sent", "dead")
 _TIME_FIELDS = ("started_at", "ended_at", "created_at")
@@ -58,6 +57,9 @@ async def m006_notifications(db: aiosqlite.Connection) -> None:
             ON notification_outbox (incident_id, channel, event);
         """,
     )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m006_notifications,)
 
 
 @dataclass(frozen=True, slots=True)

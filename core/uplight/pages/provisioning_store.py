@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
 import aiosqlite
 
 from ..db.sql import to_millis
+from ..db.store import Store
 from .store import component_id_secret, public_component_id, rows_in
 
 
@@ -51,7 +51,7 @@ class SyncReport:
 
 
 async def sync_provisioned_pages(
-    store: Any, pages: Sequence[ProvisionedPage], now: dt.datetime
+    store: Store, pages: Sequence[ProvisionedPage], now: dt.datetime
 ) -> SyncReport:
     async def sync(db: aiosqlite.Connection) -> SyncReport:
         return await _sync(db, pages, to_millis(now))

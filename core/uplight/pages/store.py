@@ -17,7 +17,9 @@ from typing import Any
 
 import aiosqlite
 
+from ..db.migrations import Migration
 from ..db.sql import from_millis, run_script
+from ..db.store import Store
 
 SECRET_KEY = "component_id_secret"
 
@@ -63,6 +65,9 @@ async def m005_status_pages(db: aiosqlite.Connection) -> None:
     await db.execute(
         "INSERT INTO meta (key, value) VALUES (?, ?)", (SECRET_KEY, secrets.token_hex(32))
     )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m005_status_pages,)
 
 
 # -- types --------------------------------------------------------------------
@@ -151,12 +156,12 @@ async def _read_all(fetch: Any) -> list[StoredPage]:
     return _assemble(pages, components)
 
 
-async def list_pages(store: Any) -> list[StoredPage]:
+async def list_pages(store: Store) -> list[StoredPage]:
     """Every page with its components (pages are few: one read of everything)."""
     return await _read_all(store.fetchall)
 
 
-async def get_page(store: Any, slug: str) -> StoredPage | None:
+async def get_page(store: Store, slug: str) -> StoredPage | None:
     return next((p for p in await list_pages(store) if p.slug == slug), None)
 
 

@@ -24,8 +24,8 @@ import pytest
 from helpers import create_token, free_port, serving
 
 from uplight.cli import main
-from uplight.db.store import Store
 from uplight.incidents.store import insert_incident, mark_ended
+from uplight.schema import build_store
 
 UPLIGHT = [sys.executable, "-m", "uplight"]
 
@@ -248,7 +248,7 @@ def _seed_ended_incidents(database: Path, starts: list[dt.datetime]) -> None:
     """Ended incidents of a monitor the config no longer has, written before serving."""
 
     async def seed() -> None:
-        async with Store(database) as store:
+        async with build_store(database) as store:
 
             async def write(db: Any) -> None:
                 for started in starts:

@@ -15,6 +15,7 @@ from uplight.db.store import Store
 from uplight.incidents import store as db_incidents
 from uplight.incidents.engine import IncidentEngine, IncidentEvent, auto_title
 from uplight.models import CheckResult, ResultRecord
+from uplight.schema import build_store
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -64,7 +65,7 @@ class Feed:
 
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with Store(tmp_path / "uplight.db") as store:
+    async with build_store(tmp_path / "uplight.db") as store:
         yield store
 
 
@@ -208,13 +209,13 @@ async def test_monitor_not_on_a_page_opens_nothing(store: Store, make_engine) ->
 async def test_restart_restores_the_active_incident(tmp_path: Path) -> None:
     mon = monitor(failure=2)
     path = tmp_path / "uplight.db"
-    async with Store(path) as store:
+    async with build_store(path) as store:
         engine = IncidentEngine(store, [mon], is_on_a_page=lambda _: True)
         feed = Feed(engine, mon)
         await feed("down", "down")
         [incident] = await all_incidents(store)
 
-    async with Store(path) as store:
+    async with build_store(path) as store:
         engine = IncidentEngine(store, [mon], is_on_a_page=lambda _: True)
         await engine.load()
         tracker = engine.tracker("web")

@@ -12,11 +12,11 @@ import pytest
 
 from uplight.clock import FakeClock
 from uplight.config import Config, ConfigError, parse_config
-from uplight.db.store import Store
 from uplight.maintenance.recurring import MATERIALISE_AHEAD
 from uplight.maintenance.service import MaintenanceService
 from uplight.maintenance.store import StoredWindow, list_windows
 from uplight.plugins import PluginRegistry
+from uplight.schema import build_store
 
 MONITORS = """
 [[monitors]]
@@ -61,7 +61,7 @@ def errors_of(text: str, registry: PluginRegistry) -> list[str]:
 
 @asynccontextmanager
 async def running(config: Config, clock: FakeClock) -> AsyncIterator[MaintenanceService]:
-    async with Store(config.database_path) as store:
+    async with build_store(config.database_path) as store:
         service = MaintenanceService(store, config, clock)
         await service.start()
         try:

@@ -29,6 +29,7 @@ from uplight.notify import store as outbox
 from uplight.notify.service import Notifications
 from uplight.notify.store import OutboxRow
 from uplight.plugins import PluginRegistry, load_plugins
+from uplight.schema import build_store
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -188,7 +189,7 @@ def make_env(
     ) -> AsyncIterator[Env]:
         config = parse(monitors + text)
         maintenance: set[str] = set()
-        async with Store(tmp_path / "uplight.db") as store:
+        async with build_store(tmp_path / "uplight.db") as store:
             service = Notifications(
                 config,
                 notify_registry,

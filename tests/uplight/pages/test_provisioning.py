@@ -18,6 +18,7 @@ from uplight.pages.provisioning import provision_pages
 from uplight.pages.service import PageService
 from uplight.pages.store import StoredPage, list_pages
 from uplight.runtime import Runtime
+from uplight.schema import build_store
 
 MONITORS = """
 [[monitors]]
@@ -87,7 +88,7 @@ def config_for(make_config) -> Callable[[str], Config]:
 
 @asynccontextmanager
 async def opened(config: Config) -> AsyncIterator[Store]:
-    async with Store(config.database_path) as store:
+    async with build_store(config.database_path) as store:
         yield store
 
 

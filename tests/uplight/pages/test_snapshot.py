@@ -23,8 +23,10 @@ from uplight.incidents import store as db_incidents
 from uplight.maintenance.service import MaintenanceService
 from uplight.maintenance.store import WindowFields
 from uplight.models import CheckResult, CheckStatus, ResultRecord, Status
+from uplight.monitoring.store import prune_results
 from uplight.pages.provisioning import provision_pages
 from uplight.pages.service import PageService, host_name
+from uplight.schema import build_store
 from uplight.snapshot import HISTORY_DAYS, PageSnapshot
 
 NOW = dt.datetime(2024, 6, 5, 12, 0, tzinfo=dt.UTC)
@@ -142,7 +144,7 @@ def env(make_config: Callable[[str], Config]) -> Callable[..., AsyncIterator[Env
     async def make(pages: str = MAIN) -> AsyncIterator[Env]:
         config = make_config(MONITORS + pages)
         clock = FakeClock(NOW)
-        async with Store(config.database_path) as store:
+        async with build_store(config.database_path) as store:
             await provision_pages(store, config, NOW)
             service = PageService(config, store, clock=clock)
             await service.refresh()
@@ -271,7 +273,7 @@ async def test_history_is_exactly_90_utc_days_ending_today(env) -> None:
 async def test_history_comes_from_the_rollups_not_raw_results(env) -> None:
     async with env() as e:
         await e.results("a", [S.UP, S.DOWN], at=NOW - dt.timedelta(days=40))
-        await e.store.prune_results(NOW - dt.timedelta(days=30))  # raw rows gone, rollups stay
+        await prune_results(e.store, NOW - dt.timedelta(days=30))  # raw rows gone, rollups stay
         snapshot = await e.snapshot()
     cell = snapshot.components[0].history[-41]
     assert (cell.status, cell.uptime, cell.checks) == (Status.MAJOR_OUTAGE, 50.0, 2)
@@ -365,7 +367,7 @@ async def test_public_ids_are_opaque_and_stable_across_restarts(env) -> None:
         first = await e.snapshot()
     # A new process: same file, fresh store and service; the latest status is read back.
     config = e.config
-    async with Store(config.database_path) as store:
+    async with build_store(config.database_path) as store:
         await provision_pages(store, config, NOW)
         service = PageService(config, store, clock=FakeClock(NOW))
         await service.refresh()

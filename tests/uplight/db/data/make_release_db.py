@@ -66,7 +66,7 @@ async def fill(store: Store) -> None:
     fields = maintenance.WindowFields(
         title="Router firmware",
         description="A short reboot.",
-        severity="minor",
+        severity="warning",
         component_ids=("web",),
         starts_at=AT + dt.timedelta(days=1),
         ends_at=AT + dt.timedelta(days=1, hours=1),
@@ -81,7 +81,7 @@ async def fill(store: Store) -> None:
             created_by="release",
         )
 
-    await store.write(schedule)
+    assert await store.write(schedule) is not None  # OR IGNORE: a refused row is silent
 
     await page_edits.create_page(
         store, slug="home", title="Home services", hostname=None, default=True, now=AT
@@ -104,7 +104,7 @@ async def fill(store: Store) -> None:
     async def queue(db: object) -> int | None:
         return await outbox.insert(db, "ops", message, AT + dt.timedelta(minutes=1))  # type: ignore[arg-type]
 
-    await store.write(queue)
+    assert await store.write(queue) is not None
 
 
 async def main() -> None:
