@@ -11,6 +11,7 @@ import time
 from .clock import Clock, SystemClock
 from .config import Config, MonitorConfig
 from .incidents.engine import IncidentEngine, MonitorTracker
+from .incidents.service import IncidentService
 from .maintenance.service import MaintenanceService
 from .metrics import CheckStats
 from .models import ResultRecord
@@ -69,8 +70,14 @@ class Runtime:
         )
         self.incidents.transition_listeners.append(self.notifications.on_transition)
         self.scheduler.add_listener(self.notifications.observe)  # certificate warnings
-        # Called inside the transaction of an operator's timeline update (incidents API).
-        self.update_listeners = [self.notifications.on_update]
+        # The operator's narration and timeline updates queue their notifications
+        # inside their own transaction.
+        self.incident_service = IncidentService(
+            self.store,
+            clock=self.clock,
+            on_narration=self.notifications.on_narration,
+            on_update=self.notifications.on_update,
+        )
         self.pages = PageService(config, self.store, clock=self.clock)
         # The public routes read snapshots through this: one compute per page per TTL.
         self.page_cache = PageCache(

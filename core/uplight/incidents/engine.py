@@ -40,21 +40,12 @@ from ..config import MonitorConfig
 from ..db.store import Store
 from ..models import CheckStatus, ResultRecord
 from . import store as db_incidents
+from .models import auto_title as auto_title  # pages/views still imports it from here
 
 log = logging.getLogger(__name__)
 
 EventKind = Literal["opened", "severity_changed", "ended"]
 SEVERITY_RANK = {"minor": 1, "major": 2, "critical": 3}
-_PHRASES = {"minor": "is degraded", "major": "is down", "critical": "is down"}
-
-
-def auto_title(monitor_name: str, auto_severity: str) -> str:
-    """The wording shown until the operator writes a public title."""
-    return f"{monitor_name} {_PHRASES.get(auto_severity, 'has a problem')}"
-
-
-def incident_title(incident: db_incidents.Incident) -> str:
-    return incident.public_title or auto_title(incident.monitor_name, incident.auto_severity)
 
 
 @dataclass(frozen=True, slots=True)

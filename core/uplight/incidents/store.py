@@ -1,17 +1,15 @@
-"""Incidents and their timeline updates: schema and intent-named queries.
+"""Incidents and their timeline updates: schema, row mapping and intent-named queries.
 
 An incident belongs to one monitor. The engine owns its lifecycle (opened,
-severity raised, ended) and the operator narrates it (public title,
-description, severity override, timeline updates). The engine's severity and
-the operator's override are stored apart so clearing the override (JSON
-``null``) falls back to what the engine decided.
+severity raised, ended) and the service the operator's narration (public title,
+description, severity override, timeline updates); both compose the writes
+below inside their own transactions. The row types live in ``models``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -19,11 +17,7 @@ import aiosqlite
 from ..db.migrations import Migration
 from ..db.sql import from_millis, run_script, to_millis
 from ..db.store import Store
-
-SEVERITIES = ("minor", "major", "critical")
-PHASES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
-# SQLite integers are signed 64-bit; a larger id cannot name a row (and would not bind).
-MAX_ID = 2**63 - 1
+from .models import MAX_ID, Incident, IncidentPosition, IncidentUpdate
 
 
 async def m003_incidents(db: aiosqlite.Connection) -> None:
@@ -63,44 +57,6 @@ async def m003_incidents(db: aiosqlite.Connection) -> None:
 
 MIGRATIONS: tuple[Migration, ...] = (m003_incidents,)
 
-
-@dataclass(frozen=True, slots=True)
-class IncidentUpdate:
-    id: int
-    incident_id: int
-    phase: str
-    message: str
-    created_at: dt.datetime
-    created_by: str | None
-
-
-@dataclass(frozen=True, slots=True)
-class Incident:
-    id: int
-    monitor_id: str
-    monitor_name: str
-    auto_severity: str
-    severity_override: str | None
-    public_title: str | None
-    public_description: str | None
-    started_at: dt.datetime
-    ended_at: dt.datetime | None
-    updated_at: dt.datetime
-    latest_update: IncidentUpdate | None = None
-
-    @property
-    def severity(self) -> str:
-        return self.severity_override or self.auto_severity
-
-    @property
-    def active(self) -> bool:
-        return self.ended_at is None
-
-
-# Called inside an operator update's transaction with the incident and the new update.
-UpdateListener = Callable[[aiosqlite.Connection, Incident, IncidentUpdate], Awaitable[None]]
-# Called inside an operator narration's transaction with the incident before and after it.
-NarrationListener = Callable[[aiosqlite.Connection, Incident, Incident], Awaitable[None]]
 
 _INCIDENT_COLUMNS = (
     "id, monitor_id, monitor_name, auto_severity, severity_override, public_title,"
@@ -196,9 +152,9 @@ async def mark_ended(db: aiosqlite.Connection, incident_id: int, at: dt.datetime
     )
 
 
-# -- operator writes (each its own transaction) ----------------------------------
+# -- operator writes (inside the service's transaction) -----------------------------
 
-# The columns the operator may narrate; anything else is the engine's.
+# The columns the operator narrates, by the name the API and the service use.
 NARRATION_COLUMNS = {
     "public_title": "public_title",
     "public_description": "public_description",
@@ -206,77 +162,40 @@ NARRATION_COLUMNS = {
 }
 
 
-async def narrate_incident(
-    store: Store,
-    incident_id: int,
-    changes: dict[str, str | None],
-    at: dt.datetime,
-    *,
-    listeners: Sequence[NarrationListener] = (),
-) -> Incident | None:
-    """Set (a string) or clear (``None``) narration fields; the rest stay as they are.
-
-    Returns the incident as committed, or None when there is no such incident.
-    ``listeners`` run inside the transaction with the incident before and after
-    (a severity change's outbox rows): the change and what they write commit or
-    roll back together.
-    """
-
-    async def write(db: aiosqlite.Connection) -> Incident | None:
-        before = await incident_in(db, incident_id)
-        if before is None:
-            return None
-        if changes:
-            sets = ", ".join(f"{NARRATION_COLUMNS[name]} = ?" for name in changes)
-            await db.execute(
-                f"UPDATE incidents SET {sets}, updated_at = ? WHERE id = ?",
-                (*changes.values(), to_millis(at), incident_id),
-            )
-        after = await incident_in(db, incident_id)
-        assert after is not None  # the same transaction read it a moment ago
-        for listener in listeners:
-            await listener(db, before, after)
-        return after
-
-    return await store.write(write)
+async def set_narration(
+    db: aiosqlite.Connection, incident_id: int, changes: dict[str, str | None], at: dt.datetime
+) -> None:
+    """Set (a string) or clear (``None``) the named narration fields; the rest stay."""
+    if not changes:
+        return
+    sets = ", ".join(f"{NARRATION_COLUMNS[name]} = ?" for name in changes)
+    await db.execute(
+        f"UPDATE incidents SET {sets}, updated_at = ? WHERE id = ?",
+        (*changes.values(), to_millis(at), incident_id),
+    )
 
 
-async def add_incident_update(
-    store: Store,
+async def insert_update(
+    db: aiosqlite.Connection,
     incident_id: int,
     *,
     phase: str,
     message: str,
     created_by: str | None,
     at: dt.datetime,
-    listeners: Sequence[UpdateListener] = (),
-) -> IncidentUpdate | None:
-    """Append to the timeline (ended incidents too); None when there is no such incident.
-
-    ``listeners`` run inside the transaction (notification outbox rows): the update
-    and what they write commit or roll back together.
-    """
-
-    async def write(db: aiosqlite.Connection) -> IncidentUpdate | None:
-        incident = await incident_in(db, incident_id)
-        if incident is None:
-            return None
-        cursor = await db.execute(
-            "INSERT INTO incident_updates (incident_id, phase, message, created_at, created_by)"
-            " VALUES (?, ?, ?, ?, ?)",
-            (incident_id, phase, message, to_millis(at), created_by),
-        )
-        await db.execute(
-            "UPDATE incidents SET updated_at = max(updated_at, ?) WHERE id = ?",
-            (to_millis(at), incident_id),
-        )
-        assert cursor.lastrowid is not None
-        update = IncidentUpdate(cursor.lastrowid, incident_id, phase, message, at, created_by)
-        for listener in listeners:
-            await listener(db, incident, update)
-        return update
-
-    return await store.write(write)
+) -> IncidentUpdate:
+    """Append to the timeline; the incident's ``updated_at`` never goes back."""
+    cursor = await db.execute(
+        "INSERT INTO incident_updates (incident_id, phase, message, created_at, created_by)"
+        " VALUES (?, ?, ?, ?, ?)",
+        (incident_id, phase, message, to_millis(at), created_by),
+    )
+    await db.execute(
+        "UPDATE incidents SET updated_at = max(updated_at, ?) WHERE id = ?",
+        (to_millis(at), incident_id),
+    )
+    assert cursor.lastrowid is not None
+    return IncidentUpdate(cursor.lastrowid, incident_id, phase, message, at, created_by)
 
 
 # -- reads -------------------------------------------------------------------------
@@ -300,14 +219,6 @@ async def get_incident(store: Store, incident_id: int) -> Incident | None:
         return None
     latest = await latest_updates(store, [incident_id])
     return _incident(rows[0], latest.get(incident_id))
-
-
-@dataclass(frozen=True, slots=True)
-class IncidentPosition:
-    """Where a page of the newest-first list ended: the keyset for the next page."""
-
-    started_at_ms: int
-    id: int
 
 
 async def list_incidents(
@@ -341,10 +252,6 @@ async def list_incidents(
     )
     latest = await latest_updates(store, [row[0] for row in rows])
     return [_incident(row, latest.get(row[0])) for row in rows]
-
-
-def position_of(incident: Incident) -> IncidentPosition:
-    return IncidentPosition(to_millis(incident.started_at), incident.id)
 
 
 async def latest_updates(store: Store, incident_ids: Iterable[int]) -> dict[int, IncidentUpdate]:

@@ -17,6 +17,7 @@ import aiosqlite
 
 from ..db.store import Store
 from ..incidents import store as db_incidents
+from ..incidents.models import Incident
 from . import messages
 from . import store as outbox
 from .config import NotifierConfig
@@ -40,7 +41,7 @@ class ReminderPlanner:
         if not incidents:
             return None
         opened = await outbox.opened_at(self.store, [i.id for i in incidents])
-        due: list[tuple[NotifierConfig, db_incidents.Incident, int]] = []
+        due: list[tuple[NotifierConfig, Incident, int]] = []
         upcoming: list[dt.datetime] = []
         for incident in incidents:
             for channel in self.router.channels(incident.monitor_id, "reminder"):
@@ -58,7 +59,7 @@ class ReminderPlanner:
     async def _queue(
         self,
         db: aiosqlite.Connection,
-        due: list[tuple[NotifierConfig, db_incidents.Incident, int]],
+        due: list[tuple[NotifierConfig, Incident, int]],
         now: dt.datetime,
     ) -> None:
         for channel, incident, number in due:

@@ -20,8 +20,8 @@ import aiosqlite
 
 from ..clock import Clock
 from ..config import Config
-from ..incidents.engine import IncidentEvent, incident_title
-from ..incidents.store import Incident, IncidentUpdate
+from ..incidents.engine import IncidentEvent
+from ..incidents.models import Incident, IncidentUpdate, incident_title
 from ..notifiers import Notification
 from . import messages
 from . import store as outbox
@@ -147,7 +147,7 @@ class Router:
     async def on_update(
         self, db: aiosqlite.Connection, incident: Incident, update: IncidentUpdate
     ) -> None:
-        """A listener of operator timeline updates (the incidents API's store write)."""
+        """The incident service's hook for operator timeline updates, inside their transaction."""
         channels = self.channels(incident.monitor_id, "incident_update")
         if not channels:
             return
@@ -171,7 +171,7 @@ class Router:
     async def on_narration(
         self, db: aiosqlite.Connection, before: Incident, after: Incident
     ) -> None:
-        """A listener of operator narration (the incidents API's PATCH write).
+        """The incident service's hook for operator narration, inside its transaction.
 
         Queues ``severity_changed`` when the effective severity moved: setting an
         override equal to the engine's severity, or clearing one that matched it,

@@ -1,10 +1,9 @@
 """Notifications as the runtime holds them: router, reminders, certificates, worker, stats.
 
 The runtime registers ``on_transition`` with the incident engine, ``on_update``
-with the incidents API's timeline writes and ``observe`` with the scheduler;
-the incidents API hands ``on_narration`` to its PATCH writes (severity changes);
-each queues outbox rows inside the transaction of its event and wakes the
-worker.
+and ``on_narration`` with the incident service (timeline updates, severity
+changes) and ``observe`` with the scheduler; each queues outbox rows inside the
+transaction of its event and wakes the worker.
 """
 
 from __future__ import annotations
@@ -18,7 +17,7 @@ from ..clock import Clock
 from ..config import Config, MonitorConfig
 from ..db.store import Store
 from ..incidents.engine import IncidentEvent
-from ..incidents.store import Incident, IncidentUpdate
+from ..incidents.models import Incident, IncidentUpdate
 from ..models import ResultRecord
 from ..plugins import PluginRegistry
 from .certs import CertificateWatch

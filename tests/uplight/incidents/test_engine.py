@@ -13,7 +13,9 @@ from uplight.clock import FakeClock
 from uplight.config import MonitorConfig
 from uplight.db.store import Store
 from uplight.incidents import store as db_incidents
-from uplight.incidents.engine import IncidentEngine, IncidentEvent, auto_title
+from uplight.incidents.engine import IncidentEngine, IncidentEvent
+from uplight.incidents.models import Incident, auto_title
+from uplight.incidents.service import IncidentService
 from uplight.models import CheckResult, ResultRecord
 from uplight.schema import build_store
 
@@ -80,7 +82,7 @@ def make_engine(store: Store) -> Callable[..., tuple[IncidentEngine, Feed]]:
     return make
 
 
-async def all_incidents(store: Store) -> list[db_incidents.Incident]:
+async def all_incidents(store: Store) -> list[Incident]:
     return await db_incidents.list_incidents(store, limit=100)
 
 
@@ -148,14 +150,15 @@ async def test_worsening_drops_a_lower_override_but_keeps_critical(
     _, feed = make_engine(monitor(failure=1))
     await feed("degraded")
     [incident] = await all_incidents(store)
-    await db_incidents.narrate_incident(store, incident.id, {"severity": "minor"}, T0)
+    operator = IncidentService(store, clock=FakeClock(T0))
+    await operator.narrate(incident.id, {"severity": "minor"})
     await feed("down")
     raised = await db_incidents.get_incident(store, incident.id)
     assert raised is not None and raised.severity == "major" and raised.severity_override is None
 
     await feed("up", "degraded")
     [second, _] = await all_incidents(store)
-    await db_incidents.narrate_incident(store, second.id, {"severity": "critical"}, T0)
+    await operator.narrate(second.id, {"severity": "critical"})
     await feed("down")
     kept = await db_incidents.get_incident(store, second.id)
     assert kept is not None and kept.severity == "critical" and kept.auto_severity == "major"

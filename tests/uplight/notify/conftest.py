@@ -22,8 +22,8 @@ from uplight import Notification, Notifier, NotifierOptions, Secret, hookimpl
 from uplight.clock import FakeClock
 from uplight.config import Config, parse_config
 from uplight.db.store import Store
-from uplight.incidents import store as db_incidents
 from uplight.incidents.engine import IncidentEngine
+from uplight.incidents.service import IncidentService
 from uplight.models import CheckResult, ResultRecord
 from uplight.notify import store as outbox
 from uplight.notify.service import Notifications
@@ -125,6 +125,7 @@ class Env:
     clock: FakeClock
     service: Notifications
     engine: IncidentEngine
+    incidents: IncidentService  # wired to the notifications as the runtime wires it
     inbox: Inbox
     maintenance: set[str]
 
@@ -144,15 +145,7 @@ class Env:
     async def update(
         self, incident_id: int, phase: str = "identified", text: str = "A fix"
     ) -> None:
-        await db_incidents.add_incident_update(
-            self.store,
-            incident_id,
-            phase=phase,
-            message=text,
-            created_by="tester",
-            at=self.clock.now(),
-            listeners=[self.service.on_update],
-        )
+        await self.incidents.add_update(incident_id, phase=phase, message=text, created_by="tester")
 
     async def deliver(self) -> dt.datetime | None:
         return await self.service.worker.run_once()
@@ -203,8 +196,14 @@ def make_env(
                 store, config.monitors, is_on_a_page=lambda _: True, clock=clock
             )
             engine.transition_listeners.append(service.on_transition)
+            incidents = IncidentService(
+                store,
+                clock=clock,
+                on_narration=service.on_narration,
+                on_update=service.on_update,
+            )
             await engine.load()
             await service.worker.load()
-            yield Env(config, store, clock, service, engine, inbox, maintenance)
+            yield Env(config, store, clock, service, engine, incidents, inbox, maintenance)
 
     return make

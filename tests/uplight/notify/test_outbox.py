@@ -9,6 +9,8 @@ import pytest
 from pydantic import BaseModel, SecretStr
 
 from uplight.incidents import store as db_incidents
+from uplight.incidents.models import Incident, IncidentUpdate
+from uplight.incidents.service import IncidentService
 from uplight.notifiers import Notification
 from uplight.notify import store as outbox
 from uplight.notify.scrub import describe_error
@@ -62,19 +64,15 @@ async def test_an_update_and_its_rows_commit_together(make_env) -> None:
     async with make_env(PHONE) as env:
         await env.feed("web", "down")
 
-        async def broken(db: aiosqlite.Connection, incident: object, update: object) -> None:
+        async def queue_then_fail(
+            db: aiosqlite.Connection, incident: Incident, update: IncidentUpdate
+        ) -> None:
+            await env.service.on_update(db, incident, update)
             raise RuntimeError("boom")
 
+        incidents = IncidentService(env.store, clock=env.clock, on_update=queue_then_fail)
         with pytest.raises(RuntimeError):
-            await db_incidents.add_incident_update(
-                env.store,
-                1,
-                phase="identified",
-                message="found it",
-                created_by=None,
-                at=env.clock.now(),
-                listeners=[env.service.on_update, broken],
-            )
+            await incidents.add_update(1, phase="identified", message="found it", created_by=None)
         assert await db_incidents.incident_updates(env.store, 1) == []
         assert [r.event for r in await env.rows()] == ["incident_opened"]
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections import Counter
 
-from uplight.incidents import store as db_incidents
 from uplight.models import CheckResult, ResultRecord
 
 TWO_CHANNELS = """
@@ -173,9 +172,7 @@ async def test_an_operator_severity_change_is_sent_when_it_changes_what_is_seen(
         await env.feed("web", "down")  # major
 
         async def narrate(changes: dict[str, str | None]) -> None:
-            await db_incidents.narrate_incident(
-                env.store, 1, changes, env.clock.now(), listeners=[env.service.on_narration]
-            )
+            await env.incidents.narrate(1, changes)
 
         async def changed() -> list[tuple[str, str | None, str | None]]:
             rows = [r for r in await env.rows() if r.event == "severity_changed"]

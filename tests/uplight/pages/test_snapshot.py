@@ -20,6 +20,7 @@ from uplight.clock import FakeClock
 from uplight.config import Config
 from uplight.db.store import Store
 from uplight.incidents import store as db_incidents
+from uplight.incidents.service import IncidentService
 from uplight.maintenance.service import MaintenanceService
 from uplight.maintenance.store import WindowFields
 from uplight.models import CheckResult, CheckStatus, ResultRecord, Status
@@ -404,21 +405,19 @@ async def test_incidents_active_and_recent(env) -> None:
             "c", started=NOW - dt.timedelta(days=16), ended=NOW - dt.timedelta(days=15)
         )
         await e.incident("off", started=NOW - dt.timedelta(hours=1))  # on no page
-        await db_incidents.narrate_incident(
-            e.store, recent, {"public_title": "API <slow>", "public_description": "We saw it"}, NOW
+        operator_clock = FakeClock(NOW)
+        operator = IncidentService(e.store, clock=operator_clock)
+        await operator.narrate(
+            recent, {"public_title": "API <slow>", "public_description": "We saw it"}
         )
-        await db_incidents.narrate_incident(e.store, active, {"severity": "critical"}, NOW)
+        await operator.narrate(active, {"severity": "critical"})
         for phase, message, minutes in [
             ("investigating", "Looking", 90),
             ("identified", "Found it", 60),
         ]:
-            await db_incidents.add_incident_update(
-                e.store,
-                active,
-                phase=phase,
-                message=message,
-                created_by="secret-token-name",
-                at=NOW - dt.timedelta(minutes=minutes),
+            operator_clock.set(NOW - dt.timedelta(minutes=minutes))
+            await operator.add_update(
+                active, phase=phase, message=message, created_by="secret-token-name"
             )
         snapshot = await e.snapshot()
         incident_page = await e.service.incident_page(old)

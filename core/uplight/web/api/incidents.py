@@ -16,9 +16,18 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from ...config import ID_PATTERN
-from ...incidents import store as db_incidents
-from ...incidents.engine import auto_title, incident_title
-from ...incidents.store import PHASES, SEVERITIES, Incident, IncidentPosition, IncidentUpdate
+from ...incidents.models import (
+    MAX_ID,
+    PHASES,
+    SEVERITIES,
+    Incident,
+    IncidentPosition,
+    IncidentUpdate,
+    auto_title,
+    incident_title,
+    is_blank,
+)
+from ...incidents.service import IncidentError, IncidentNotFound, IncidentService
 from ..context import runtime
 from ..errors import ApiError
 from . import token_name
@@ -47,8 +56,7 @@ def _one_of(value: object, allowed: tuple[str, ...], code: str, what: str) -> ob
 
 
 def _text(value: str, *, limit: int, empty: str, too_long: str, what: str) -> str:
-    # Blank means nothing a reader could see: "\u0000" or "\u200b" alone is not a message.
-    if not any(ch.isprintable() and not ch.isspace() for ch in value):
+    if is_blank(value):
         raise PydanticCustomError(empty, "must not be blank")
     # Measured as stored: surrounding whitespace is stripped, so it must not count.
     text = value.strip()
@@ -251,12 +259,21 @@ def decode_cursor(cursor: str) -> IncidentPosition:
     """A cursor the query model has validated; out-of-range numbers mean "before everything"."""
     match = re.search(CURSOR_PATTERN, cursor)
     assert match is not None
-    started, ident = (min(int(g), db_incidents.MAX_ID) for g in match.groups())
+    started, ident = (min(int(g), MAX_ID) for g in match.groups())
     return IncidentPosition(started, ident)
+
+
+def _service() -> IncidentService:
+    return runtime().incident_service
 
 
 def _not_found(incident_id: int) -> ApiError:
     return ApiError(404, "NOT_FOUND", f"no incident {incident_id}")
+
+
+def _refused(exc: IncidentError) -> ApiError:
+    message = f"{exc.field}: {exc.message}" if exc.field else exc.message
+    return ApiError(422, exc.code, message, field=exc.field)
 
 
 @api.route(
@@ -265,19 +282,16 @@ def _not_found(incident_id: int) -> ApiError:
 async def list_incidents(query: IncidentQuery) -> IncidentList:
     """Filter by `active`, `monitor` and `since`; page with `limit` and `cursor`."""
     after = decode_cursor(query.cursor) if query.cursor is not None else None
-    found = await db_incidents.list_incidents(
-        runtime().store,
+    page = await _service().list_incidents(
         active=query.active,
         monitor_id=query.monitor,
         since=query.since,
         after=after,
-        limit=query.limit + 1,
+        limit=query.limit,
     )
-    page = found[: query.limit]
-    more = len(found) > query.limit
     return IncidentList(
-        items=[incident_out(i) for i in page],
-        next_cursor=encode_cursor(db_incidents.position_of(page[-1])) if more else None,
+        items=[incident_out(i) for i in page.items],
+        next_cursor=encode_cursor(page.next) if page.next is not None else None,
     )
 
 
@@ -288,11 +302,12 @@ async def list_incidents(query: IncidentQuery) -> IncidentList:
     response=IncidentDetail,
 )
 async def get_incident(incident_id: int) -> IncidentDetail:
-    store = runtime().store
-    incident = await db_incidents.get_incident(store, incident_id)
-    if incident is None:
-        raise _not_found(incident_id)
-    updates = await db_incidents.incident_updates(store, incident_id)
+    service = _service()
+    try:
+        incident = await service.get_incident(incident_id)
+    except IncidentNotFound:
+        raise _not_found(incident_id) from None
+    updates = await service.timeline(incident_id)
     return IncidentDetail(**_fields(incident), updates=[update_out(u) for u in updates])
 
 
@@ -305,18 +320,13 @@ async def get_incident(incident_id: int) -> IncidentDetail:
 )
 async def patch_incident(incident_id: int, body: IncidentPatch) -> IncidentOut:
     """Omitted fields stay; a string sets; `null` clears back to the automatic wording."""
-    rt = runtime()
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    incident = await db_incidents.narrate_incident(
-        rt.store,
-        incident_id,
-        changes,
-        rt.clock.now(),
-        # A severity change's notification rows, in the same transaction.
-        listeners=[rt.notifications.on_narration],
-    )
-    if incident is None:
-        raise _not_found(incident_id)
+    try:
+        incident = await _service().narrate(incident_id, changes)
+    except IncidentNotFound:
+        raise _not_found(incident_id) from None
+    except IncidentError as exc:
+        raise _refused(exc) from None
     return incident_out(incident)
 
 
@@ -331,16 +341,12 @@ async def patch_incident(incident_id: int, body: IncidentPatch) -> IncidentOut:
 async def post_incident_update(incident_id: int, body: UpdateCreate) -> IncidentUpdateOut:
     """Posting `resolved` does not end the incident: check results do. Ended incidents accept
     updates too (a postmortem)."""
-    rt = runtime()
-    update = await db_incidents.add_incident_update(
-        rt.store,
-        incident_id,
-        phase=body.phase,
-        message=body.message,
-        created_by=token_name(),
-        at=rt.clock.now(),
-        listeners=rt.update_listeners,  # notification rows, in the same transaction
-    )
-    if update is None:
-        raise _not_found(incident_id)
+    try:
+        update = await _service().add_update(
+            incident_id, phase=body.phase, message=body.message, created_by=token_name()
+        )
+    except IncidentNotFound:
+        raise _not_found(incident_id) from None
+    except IncidentError as exc:
+        raise _refused(exc) from None
     return update_out(update)

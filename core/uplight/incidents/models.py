@@ -1,0 +1,81 @@
+"""What an incident is, for everyone who reads one: the engine, the service, the API,
+notifications and the status page. No SQL here and no rules that need a clock.
+
+The engine's severity and the operator's override are kept apart so clearing
+the override (JSON ``null``) falls back to what the engine decided.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from ..db.sql import to_millis
+
+SEVERITIES = ("minor", "major", "critical")
+PHASES = ("investigating", "identified", "monitoring", "resolved", "postmortem")
+# The fields an operator narrates; everything else is the engine's.
+NARRATION_FIELDS = ("public_title", "public_description", "severity")
+# SQLite integers are signed 64-bit; a larger id cannot name a row (and would not bind).
+MAX_ID = 2**63 - 1
+
+_PHRASES = {"minor": "is degraded", "major": "is down", "critical": "is down"}
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentUpdate:
+    id: int
+    incident_id: int
+    phase: str
+    message: str
+    created_at: dt.datetime
+    created_by: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Incident:
+    id: int
+    monitor_id: str
+    monitor_name: str
+    auto_severity: str
+    severity_override: str | None
+    public_title: str | None
+    public_description: str | None
+    started_at: dt.datetime
+    ended_at: dt.datetime | None
+    updated_at: dt.datetime
+    latest_update: IncidentUpdate | None = None
+
+    @property
+    def severity(self) -> str:
+        return self.severity_override or self.auto_severity
+
+    @property
+    def active(self) -> bool:
+        return self.ended_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class IncidentPosition:
+    """Where a page of the newest-first list ended: the keyset for the next page."""
+
+    started_at_ms: int
+    id: int
+
+
+def position_of(incident: Incident) -> IncidentPosition:
+    return IncidentPosition(to_millis(incident.started_at), incident.id)
+
+
+def is_blank(text: str) -> bool:
+    """Nothing a reader could see: "\\u0000" or "\\u200b" alone is not a message."""
+    return not any(ch.isprintable() and not ch.isspace() for ch in text)
+
+
+def auto_title(monitor_name: str, auto_severity: str) -> str:
+    """The wording shown until the operator writes a public title."""
+    return f"{monitor_name} {_PHRASES.get(auto_severity, 'has a problem')}"
+
+
+def incident_title(incident: Incident) -> str:
+    return incident.public_title or auto_title(incident.monitor_name, incident.auto_severity)

@@ -1,0 +1,253 @@
+"""The incident service: a real SQLite file, an injected clock and the real notification
+hooks, so a write and the outbox rows it queues are checked together."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiosqlite
+import pytest
+
+from uplight.clock import FakeClock
+from uplight.config import parse_config
+from uplight.db.store import Store
+from uplight.incidents import store as db_incidents
+from uplight.incidents.models import MAX_ID, Incident, IncidentUpdate
+from uplight.incidents.service import IncidentError, IncidentNotFound, IncidentService
+from uplight.notify import store as outbox
+from uplight.notify.service import Notifications
+from uplight.plugins import load_plugins
+from uplight.schema import build_store
+
+T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
+
+# Nothing is delivered: the worker never starts, so queued rows stay to be read.
+CONFIG = """
+[defaults]
+notify = ["hook"]
+
+[[monitors]]
+id = "web"
+name = "Web"
+type = "http"
+url = "http://127.0.0.1:9/"
+
+[[notifiers]]
+id = "hook"
+type = "webhook"
+url = "http://127.0.0.1:9/"
+send_updates = true
+"""
+
+
+@dataclass
+class Env:
+    store: Store
+    clock: FakeClock
+    notifications: Notifications
+    service: IncidentService
+
+    async def incident(self, *, ended: bool = False) -> int:
+        """An incident of ``web`` as the engine opens it, an hour before now."""
+        started = self.clock.now() - dt.timedelta(hours=1)
+
+        async def write(db: aiosqlite.Connection) -> int:
+            incident_id = await db_incidents.insert_incident(
+                db,
+                monitor_id="web",
+                monitor_name="Web",
+                severity="major",
+                started_at=started,
+                at=started,
+            )
+            if ended:
+                await db_incidents.mark_ended(db, incident_id, self.clock.now())
+            return incident_id
+
+        incident_id: int = await self.store.write(write)
+        return incident_id
+
+    async def events(self) -> list[str]:
+        return [row.event for row in await outbox.list_rows(self.store)]
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    registry = load_plugins(builtins_only=True)
+    config = parse_config(
+        CONFIG,
+        registry.check_types,
+        source=tmp_path / "config.toml",
+        notifier_types=registry.notifiers,
+    )
+    clock = FakeClock(T0)
+    async with build_store(tmp_path / "uplight.db") as store:
+        notifications = Notifications(
+            config, registry, store, clock=clock, in_maintenance=lambda _: False
+        )
+        service = IncidentService(
+            store,
+            clock=clock,
+            on_narration=notifications.on_narration,
+            on_update=notifications.on_update,
+        )
+        yield Env(store, clock, notifications, service)
+
+
+# -- narration ---------------------------------------------------------------------
+
+
+async def test_narration_has_three_states_per_field(env: Env) -> None:
+    incident_id = await env.incident()
+    env.clock.advance(minutes=5)
+    told = await env.service.narrate(
+        incident_id, {"public_title": "Checkout is slow", "public_description": "Looking"}
+    )
+    assert told.public_title == "Checkout is slow" and told.public_description == "Looking"
+    assert told.updated_at == env.clock.now()  # the injected clock, not the wall clock
+
+    kept = await env.service.narrate(incident_id, {"public_description": None})
+    assert kept.public_title == "Checkout is slow"  # omitted: unchanged
+    assert kept.public_description is None  # None: cleared
+    assert await env.service.get_incident(incident_id) == kept
+
+
+async def test_a_severity_change_and_its_notification_commit_together(env: Env) -> None:
+    incident_id = await env.incident()
+    raised = await env.service.narrate(incident_id, {"severity": "critical"})
+    assert raised.severity == "critical" and raised.auto_severity == "major"
+    assert await env.events() == ["severity_changed"]
+
+    async def queue_then_fail(db: aiosqlite.Connection, before: Incident, after: Incident) -> None:
+        await env.notifications.on_narration(db, before, after)
+        raise RuntimeError("the hook failed")
+
+    failing = IncidentService(env.store, clock=env.clock, on_narration=queue_then_fail)
+    with pytest.raises(RuntimeError):
+        await failing.narrate(incident_id, {"severity": None})
+    assert (await env.service.get_incident(incident_id)).severity == "critical"
+    assert await env.events() == ["severity_changed"]  # the second row rolled back too
+
+
+async def test_narrating_an_ended_incident_corrects_the_record_quietly(env: Env) -> None:
+    incident_id = await env.incident(ended=True)
+    corrected = await env.service.narrate(incident_id, {"severity": "minor"})
+    assert corrected.severity == "minor" and not corrected.active
+    assert await env.events() == []
+
+
+# -- timeline updates ----------------------------------------------------------------
+
+
+async def test_an_update_is_written_with_its_outbox_row(env: Env) -> None:
+    incident_id = await env.incident()
+    env.clock.advance(minutes=3)
+    update = await env.service.add_update(
+        incident_id, phase="identified", message="A bad deploy", created_by="ops"
+    )
+    assert (update.phase, update.message, update.created_by) == (
+        "identified",
+        "A bad deploy",
+        "ops",
+    )
+    assert update.created_at == env.clock.now()
+    assert await env.service.timeline(incident_id) == [update]
+    incident = await env.service.get_incident(incident_id)
+    assert incident.latest_update == update and incident.updated_at == env.clock.now()
+    [row] = await outbox.list_rows(env.store)
+    assert row.event == "incident_update" and row.message.extra["phase"] == "identified"
+
+
+async def test_an_update_rolls_back_with_a_failing_hook(env: Env) -> None:
+    incident_id = await env.incident()
+
+    async def queue_then_fail(
+        db: aiosqlite.Connection, incident: Incident, update: IncidentUpdate
+    ) -> None:
+        await env.notifications.on_update(db, incident, update)
+        raise RuntimeError("the hook failed")
+
+    failing = IncidentService(env.store, clock=env.clock, on_update=queue_then_fail)
+    with pytest.raises(RuntimeError):
+        await failing.add_update(incident_id, phase="identified", message="x", created_by=None)
+    assert await env.service.timeline(incident_id) == []
+    assert await env.events() == []
+
+
+async def test_ended_incidents_take_updates(env: Env) -> None:
+    incident_id = await env.incident(ended=True)
+    await env.service.add_update(
+        incident_id, phase="postmortem", message="What happened", created_by=None
+    )
+    assert [u.phase for u in await env.service.timeline(incident_id)] == ["postmortem"]
+    assert await env.events() == ["incident_update"]
+
+
+# -- reads -------------------------------------------------------------------------------
+
+
+async def test_pages_of_the_list_end_with_no_next_position(env: Env) -> None:
+    ids = []
+    for _ in range(3):
+        ids.append(await env.incident())
+        env.clock.advance(minutes=1)
+        await env.service.store.write(
+            lambda db, i=ids[-1]: db_incidents.mark_ended(db, i, env.clock.now())
+        )
+    first = await env.service.list_incidents(limit=2)
+    assert [i.id for i in first.items] == ids[::-1][:2] and first.next is not None
+    last = await env.service.list_incidents(limit=2, after=first.next)
+    assert [i.id for i in last.items] == ids[:1] and last.next is None
+    assert (await env.service.list_incidents(active=True)).items == []
+
+
+# -- refusals --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("incident_id", [0, 999, MAX_ID, MAX_ID + 1])
+async def test_an_unknown_incident_is_not_found(env: Env, incident_id: int) -> None:
+    await env.incident()
+    with pytest.raises(IncidentNotFound):
+        await env.service.get_incident(incident_id)
+    with pytest.raises(IncidentNotFound):
+        await env.service.narrate(incident_id, {"severity": "critical"})
+    with pytest.raises(IncidentNotFound):
+        await env.service.add_update(incident_id, phase="identified", message="x", created_by=None)
+    assert await env.events() == []
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"severity": "catastrophic"}, "INVALID_SEVERITY", "severity"),
+        ({"public_title": " \u200b "}, "EMPTY_TITLE", "public_title"),
+        ({"monitor_id": "db"}, "UNKNOWN_FIELD", "monitor_id"),
+    ],
+)
+async def test_narration_the_rules_refuse_writes_nothing(
+    env: Env, changes: dict[str, str | None], code: str, field: str
+) -> None:
+    incident_id = await env.incident()
+    before = await env.service.get_incident(incident_id)
+    with pytest.raises(IncidentError) as refused:
+        await env.service.narrate(incident_id, changes)
+    assert (refused.value.code, refused.value.field) == (code, field)
+    assert await env.service.get_incident(incident_id) == before
+
+
+@pytest.mark.parametrize(
+    ("phase", "message", "code"),
+    [("fixed", "done", "INVALID_PHASE"), ("resolved", "\u0000 ", "EMPTY_MESSAGE")],
+)
+async def test_updates_the_rules_refuse_write_nothing(
+    env: Env, phase: str, message: str, code: str
+) -> None:
+    incident_id = await env.incident()
+    with pytest.raises(IncidentError) as refused:
+        await env.service.add_update(incident_id, phase=phase, message=message, created_by=None)
+    assert refused.value.code == code
+    assert await env.service.timeline(incident_id) == []
+    assert await env.events() == []
