@@ -19,6 +19,7 @@ from .monitoring.scheduler import Scheduler
 from .monitoring.store import prune_results
 from .notify.service import Notifications
 from .pages.cache import PageCache
+from .pages.editing import PageEditor
 from .pages.provisioning import provision_pages
 from .pages.service import PageService
 from .plugins import PluginRegistry
@@ -79,6 +80,8 @@ class Runtime:
             on_update=self.notifications.on_update,
         )
         self.pages = PageService(config, self.store, clock=self.clock)
+        # The admin API's page writes; each reloads the directory of self.pages.
+        self.page_editor = PageEditor(config, self.store, self.pages, clock=self.clock)
         # The public routes read snapshots through this: one compute per page per TTL.
         self.page_cache = PageCache(
             self.pages, ttl=config.public.cache_ttl, renderers=registry.renderers

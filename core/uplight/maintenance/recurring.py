@@ -4,7 +4,7 @@ Occurrences that start within ``MATERIALISE_AHEAD`` and have not ended are
 stored as ordinary windows, once per (entry, occurrence start). An occurrence
 that would overlap a window already stored for the same entry is skipped, so a
 schedule firing more often than its duration gives back-to-back windows. The
-lifecycle itself is ``uplight.maintenance``'s.
+lifecycle itself is ``maintenance.service``'s.
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ import aiosqlite
 
 from ..config import MAX_MAINTENANCE_SECONDS, MaintenanceConfig
 from . import store as queries
+from .lifecycle import clock_status
+from .models import WindowFields
 from .recurrence import occurrences, parse_timezone
-from .store import WindowFields, clock_status
 
 MATERIALISE_AHEAD = dt.timedelta(days=14)
 MAX_OCCURRENCES = 200  # per entry and pass: a minutely cron cannot flood the table

@@ -30,65 +30,29 @@ from typing import Any, TypeVar
 import aiosqlite
 
 from ..clock import Clock
-from ..config import MAX_MAINTENANCE_SECONDS, Config
+from ..config import Config
 from ..db.store import Store
 from . import store as queries
+from .lifecycle import (
+    MAX_DURATION,
+    MaintenanceError,
+    clock_status,
+    due_status,
+    to_ms_precision,
+    validate_window,
+)
+from .models import StoredWindow, WindowFields
 from .recurring import fingerprint, insert_occurrences, planned_occurrences
-from .store import StoredWindow, WindowFields, clock_status
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-MAX_DURATION = dt.timedelta(seconds=MAX_MAINTENANCE_SECONDS)
 MAX_TICK_SECONDS = 5.0
-
-
-class MaintenanceError(Exception):
-    """A request the lifecycle refuses (422 on the API), with the field it is about."""
-
-    def __init__(self, code: str, message: str, field: str | None = None) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-        self.field = field
 
 
 class WindowNotFound(Exception):
     pass
-
-
-def to_ms_precision(value: dt.datetime) -> dt.datetime:
-    """Times are stored in milliseconds: validate what will be stored."""
-    return value.replace(microsecond=value.microsecond // 1000 * 1000)
-
-
-def validate_window(
-    fields: WindowFields, monitor_ids: set[str], *, check_components: bool = True
-) -> None:
-    """The rules that span fields (the API models check each field on its own).
-
-    ``check_components=False`` skips the monitor ids: a PATCH that does not send
-    ``component_ids`` must not fail on a stored id whose monitor has since left
-    the config (the window would be impossible to rename or move otherwise).
-    """
-    if fields.ends_at <= fields.starts_at:
-        raise MaintenanceError("INVALID_TIME_RANGE", "must be after starts_at", field="ends_at")
-    if fields.ends_at - fields.starts_at > MAX_DURATION:
-        raise MaintenanceError(
-            "INVALID_DURATION",
-            "must be at most 30 days after starts_at",
-            field="ends_at",
-        )
-    if not check_components:
-        return
-    for index, monitor_id in enumerate(fields.component_ids):
-        if monitor_id not in monitor_ids:
-            raise MaintenanceError(
-                "INVALID_COMPONENT_ID",
-                f"no monitor has id {monitor_id!r}",
-                field=f"component_ids[{index}]",
-            )
 
 
 class MaintenanceService:
@@ -119,10 +83,7 @@ class MaintenanceService:
 
     async def start(self) -> None:
         """After the store is open: replace stale config windows, catch up, start ticking."""
-        table = {entry.id: fingerprint(entry) for entry in self._entries}
-        removed = await self._write(
-            lambda db, now: queries.delete_stale_config_windows(db, now, table)
-        )
+        removed = await self._write(self._delete_stale_config_windows)
         if removed:
             log.info("replaced %d future maintenance windows of changed config entries", removed)
         await self.tick()
@@ -144,9 +105,7 @@ class MaintenanceService:
         """Apply due transitions now if any are due (no write when none are: every
         write goes through this service, so the live windows in memory are current)."""
         now = self.clock.now()
-        if any(
-            w.ends_at <= now or (w.status == "scheduled" and w.starts_at <= now) for w in self._live
-        ):
+        if any(due_status(w, now) for w in self._live):
             await self._write(lambda db, now: _nothing())
 
     def seconds_to_next_boundary(self) -> float:
@@ -176,7 +135,7 @@ class MaintenanceService:
 
         async def job(db: aiosqlite.Connection) -> tuple[T, list[StoredWindow], int]:
             now = self.clock.now()
-            await queries.apply_transitions(db, now)
+            await _apply_transitions(db, now)
             result = await work(db, now)
             live = await queries.live_windows(db)
             self._written += 1
@@ -309,7 +268,7 @@ class MaintenanceService:
                     "MAINTENANCE_NOT_STARTED",
                     f"maintenance window {window_id} has not started; cancel it instead",
                 )
-            await queries.mark_completed(db, window_id, now)
+            await queries.mark_completed(db, window_id, completed_at=now, now=now)
             return await _reread(db, window_id)
 
         return await self._write(complete)
@@ -336,6 +295,19 @@ class MaintenanceService:
         )
 
     # -- recurring windows from the config ----------------------------------------
+
+    async def _delete_stale_config_windows(self, db: aiosqlite.Connection, now: dt.datetime) -> int:
+        """Remove config windows that have not started yet and no longer match their entry
+        (the entry changed or is gone). Started, ended and cancelled ones stay: history."""
+        marks = {entry.id: fingerprint(entry) for entry in self._entries}
+        stale = [
+            w.id
+            for w in await queries.planned_config_windows(db, now)
+            if marks.get(w.config_id) != w.fingerprint
+        ]
+        for window_id in stale:
+            await queries.delete_window(db, window_id)
+        return len(stale)
 
     async def _materialise(self, now: dt.datetime) -> None:
         wanted = {
@@ -371,6 +343,17 @@ class MaintenanceService:
 
 async def _nothing() -> None:
     return None
+
+
+async def _apply_transitions(db: aiosqlite.Connection, now: dt.datetime) -> None:
+    """Bring stored statuses in line with the clock. A window that ran out ends at its
+    planned ``ends_at``, not at the moment we notice."""
+    for window in await queries.live_windows(db):
+        status = due_status(window, now)
+        if status == "active":
+            await queries.mark_active(db, window.id, now)
+        elif status == "completed":
+            await queries.mark_completed(db, window.id, completed_at=window.ends_at, now=now)
 
 
 async def _existing(db: aiosqlite.Connection, window_id: int) -> StoredWindow:

@@ -2,14 +2,14 @@
 
 Functions taking ``db`` run inside a write transaction (``store.write``); the
 others read through the store's read-only connection. The lifecycle rules live
-in ``uplight.maintenance``; this module only stores what it is told.
+in ``maintenance.service`` and ``maintenance.lifecycle``; this module only
+stores what it is told.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
@@ -17,9 +17,13 @@ import aiosqlite
 from ..db.migrations import Migration
 from ..db.sql import from_millis, run_script, to_millis
 from ..db.store import Store
-
-STATUSES = ("scheduled", "active", "completed", "cancelled")
-LIVE = ("scheduled", "active")
+from .models import (
+    STATUSES,
+    ConfigOccurrence,
+    PlannedConfigWindow,
+    StoredWindow,
+    WindowFields,
+)
 
 
 async def m004_maintenance(db: aiosqlite.Connection) -> None:
@@ -64,58 +68,6 @@ async def m004_maintenance(db: aiosqlite.Connection) -> None:
 
 
 MIGRATIONS: tuple[Migration, ...] = (m004_maintenance,)
-
-
-@dataclass(frozen=True)
-class WindowFields:
-    """What an operator (or a config entry) says about a window."""
-
-    title: str
-    description: str | None
-    severity: str
-    component_ids: tuple[str, ...]
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-
-
-@dataclass(frozen=True)
-class StoredWindow:
-    id: int
-    title: str
-    description: str | None
-    severity: str
-    component_ids: tuple[str, ...]
-    starts_at: dt.datetime
-    ends_at: dt.datetime
-    status: str
-    completed_at: dt.datetime | None
-    cancelled_at: dt.datetime | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    created_by: str
-    source: str
-    config_id: str | None
-
-    @property
-    def fields(self) -> WindowFields:
-        return WindowFields(
-            self.title,
-            self.description,
-            self.severity,
-            self.component_ids,
-            self.starts_at,
-            self.ends_at,
-        )
-
-
-@dataclass(frozen=True)
-class ConfigOccurrence:
-    """A materialised occurrence of a [[maintenance]] entry, whatever its status."""
-
-    config_id: str
-    occurrence_at: dt.datetime
-    starts_at: dt.datetime
-    ends_at: dt.datetime
 
 
 _COLUMNS = (
@@ -167,14 +119,6 @@ def _assemble(rows: list[Any], component_rows: Iterable[Any]) -> list[StoredWind
     for window_id, monitor_id in component_rows:
         by_window.setdefault(window_id, []).append(monitor_id)
     return [_window(row, tuple(by_window.get(row[0], ()))) for row in rows]
-
-
-def clock_status(starts_at: dt.datetime, ends_at: dt.datetime, now: dt.datetime) -> str:
-    """The status a live (scheduled or active) window has at ``now``; the same rule as
-    :func:`apply_transitions`."""
-    if ends_at <= now:
-        return "completed"
-    return "active" if starts_at <= now else "scheduled"
 
 
 # -- writes (inside store.write) ------------------------------------------------
@@ -275,11 +219,20 @@ async def mark_cancelled(db: aiosqlite.Connection, window_id: int, now: dt.datet
     )
 
 
-async def mark_completed(db: aiosqlite.Connection, window_id: int, now: dt.datetime) -> None:
+async def mark_active(db: aiosqlite.Connection, window_id: int, now: dt.datetime) -> None:
+    await db.execute(
+        "UPDATE maintenance_windows SET status = 'active', updated_at = ? WHERE id = ?",
+        (to_millis(now), window_id),
+    )
+
+
+async def mark_completed(
+    db: aiosqlite.Connection, window_id: int, *, completed_at: dt.datetime, now: dt.datetime
+) -> None:
     await db.execute(
         "UPDATE maintenance_windows SET status = 'completed', completed_at = ?, updated_at = ?"
         " WHERE id = ?",
-        (to_millis(now), to_millis(now), window_id),
+        (to_millis(completed_at), to_millis(now), window_id),
     )
 
 
@@ -287,25 +240,6 @@ async def delete_window(db: aiosqlite.Connection, window_id: int) -> bool:
     """Delete a window and (by cascade) its components for good."""
     cursor = await db.execute("DELETE FROM maintenance_windows WHERE id = ?", (window_id,))
     return cursor.rowcount > 0
-
-
-async def apply_transitions(db: aiosqlite.Connection, now: dt.datetime) -> int:
-    """Bring stored statuses in line with the clock; return how many rows changed.
-
-    A window that ran out ends at its planned ``ends_at``, not at the moment we notice.
-    """
-    at = to_millis(now)
-    ended = await db.execute(
-        "UPDATE maintenance_windows SET status = 'completed', completed_at = ends_at,"
-        " updated_at = ? WHERE status IN ('scheduled', 'active') AND ends_at <= ?",
-        (at, at),
-    )
-    started = await db.execute(
-        "UPDATE maintenance_windows SET status = 'active', updated_at = ?"
-        " WHERE status = 'scheduled' AND starts_at <= ? AND ends_at > ?",
-        (at, at, at),
-    )
-    return ended.rowcount + started.rowcount
 
 
 async def live_windows(db: aiosqlite.Connection) -> list[StoredWindow]:
@@ -336,21 +270,17 @@ async def config_occurrences(
     ]
 
 
-async def delete_stale_config_windows(
-    db: aiosqlite.Connection, now: dt.datetime, fingerprints: dict[str, str]
-) -> int:
-    """Remove config windows that have not started yet and no longer match their entry
-    (the entry changed or is gone). Started, ended and cancelled ones stay: history."""
+async def planned_config_windows(
+    db: aiosqlite.Connection, after: dt.datetime
+) -> list[PlannedConfigWindow]:
+    """Config windows still scheduled to start after ``after``."""
     rows = await _rows(
         db,
         "SELECT id, config_id, config_fingerprint FROM maintenance_windows"
         " WHERE source = 'config' AND status = 'scheduled' AND starts_at > ?",
-        (to_millis(now),),
+        (to_millis(after),),
     )
-    stale = [row[0] for row in rows if fingerprints.get(row[1]) != row[2]]
-    for window_id in stale:
-        await delete_window(db, window_id)
-    return len(stale)
+    return [PlannedConfigWindow(*row) for row in rows]
 
 
 # -- reads (read-only connection) -------------------------------------------------

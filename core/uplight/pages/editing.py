@@ -1,27 +1,28 @@
-"""The admin API's writes to status pages and their components.
+"""The admin API's writes to status pages and their components: the rules.
 
-Every check that depends on the current rows (provisioned? slug taken? on the
-page?) runs inside the write transaction, so two requests cannot both pass a
-check and then clash. A refusal is an exception the web layer maps to a status.
+Every rule that depends on the current rows (provisioned? slug taken? on the
+page?) is checked inside the write transaction, so two requests cannot both
+pass a check and then clash. A refusal is an exception the web layer maps to a
+status. After every write the page directory (``PageService``) is reloaded, so
+the public routes and the incident engine see the change at once.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import aiosqlite
 
-from ..db.sql import to_millis
-from .store import (
-    StoredComponent,
-    StoredPage,
-    component_id_secret,
-    page_in,
-    public_component_id,
-    rows_in,
-)
+from ..clock import Clock
+from ..config import Config
+from ..db.store import Store
+from . import store as queries
+from .models import StoredComponent, StoredPage
+from .service import PageService
+
+T = TypeVar("T")
 
 
 class PageError(Exception):
@@ -34,6 +35,14 @@ class PageNotFound(PageError):
 
 class ComponentNotFound(PageError):
     pass
+
+
+class UnknownMonitor(PageError):
+    """No monitor in the config has this id, so it cannot go on a page."""
+
+    def __init__(self, monitor_id: str) -> None:
+        super().__init__(monitor_id)
+        self.monitor_id = monitor_id
 
 
 class PageProvisioned(PageError):
@@ -71,15 +80,207 @@ class ReorderMismatch(PageError):
         self.field = field
 
 
-async def _page_in(db: aiosqlite.Connection, slug: str) -> StoredPage:
-    found = await page_in(db, slug)
+class PageEditor:
+    """Pages created through the admin API: create, change, delete, and put monitors on
+    them. Pages provisioned from the config are read-only here."""
+
+    def __init__(
+        self, config: Config, store: Store, directory: PageService, *, clock: Clock
+    ) -> None:
+        self._config = config
+        self._store = store
+        self._directory = directory
+        self._clock = clock
+
+    # -- reads ----------------------------------------------------------------------
+
+    async def pages(self) -> list[StoredPage]:
+        """Every page as the database has it now (not the directory, which may lag)."""
+        return await queries.list_pages(self._store)
+
+    async def page(self, slug: str) -> StoredPage | None:
+        return await queries.get_page(self._store, slug)
+
+    # -- pages ----------------------------------------------------------------------
+
+    async def create_page(
+        self, *, slug: str, title: str, hostname: str | None, default: bool
+    ) -> StoredPage:
+        async def create(db: aiosqlite.Connection, now: dt.datetime) -> StoredPage:
+            if await queries.slug_in_use(db, slug):
+                raise SlugTaken(slug)
+            await _claim_hostname(db, hostname, slug)
+            if default:
+                await _claim_default(db, slug)
+            await queries.insert_page(
+                db, slug=slug, title=title, hostname=hostname, default=default, now=now
+            )
+            return await _page(db, slug)
+
+        return await self._write(create)
+
+    async def update_page(self, slug: str, changes: Mapping[str, Any]) -> StoredPage:
+        """``changes`` holds only what the caller sent: title, hostname (None clears), default."""
+
+        async def update(db: aiosqlite.Connection, now: dt.datetime) -> StoredPage:
+            await _editable(db, slug)
+            if "hostname" in changes:
+                await _claim_hostname(db, changes["hostname"], slug)
+            if changes.get("default") is True:
+                await _claim_default(db, slug)
+                await queries.set_default(db, slug, True)
+            elif changes.get("default") is False:
+                # Giving up the flag lets the fallback (first config page, oldest page)
+                # serve /status.
+                await queries.set_default(db, slug, False)
+            fields = {k: v for k, v in changes.items() if k in ("title", "hostname")}
+            await queries.set_page_fields(db, slug, fields, now)
+            return await _page(db, slug)
+
+        return await self._write(update)
+
+    async def delete_page(self, slug: str) -> None:
+        async def delete(db: aiosqlite.Connection, now: dt.datetime) -> None:
+            await _editable(db, slug)
+            await queries.delete_page(db, slug)
+
+        await self._write(delete)
+
+    # -- components -----------------------------------------------------------------
+
+    async def add_component(
+        self, slug: str, monitor_id: str, fields: Mapping[str, Any]
+    ) -> tuple[StoredComponent, bool]:
+        """Put ``monitor_id`` on the page; (component, created). A monitor already on the
+        page is an idempotent no-op: its component, unchanged, and False."""
+
+        async def add(db: aiosqlite.Connection, now: dt.datetime) -> tuple[StoredComponent, bool]:
+            page = await _editable(db, slug)
+            if self._config.monitor(monitor_id) is None:
+                raise UnknownMonitor(monitor_id)
+            existing = page.component(monitor_id)
+            if existing is not None:
+                return existing, False
+            sort_order = fields.get("sort_order")
+            if sort_order is None:
+                sort_order = _after_all(page, besides=monitor_id)
+            await queries.insert_component(
+                db,
+                slug,
+                monitor_id,
+                public_name=fields.get("public_name"),
+                public_description=fields.get("public_description"),
+                public_group=fields.get("public_group"),
+                sort_order=sort_order,
+            )
+            await queries.touch_page(db, slug, now)
+            return await _component(db, slug, monitor_id), True
+
+        return await self._write(add)
+
+    async def update_component(
+        self, slug: str, monitor_id: str, changes: Mapping[str, Any]
+    ) -> StoredComponent:
+        """``changes`` holds only what the caller sent; None clears a nullable field, and
+        ``sort_order: None`` is the default placement: after every other component."""
+
+        async def update(db: aiosqlite.Connection, now: dt.datetime) -> StoredComponent:
+            page = await _editable(db, slug)
+            if page.component(monitor_id) is None:
+                raise ComponentNotFound(monitor_id)
+            fields = dict(changes)
+            if "sort_order" in fields and fields["sort_order"] is None:
+                fields["sort_order"] = _after_all(page, besides=monitor_id)
+            await queries.set_component_fields(db, slug, monitor_id, fields)
+            await queries.touch_page(db, slug, now)
+            return await _component(db, slug, monitor_id)
+
+        return await self._write(update)
+
+    async def remove_component(self, slug: str, monitor_id: str) -> None:
+        async def remove(db: aiosqlite.Connection, now: dt.datetime) -> None:
+            page = await _editable(db, slug)
+            if page.component(monitor_id) is None:
+                raise ComponentNotFound(monitor_id)
+            await queries.delete_component(db, slug, monitor_id)
+            await queries.touch_page(db, slug, now)
+
+        await self._write(remove)
+
+    async def reorder_components(self, slug: str, monitor_ids: Sequence[str]) -> StoredPage:
+        """``monitor_ids`` must be exactly the page's components, in the new order; their
+        sort_order becomes 1..n."""
+
+        async def reorder(db: aiosqlite.Connection, now: dt.datetime) -> StoredPage:
+            page = await _editable(db, slug)
+            check_reorder(page, monitor_ids)
+            await queries.set_sort_orders(db, slug, monitor_ids)
+            await queries.touch_page(db, slug, now)
+            return await _page(db, slug)
+
+        return await self._write(reorder)
+
+    # -- the transaction ------------------------------------------------------------
+
+    async def _write(self, work: Callable[[aiosqlite.Connection, dt.datetime], Awaitable[T]]) -> T:
+        """``work`` as one transaction, then the directory reloaded from the database."""
+
+        async def job(db: aiosqlite.Connection) -> T:
+            return await work(db, self._clock.now())
+
+        try:
+            return await self._store.write(job)
+        finally:
+            # After a refusal too: a reload is cheap and never leaves the directory
+            # behind the database.
+            await self._directory.refresh()
+
+
+def check_reorder(page: StoredPage, monitor_ids: Sequence[str]) -> None:
+    """Refuse an order that is not every component of ``page`` exactly once."""
+    on_page = {c.monitor_id for c in page.components}
+    seen: set[str] = set()
+    for index, monitor_id in enumerate(monitor_ids):
+        where = f"target_ids[{index}]"
+        if monitor_id not in on_page:
+            raise ReorderMismatch(
+                "INVALID_COMPONENT_ID", f"{monitor_id!r} is not on page {page.slug!r}", where
+            )
+        if monitor_id in seen:
+            raise ReorderMismatch(
+                "DUPLICATE_COMPONENT_ID", f"{monitor_id!r} is listed twice", where
+            )
+        seen.add(monitor_id)
+    missing = [c.monitor_id for c in page.components if c.monitor_id not in seen]
+    if missing:
+        raise ReorderMismatch(
+            "MISSING_COMPONENT_ID",
+            f"every component of the page must be listed; missing: {', '.join(missing)}",
+            "target_ids",
+        )
+
+
+def _after_all(page: StoredPage, *, besides: str) -> int:
+    """The sort_order that places a component after every other one on the page."""
+    others = (c.sort_order for c in page.components if c.monitor_id != besides)
+    return max(others, default=0) + 1
+
+
+async def _page(db: aiosqlite.Connection, slug: str) -> StoredPage:
+    found = await queries.page_in(db, slug)
     if found is None:
         raise PageNotFound(slug)
     return found
 
 
+async def _component(db: aiosqlite.Connection, slug: str, monitor_id: str) -> StoredComponent:
+    component = (await _page(db, slug)).component(monitor_id)
+    assert component is not None
+    return component
+
+
 async def _editable(db: aiosqlite.Connection, slug: str) -> StoredPage:
-    page = await _page_in(db, slug)
+    page = await _page(db, slug)
     if page.provisioned:
         raise PageProvisioned(slug, page.config_index)
     return page
@@ -88,203 +289,16 @@ async def _editable(db: aiosqlite.Connection, slug: str) -> StoredPage:
 async def _claim_hostname(db: aiosqlite.Connection, hostname: str | None, slug: str) -> None:
     if hostname is None:
         return
-    rows = await rows_in(
-        db, "SELECT slug FROM status_pages WHERE hostname = ? AND slug != ?", (hostname, slug)
-    )
-    if rows:
-        raise HostnameTaken(hostname, rows[0][0])
+    holder = await queries.hostname_holder(db, hostname, besides=slug)
+    if holder is not None:
+        raise HostnameTaken(hostname, holder)
 
 
 async def _claim_default(db: aiosqlite.Connection, slug: str) -> None:
-    rows = await rows_in(
-        db, "SELECT slug, provisioned, config_index FROM status_pages WHERE is_default = 1"
-    )
-    if rows and rows[0][1] and rows[0][0] != slug:
-        raise DefaultProvisioned(rows[0][0], rows[0][2])
-    await db.execute("UPDATE status_pages SET is_default = 0 WHERE is_default = 1")
-
-
-async def _touch(db: aiosqlite.Connection, slug: str, now: dt.datetime) -> None:
-    await db.execute(
-        "UPDATE status_pages SET updated_at = ? WHERE slug = ?", (to_millis(now), slug)
-    )
-
-
-async def create_page(
-    store: Any,
-    *,
-    slug: str,
-    title: str,
-    hostname: str | None,
-    default: bool,
-    now: dt.datetime,
-) -> StoredPage:
-    async def create(db: aiosqlite.Connection) -> StoredPage:
-        if await rows_in(db, "SELECT 1 FROM status_pages WHERE slug = ?", (slug,)):
-            raise SlugTaken(slug)
-        await _claim_hostname(db, hostname, slug)
-        if default:
-            await _claim_default(db, slug)
-        await db.execute(
-            "INSERT INTO status_pages (slug, title, hostname, is_default, provisioned,"
-            " created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
-            (slug, title, hostname, int(default), to_millis(now), to_millis(now)),
-        )
-        return await _page_in(db, slug)
-
-    return await store.write(create)
-
-
-async def update_page(
-    store: Any, slug: str, changes: Mapping[str, Any], now: dt.datetime
-) -> StoredPage:
-    """``changes`` holds only what the caller sent: title, hostname (None clears), default."""
-
-    async def update(db: aiosqlite.Connection) -> StoredPage:
-        await _editable(db, slug)
-        if "title" in changes:
-            await db.execute(
-                "UPDATE status_pages SET title = ? WHERE slug = ?", (changes["title"], slug)
-            )
-        if "hostname" in changes:
-            await _claim_hostname(db, changes["hostname"], slug)
-            await db.execute(
-                "UPDATE status_pages SET hostname = ? WHERE slug = ?", (changes["hostname"], slug)
-            )
-        if changes.get("default") is True:
-            await _claim_default(db, slug)
-            await db.execute("UPDATE status_pages SET is_default = 1 WHERE slug = ?", (slug,))
-        elif changes.get("default") is False:
-            # Giving up the flag lets the fallback (first config page, oldest page) serve /status.
-            await db.execute("UPDATE status_pages SET is_default = 0 WHERE slug = ?", (slug,))
-        await _touch(db, slug, now)
-        return await _page_in(db, slug)
-
-    return await store.write(update)
-
-
-async def delete_page(store: Any, slug: str) -> None:
-    async def delete(db: aiosqlite.Connection) -> None:
-        await _editable(db, slug)
-        await db.execute("DELETE FROM status_pages WHERE slug = ?", (slug,))
-
-    await store.write(delete)
-
-
-async def add_component(
-    store: Any, slug: str, monitor_id: str, fields: Mapping[str, Any], now: dt.datetime
-) -> tuple[StoredComponent, bool]:
-    """Add ``monitor_id`` to the page; (component, created). Already there: unchanged, False."""
-
-    async def add(db: aiosqlite.Connection) -> tuple[StoredComponent, bool]:
-        page = await _editable(db, slug)
-        existing = page.component(monitor_id)
-        if existing is not None:
-            return existing, False
-        sort_order = fields.get("sort_order")
-        if sort_order is None:
-            # Omitted: after everything already on the page.
-            sort_order = max((c.sort_order for c in page.components), default=0) + 1
-        await db.execute(
-            "INSERT INTO page_components (page_slug, monitor_id, public_id, public_name,"
-            " public_description, public_group, sort_order) VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (
-                slug,
-                monitor_id,
-                public_component_id(slug, monitor_id, await component_id_secret(db)),
-                fields.get("public_name"),
-                fields.get("public_description"),
-                fields.get("public_group"),
-                sort_order,
-            ),
-        )
-        await _touch(db, slug, now)
-        component = (await _page_in(db, slug)).component(monitor_id)
-        assert component is not None
-        return component, True
-
-    return await store.write(add)
-
-
-_COMPONENT_FIELDS = ("public_name", "public_description", "public_group", "sort_order")
-
-
-async def update_component(
-    store: Any, slug: str, monitor_id: str, changes: Mapping[str, Any], now: dt.datetime
-) -> StoredComponent:
-    """``changes`` holds only what the caller sent; None clears a nullable field, and
-    ``sort_order: None`` is the default placement: after every other component."""
-
-    async def update(db: aiosqlite.Connection) -> StoredComponent:
-        page = await _editable(db, slug)
-        if page.component(monitor_id) is None:
-            raise ComponentNotFound(monitor_id)
-        for name in _COMPONENT_FIELDS:
-            if name in changes:
-                value = changes[name]
-                if name == "sort_order" and value is None:
-                    # The column is NOT NULL: compute "last" now, as add_component does.
-                    others = (c.sort_order for c in page.components if c.monitor_id != monitor_id)
-                    value = max(others, default=0) + 1
-                await db.execute(
-                    f"UPDATE page_components SET {name} = ? WHERE page_slug = ? AND monitor_id = ?",
-                    (value, slug, monitor_id),
-                )
-        await _touch(db, slug, now)
-        component = (await _page_in(db, slug)).component(monitor_id)
-        assert component is not None
-        return component
-
-    return await store.write(update)
-
-
-async def remove_component(store: Any, slug: str, monitor_id: str, now: dt.datetime) -> None:
-    async def remove(db: aiosqlite.Connection) -> None:
-        await _editable(db, slug)
-        cursor = await db.execute(
-            "DELETE FROM page_components WHERE page_slug = ? AND monitor_id = ?",
-            (slug, monitor_id),
-        )
-        if cursor.rowcount == 0:
-            raise ComponentNotFound(monitor_id)
-        await _touch(db, slug, now)
-
-    await store.write(remove)
-
-
-async def reorder_components(
-    store: Any, slug: str, monitor_ids: Sequence[str], now: dt.datetime
-) -> StoredPage:
-    """``monitor_ids`` must be exactly the page's components, in the new order."""
-
-    async def reorder(db: aiosqlite.Connection) -> StoredPage:
-        page = await _editable(db, slug)
-        on_page = {c.monitor_id for c in page.components}
-        seen: set[str] = set()
-        for index, monitor_id in enumerate(monitor_ids):
-            where = f"target_ids[{index}]"
-            if monitor_id not in on_page:
-                raise ReorderMismatch(
-                    "INVALID_COMPONENT_ID", f"{monitor_id!r} is not on page {slug!r}", where
-                )
-            if monitor_id in seen:
-                raise ReorderMismatch(
-                    "DUPLICATE_COMPONENT_ID", f"{monitor_id!r} is listed twice", where
-                )
-            seen.add(monitor_id)
-        missing = [c.monitor_id for c in page.components if c.monitor_id not in seen]
-        if missing:
-            raise ReorderMismatch(
-                "MISSING_COMPONENT_ID",
-                f"every component of the page must be listed; missing: {', '.join(missing)}",
-                "target_ids",
-            )
-        for position, monitor_id in enumerate(monitor_ids, start=1):
-            await db.execute(
-                "UPDATE page_components SET sort_order = ? WHERE page_slug = ? AND monitor_id = ?",
-                (position, slug, monitor_id),
-            )
-        await _touch(db, slug, now)
-        return await _page_in(db, slug)
-
-    return await store.write(reorder)
+    """Take the default flag from whichever page has it, unless the config chose that page."""
+    current = await queries.chosen_default(db)
+    if current is not None and current != slug:
+        holder = await _page(db, current)
+        if holder.provisioned:
+            raise DefaultProvisioned(holder.slug, holder.config_index)
+    await queries.clear_default(db)

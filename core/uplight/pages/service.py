@@ -44,7 +44,8 @@ from ..clock import Clock, SystemClock
 from ..config import Config
 from ..db.store import Store
 from ..incidents import store as db_incidents
-from ..maintenance.store import LIVE, maintenance_days, windows_touching
+from ..maintenance.models import LIVE
+from ..maintenance.store import maintenance_days, windows_touching
 from ..monitoring.store import DayCounts, daily_counts, latest_statuses
 from ..snapshot import (
     RECENT_INCIDENT_DAYS,
@@ -56,8 +57,8 @@ from ..snapshot import (
     PageSnapshot,
     overall_status,
 )
-from .store import StoredPage, get_page, list_pages
-from .store import public_component_id as public_component_id
+from .models import StoredPage
+from .store import get_page, list_pages
 from .views import (
     component_status,
     history,

@@ -1,9 +1,10 @@
-"""Status pages and their components: tables, types and reads.
+"""Status pages and their components: tables, reads and the admin API's writes.
 
 Pages come from two places: the config (``provisioned``: rewritten at start and
-on reload by ``page_sync.sync_provisioned_pages``, read-only through the API)
-and the admin API (fully editable, kept across restarts; writes in
-``page_edits``).
+on reload by ``provisioning_store.sync_provisioned_pages``, read-only through the
+API) and the admin API (fully editable, kept across restarts; the rules in
+``editing.PageEditor``, the SQL below). Functions taking ``db`` run inside the
+caller's write transaction; they store what they are told and refuse nothing.
 """
 
 from __future__ import annotations
@@ -12,14 +13,14 @@ import datetime as dt
 import hashlib
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import aiosqlite
 
 from ..db.migrations import Migration
-from ..db.sql import from_millis, run_script
+from ..db.sql import from_millis, run_script, to_millis
 from ..db.store import Store
+from .models import StoredComponent, StoredPage
 
 SECRET_KEY = "component_id_secret"
 
@@ -70,33 +71,7 @@ async def m005_status_pages(db: aiosqlite.Connection) -> None:
 MIGRATIONS: tuple[Migration, ...] = (m005_status_pages,)
 
 
-# -- types --------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class StoredComponent:
-    monitor_id: str
-    public_id: str
-    public_name: str | None
-    public_description: str | None
-    public_group: str | None
-    sort_order: int
-
-
-@dataclass(frozen=True, slots=True)
-class StoredPage:
-    slug: str
-    title: str
-    hostname: str | None
-    default: bool  # effective: the page served at /status
-    provisioned: bool
-    config_index: int | None
-    created_at: dt.datetime
-    updated_at: dt.datetime
-    components: tuple[StoredComponent, ...]  # by sort_order, then insertion
-
-    def component(self, monitor_id: str) -> StoredComponent | None:
-        return next((c for c in self.components if c.monitor_id == monitor_id), None)
+# -- public component ids -------------------------------------------------------
 
 
 def public_component_id(page_slug: str, monitor_id: str, secret: str) -> str:
@@ -174,3 +149,126 @@ async def page_in(db: aiosqlite.Connection, slug: str) -> StoredPage | None:
 async def component_id_secret(db: aiosqlite.Connection) -> str:
     rows = await rows_in(db, "SELECT value FROM meta WHERE key = ?", (SECRET_KEY,))
     return rows[0][0]
+
+
+async def slug_in_use(db: aiosqlite.Connection, slug: str) -> bool:
+    return bool(await rows_in(db, "SELECT 1 FROM status_pages WHERE slug = ?", (slug,)))
+
+
+async def hostname_holder(db: aiosqlite.Connection, hostname: str, *, besides: str) -> str | None:
+    """The slug of another page (not ``besides``) that has ``hostname``; None if none has."""
+    rows = await rows_in(
+        db, "SELECT slug FROM status_pages WHERE hostname = ? AND slug != ?", (hostname, besides)
+    )
+    return rows[0][0] if rows else None
+
+
+async def chosen_default(db: aiosqlite.Connection) -> str | None:
+    """The page whose default flag is set (config or API), not the effective fallback."""
+    rows = await rows_in(db, "SELECT slug FROM status_pages WHERE is_default = 1")
+    return rows[0][0] if rows else None
+
+
+# -- writes (inside store.write) ----------------------------------------------------
+
+_PAGE_FIELDS = ("title", "hostname")
+_COMPONENT_FIELDS = ("public_name", "public_description", "public_group", "sort_order")
+
+
+async def insert_page(
+    db: aiosqlite.Connection,
+    *,
+    slug: str,
+    title: str,
+    hostname: str | None,
+    default: bool,
+    now: dt.datetime,
+) -> None:
+    await db.execute(
+        "INSERT INTO status_pages (slug, title, hostname, is_default, provisioned,"
+        " created_at, updated_at) VALUES (?, ?, ?, ?, 0, ?, ?)",
+        (slug, title, hostname, int(default), to_millis(now), to_millis(now)),
+    )
+
+
+async def set_page_fields(
+    db: aiosqlite.Connection, slug: str, fields: dict[str, Any], now: dt.datetime
+) -> None:
+    """Set the given columns (title, hostname) and ``updated_at``."""
+    for name in _PAGE_FIELDS:
+        if name in fields:
+            await db.execute(
+                f"UPDATE status_pages SET {name} = ? WHERE slug = ?", (fields[name], slug)
+            )
+    await touch_page(db, slug, now)
+
+
+async def clear_default(db: aiosqlite.Connection) -> None:
+    """No page has the default flag (the schema allows one at a time)."""
+    await db.execute("UPDATE status_pages SET is_default = 0 WHERE is_default = 1")
+
+
+async def set_default(db: aiosqlite.Connection, slug: str, default: bool) -> None:
+    await db.execute("UPDATE status_pages SET is_default = ? WHERE slug = ?", (int(default), slug))
+
+
+async def touch_page(db: aiosqlite.Connection, slug: str, now: dt.datetime) -> None:
+    await db.execute(
+        "UPDATE status_pages SET updated_at = ? WHERE slug = ?", (to_millis(now), slug)
+    )
+
+
+async def delete_page(db: aiosqlite.Connection, slug: str) -> None:
+    """The page and (by cascade) its components."""
+    await db.execute("DELETE FROM status_pages WHERE slug = ?", (slug,))
+
+
+async def insert_component(
+    db: aiosqlite.Connection,
+    slug: str,
+    monitor_id: str,
+    *,
+    public_name: str | None,
+    public_description: str | None,
+    public_group: str | None,
+    sort_order: int,
+) -> None:
+    await db.execute(
+        "INSERT INTO page_components (page_slug, monitor_id, public_id, public_name,"
+        " public_description, public_group, sort_order) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (
+            slug,
+            monitor_id,
+            public_component_id(slug, monitor_id, await component_id_secret(db)),
+            public_name,
+            public_description,
+            public_group,
+            sort_order,
+        ),
+    )
+
+
+async def set_component_fields(
+    db: aiosqlite.Connection, slug: str, monitor_id: str, fields: dict[str, Any]
+) -> None:
+    """Set the given columns (public_name, public_description, public_group, sort_order)."""
+    for name in _COMPONENT_FIELDS:
+        if name in fields:
+            await db.execute(
+                f"UPDATE page_components SET {name} = ? WHERE page_slug = ? AND monitor_id = ?",
+                (fields[name], slug, monitor_id),
+            )
+
+
+async def delete_component(db: aiosqlite.Connection, slug: str, monitor_id: str) -> None:
+    await db.execute(
+        "DELETE FROM page_components WHERE page_slug = ? AND monitor_id = ?", (slug, monitor_id)
+    )
+
+
+async def set_sort_orders(db: aiosqlite.Connection, slug: str, monitor_ids: Sequence[str]) -> None:
+    """``monitor_ids`` in display order: their sort_order becomes 1..n."""
+    await db.executemany(
+        "UPDATE page_components SET sort_order = ? WHERE page_slug = ? AND monitor_id = ?",
+        [(position, slug, monitor_id) for position, monitor_id in enumerate(monitor_ids, 1)],
+    )

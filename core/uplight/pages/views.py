@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from ..config import Config
 from ..incidents import store as db_incidents
 from ..incidents.engine import auto_title
-from ..maintenance.store import LIVE, StoredWindow, clock_status
+from ..maintenance.lifecycle import clock_status
+from ..maintenance.models import LIVE, StoredWindow
 from ..models import Status
 from ..monitoring.store import DayCounts, LatestStatus
 from ..snapshot import (
@@ -21,8 +22,7 @@ from ..snapshot import (
     MaintenanceView,
     history_status,
 )
-from .store import StoredPage
-from .store import public_component_id as public_component_id
+from .models import StoredPage
 
 
 @dataclass(frozen=True, slots=True)

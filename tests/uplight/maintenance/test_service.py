@@ -12,9 +12,10 @@ import pytest
 
 from uplight.clock import FakeClock
 from uplight.config import Config, ConfigError, parse_config
+from uplight.maintenance.models import StoredWindow
 from uplight.maintenance.recurring import MATERIALISE_AHEAD
 from uplight.maintenance.service import MaintenanceService
-from uplight.maintenance.store import StoredWindow, list_windows
+from uplight.maintenance.store import list_windows
 from uplight.plugins import PluginRegistry
 from uplight.schema import build_store
 

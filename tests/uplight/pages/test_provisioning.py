@@ -13,10 +13,11 @@ import pytest
 from uplight.clock import FakeClock
 from uplight.config import Config
 from uplight.db.store import Store
-from uplight.pages.editing import add_component, create_page
+from uplight.pages.editing import PageEditor
+from uplight.pages.models import StoredPage
 from uplight.pages.provisioning import provision_pages
 from uplight.pages.service import PageService
-from uplight.pages.store import StoredPage, list_pages
+from uplight.pages.store import list_pages
 from uplight.runtime import Runtime
 from uplight.schema import build_store
 
@@ -92,6 +93,11 @@ async def opened(config: Config) -> AsyncIterator[Store]:
         yield store
 
 
+def editor(config: Config, store: Store) -> PageEditor:
+    """An admin API editor with a directory of its own (not the one a test inspects)."""
+    return PageEditor(config, store, PageService(config, store), clock=FakeClock(T0))
+
+
 def by_slug(pages: list[StoredPage]) -> dict[str, StoredPage]:
     return {p.slug: p for p in pages}
 
@@ -132,8 +138,9 @@ async def test_a_changed_config_updates_removes_and_keeps_api_pages(config_for, 
     v1 = config_for(PAGES_V1)
     async with opened(v1) as store:
         await provision_pages(store, v1, T0)
-        await create_page(store, slug="ops", title="Ops", hostname=None, default=False, now=T0)
-        await add_component(store, "ops", "web", {"public_name": "Our web"}, T0)
+        edit = editor(v1, store)
+        await edit.create_page(slug="ops", title="Ops", hostname=None, default=False)
+        await edit.add_component("ops", "web", {"public_name": "Our web"})
         ops_before = by_slug(await list_pages(store))["ops"]
 
     v2 = config_for(PAGES_V2)
@@ -192,8 +199,9 @@ async def test_public_ids_are_stable_across_restarts_and_reloads(
 async def test_a_config_page_never_takes_over_an_api_page_with_its_slug(config_for, caplog) -> None:
     base = config_for("")
     async with opened(base) as store:
-        await create_page(store, slug="main", title="Mine", hostname=None, default=False, now=T0)
-        await add_component(store, "main", "dns", {}, T0)
+        edit = editor(base, store)
+        await edit.create_page(slug="main", title="Mine", hostname=None, default=False)
+        await edit.add_component("main", "dns", {})
         before = by_slug(await list_pages(store))["main"]
     config = config_for(PAGES_V1)
     async with opened(config) as store:
@@ -217,8 +225,8 @@ async def test_a_config_page_never_takes_over_an_api_page_with_its_slug(config_f
 async def test_a_refused_config_page_claims_no_hostname_or_default(config_for) -> None:
     base = config_for("")
     async with opened(base) as store:
-        await create_page(
-            store, slug="main", title="Mine", hostname="mine.example.com", default=True, now=T0
+        await editor(base, store).create_page(
+            slug="main", title="Mine", hostname="mine.example.com", default=True
         )
     config = config_for('[[pages]]\nslug = "main"\ntitle = "Main"\ndefault = true\n')
     async with opened(config) as store:
@@ -232,8 +240,8 @@ async def test_a_refused_config_page_claims_no_hostname_or_default(config_for) -
 async def test_config_claims_hostname_and_default_from_api_pages(config_for, caplog) -> None:
     base = config_for("")
     async with opened(base) as store:
-        await create_page(
-            store, slug="ops", title="Ops", hostname="internal.example.com", default=True, now=T0
+        await editor(base, store).create_page(
+            slug="ops", title="Ops", hostname="internal.example.com", default=True
         )
     config = config_for(PAGES_V1)
     async with opened(config) as store:
@@ -277,7 +285,9 @@ async def test_page_service_reads_the_database(config_for) -> None:
         default = service.page()
         assert default is not None and default.slug == "internal"
         assert service.is_on_a_page("web") and service.is_on_a_page("dns")
-        await create_page(store, slug="ops", title="Ops", hostname=None, default=False, now=T0)
+        await editor(config, store).create_page(
+            slug="ops", title="Ops", hostname=None, default=False
+        )
         assert service.page("ops") is None
         await service.refresh()
         assert service.page("ops") is not None

@@ -21,8 +21,8 @@ from uplight.config import Config
 from uplight.db.store import Store
 from uplight.incidents import store as db_incidents
 from uplight.incidents.service import IncidentService
+from uplight.maintenance.models import WindowFields
 from uplight.maintenance.service import MaintenanceService
-from uplight.maintenance.store import WindowFields
 from uplight.models import CheckResult, CheckStatus, ResultRecord, Status
 from uplight.monitoring.store import prune_results
 from uplight.pages.provisioning import provision_pages

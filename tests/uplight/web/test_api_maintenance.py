@@ -503,7 +503,8 @@ cron = "0 * * * *"
 async def test_patch_ignores_stored_components_whose_monitor_left_the_config(
     api_factory,
 ) -> None:
-    from uplight.maintenance.store import WindowFields, insert_window
+    from uplight.maintenance.models import WindowFields
+    from uplight.maintenance.store import insert_window
 
     async with api_factory() as api:
         now = api.clock.now()

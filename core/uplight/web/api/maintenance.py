@@ -15,8 +15,9 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
-from ...maintenance.service import MaintenanceError, MaintenanceService, WindowNotFound
-from ...maintenance.store import StoredWindow, WindowFields
+from ...maintenance.lifecycle import MaintenanceError
+from ...maintenance.models import StoredWindow, WindowFields
+from ...maintenance.service import MaintenanceService, WindowNotFound
 from ..context import runtime
 from ..errors import ApiError
 from . import token_name

@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import collections.abc
 import contextlib
-import datetime as dt
 import re
 
 from quart import Response, jsonify
 
 from ...config import ID_PATTERN
 from ...pages import editing as edits
-from ...pages import store as db_pages
-from ...pages.store import StoredComponent, StoredPage
+from ...pages.editing import PageEditor
+from ...pages.models import StoredComponent, StoredPage
 from ..context import runtime
 from ..errors import ApiError
 from .operations import ApiBlueprint
@@ -85,7 +84,7 @@ def _provisioned(slug: str, config_index: int | None) -> ApiError:
 
 @contextlib.asynccontextmanager
 async def _domain_errors() -> collections.abc.AsyncIterator[None]:
-    """Store refusals → the envelope; the page directory is refreshed after a write."""
+    """The editor's refusals → the envelope."""
     try:
         yield
     except edits.PageNotFound:
@@ -94,6 +93,13 @@ async def _domain_errors() -> collections.abc.AsyncIterator[None]:
         raise _not_found("component on this page") from None
     except edits.PageProvisioned as exc:
         raise _provisioned(exc.slug, exc.config_index) from None
+    except edits.UnknownMonitor as exc:
+        raise ApiError(
+            422,
+            "INVALID_COMPONENT_ID",
+            f"target_id: no monitor has id {exc.monitor_id!r}",
+            field="target_id",
+        ) from None
     except edits.DefaultProvisioned as exc:
         raise ApiError(
             409,
@@ -113,8 +119,6 @@ async def _domain_errors() -> collections.abc.AsyncIterator[None]:
         ) from None
     except edits.ReorderMismatch as exc:
         raise ApiError(422, exc.code, exc.message, field=exc.field) from None
-    finally:
-        await runtime().pages.refresh()
 
 
 def _valid_id(value: str) -> bool:
@@ -123,8 +127,12 @@ def _valid_id(value: str) -> bool:
     return re.fullmatch(ID_PATTERN, value) is not None
 
 
+def _editor() -> PageEditor:
+    return runtime().page_editor
+
+
 async def _existing_page(page: str) -> StoredPage:
-    found = await db_pages.get_page(runtime().store, page) if _valid_id(page) else None
+    found = await _editor().page(page) if _valid_id(page) else None
     if found is None:
         raise _not_found("status page")
     return found
@@ -140,16 +148,12 @@ def _component_target(target_id: str) -> None:
         raise _not_found("component on this page")
 
 
-def _now() -> dt.datetime:
-    return runtime().clock.now()
-
-
 # -- routes ------------------------------------------------------------------------
 
 
 @api.route("GET", "", summary="List status pages", response=StatusPageList)
 async def list_status_pages() -> StatusPageList:
-    pages = await db_pages.list_pages(runtime().store)
+    pages = await _editor().pages()
     return StatusPageList(items=[_page_out(p) for p in pages])
 
 
@@ -166,13 +170,8 @@ async def create_status_page(body: StatusPageCreate) -> StatusPage:
     """409 SLUG_TAKEN or HOSTNAME_TAKEN; 409 PROVISIONED for `default: true` when the
     config names the default page."""
     async with _domain_errors():
-        page = await edits.create_page(
-            runtime().store,
-            slug=body.slug,
-            title=body.title,
-            hostname=body.hostname,
-            default=body.default,
-            now=_now(),
+        page = await _editor().create_page(
+            slug=body.slug, title=body.title, hostname=body.hostname, default=body.default
         )
     return _page_out(page)
 
@@ -196,7 +195,7 @@ async def update_status_page(page: str, body: StatusPagePatch) -> StatusPage:
     _editable_page(page)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     async with _domain_errors():
-        updated = await edits.update_page(runtime().store, page, changes, _now())
+        updated = await _editor().update_page(page, changes)
     return _page_out(updated)
 
 
@@ -205,7 +204,7 @@ async def delete_status_page(page: str) -> None:
     """409 PROVISIONED for a page from the config: remove it from the file instead."""
     _editable_page(page)
     async with _domain_errors():
-        await edits.delete_page(runtime().store, page)
+        await _editor().delete_page(page)
 
 
 @api.route(
@@ -221,21 +220,10 @@ async def delete_status_page(page: str) -> None:
 async def add_page_component(page: str, body: PageComponentCreate) -> PageComponent | Response:
     """201 when added; 200 with the existing component, unchanged, when the monitor is
     already on the page. 422 INVALID_COMPONENT_ID when no monitor has `target_id`."""
-    found = await _existing_page(page)
-    if found.provisioned:
-        raise _provisioned(found.slug, found.config_index)
-    if runtime().config.monitor(body.target_id) is None:
-        raise ApiError(
-            422,
-            "INVALID_COMPONENT_ID",
-            f"target_id: no monitor has id {body.target_id!r}",
-            field="target_id",
-        )
+    _editable_page(page)
     fields = {name: getattr(body, name) for name in body.model_fields_set if name != "target_id"}
     async with _domain_errors():
-        component, created = await edits.add_component(
-            runtime().store, page, body.target_id, fields, _now()
-        )
+        component, created = await _editor().add_component(page, body.target_id, fields)
     out = _component_out(component)
     if created:
         return out
@@ -259,7 +247,7 @@ async def update_page_component(
     _component_target(target_id)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
     async with _domain_errors():
-        component = await edits.update_component(runtime().store, page, target_id, changes, _now())
+        component = await _editor().update_component(page, target_id, changes)
     return _component_out(component)
 
 
@@ -274,7 +262,7 @@ async def remove_page_component(page: str, target_id: str) -> None:
     _editable_page(page)
     _component_target(target_id)
     async with _domain_errors():
-        await edits.remove_component(runtime().store, page, target_id, _now())
+        await _editor().remove_component(page, target_id)
 
 
 @api.route(
@@ -290,5 +278,5 @@ async def reorder_page_components(page: str, body: ComponentReorder) -> StatusPa
     INVALID_COMPONENT_ID (not on the page), DUPLICATE_COMPONENT_ID, MISSING_COMPONENT_ID."""
     _editable_page(page)
     async with _domain_errors():
-        updated = await edits.reorder_components(runtime().store, page, body.target_ids, _now())
+        updated = await _editor().reorder_components(page, body.target_ids)
     return _page_out(updated)
