@@ -8,8 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
 
 from ..config import Config
-from ..incidents import store as db_incidents
-from ..incidents.engine import auto_title
+from ..incidents.models import Incident, IncidentUpdate, auto_title
 from ..maintenance.lifecycle import clock_status
 from ..maintenance.models import LIVE, StoredWindow
 from ..models import Status
@@ -132,7 +131,7 @@ def component_status(
     latest: LatestStatus | None,
     *,
     in_maintenance: bool,
-    incident: db_incidents.Incident | None = None,
+    incident: Incident | None = None,
 ) -> Status:
     """The monitor's classified state: its thresholds decide, as they do for incidents.
 
@@ -150,9 +149,9 @@ def component_status(
 
 
 def incident_view(
-    incident: db_incidents.Incident,
+    incident: Incident,
     name: str,
-    timeline: Sequence[db_incidents.IncidentUpdate],
+    timeline: Sequence[IncidentUpdate],
     base_url: str,
 ) -> IncidentView:
     """``name`` is the component's public name on the page the incident is shown on."""
