@@ -8,7 +8,7 @@ cancel (the row stays, for audit), complete now (``completed_at = now``;
 ``ends_at`` keeps the plan) or purge (deleted for good).
 
 ``[[maintenance]]`` entries in the config are materialised as ordinary windows
-ahead of time (see ``maintenance_recurring``) at start and on every tick. At
+ahead of time (see ``maintenance.recurring``) at start and on every tick. At
 start, future windows of an entry that changed or was removed are replaced;
 ones that started, ended or were cancelled stay.
 

@@ -1,8 +1,9 @@
 """/api/v1/maintenance: schedule, change, cancel, complete and purge maintenance windows.
 
-Statuses follow the clock by themselves (see ``uplight.maintenance``); every
-route applies due transitions before it answers, so what it returns agrees
-with the clock even between the background task's ticks.
+Statuses follow the clock by themselves (see ``maintenance.service`` and
+``maintenance.lifecycle``); every route applies due transitions before it
+answers, so what it returns agrees with the clock even between the background
+task's ticks.
 """
 
 from __future__ import annotations
