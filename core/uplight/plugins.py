@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import importlib.metadata as metadata
 import inspect
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import CodeType, FrameType
 from typing import Any
 
 import pluggy
@@ -113,25 +114,30 @@ def _register(pm: pluggy.PluginManager, name: str, plugin: object) -> None:
 def load_plugins(
     *, builtins_only: bool = False, extra: Iterable[tuple[str, object]] = ()
 ) -> PluginRegistry:
-    """Build the manager and collect what every plugin provides."""
+    """Build the manager, call each registering hook through pluggy, collect what it provides.
+
+    pluggy orders the implementations (``tryfirst``/``trylast``, else the last
+    registered first) and runs hook wrappers around them. Each registration and
+    each fault is attributed to the plugin whose implementation was running.
+    """
     pm, infos = create_plugin_manager(builtins_only=builtins_only, extra=extra)
+    order = list(infos)  # registration order: built-ins first
     collected: dict[str, dict[str, tuple[str, type]]] = {}
     for hook_name, (kind, base) in _KINDS.items():
         found: dict[str, tuple[str, type]] = {}
         hook = getattr(pm.hook, hook_name)
-        # Each implementation is called on its own so a conflict or a fault can be
-        # attributed to the plugin that caused it.
-        for impl in hook.get_hookimpls():  # registration order
-            plugin_name = impl.plugin_name
-            register = _registrar(kind, base, plugin_name, found)
-            try:
-                impl.function(register=register)
-            except PluginError:
-                raise
-            except Exception as exc:
-                raise PluginError(
-                    f"plugin {plugin_name!r} failed in {hook_name}: {type(exc).__name__}: {exc}"
-                ) from exc
+        running = _Implementations(hook.get_hookimpls())
+        register = _Registrar(kind, base, hook_name, running, found, order)
+        try:
+            hook(register=register)
+        except PluginError:
+            raise
+        except Exception as exc:
+            culprit = running.raised(exc)
+            who = f"plugin {culprit!r}" if culprit else "a plugin"
+            raise PluginError(f"{who} failed in {hook_name}: {type(exc).__name__}: {exc}") from exc
+        finally:
+            register.closed = True
         for name, (plugin_name, _cls) in found.items():
             infos.setdefault(plugin_name, PluginInfo(plugin_name))
             infos[plugin_name].provides.setdefault(kind, []).append(name)
@@ -145,10 +151,104 @@ def load_plugins(
     )
 
 
-def _registrar(
-    kind: str, base: type, plugin_name: str, found: dict[str, tuple[str, type]]
-) -> Callable[[Any], None]:
-    def register(cls: Any) -> None:
+class _Implementations:
+    """Which plugin's implementation of one hook a stack frame is running.
+
+    Found by code object, with public pluggy API only (``get_hookimpls()``).
+    Implementations sharing code (two instances of one plugin class, closures
+    made by one factory) are told apart by the frame's ``self`` and closure values.
+    """
+
+    def __init__(self, impls: Iterable[pluggy.HookImpl]) -> None:
+        self._by_code: dict[CodeType, list[tuple[Any, pluggy.HookImpl]]] = {}
+        for impl in impls:
+            functions = [impl.function]
+            unwrapped = inspect.unwrap(impl.function)
+            if unwrapped is not impl.function:
+                functions.append(unwrapped)  # a decorated implementation runs both
+            for function in functions:
+                code = getattr(function, "__code__", None)
+                if isinstance(code, CodeType):
+                    self._by_code.setdefault(code, []).append((function, impl))
+
+    def plugin_of(self, frame: FrameType) -> str | None:
+        candidates = self._by_code.get(frame.f_code)
+        if not candidates:
+            return None
+        for function, impl in candidates:
+            if len(candidates) == 1 or _is_running(function, impl, frame):
+                return impl.plugin_name
+        # Nothing tells them apart (same code, self and closure): they behave alike.
+        return candidates[0][1].plugin_name
+
+    def calling(self) -> str | None:
+        """The plugin whose implementation is the innermost one on the stack."""
+        frame = inspect.currentframe()
+        try:
+            while frame is not None:
+                name = self.plugin_of(frame)
+                if name is not None:
+                    return name
+                frame = frame.f_back
+            return None
+        finally:
+            del frame  # a frame referencing itself would keep the stack alive
+
+    def raised(self, exc: BaseException) -> str | None:
+        """The plugin whose implementation is the innermost one in the traceback."""
+        culprit = None
+        tb = exc.__traceback__
+        while tb is not None:
+            culprit = self.plugin_of(tb.tb_frame) or culprit
+            tb = tb.tb_next
+        return culprit
+
+
+def _is_running(function: Any, impl: pluggy.HookImpl, frame: FrameType) -> bool:
+    """Whether ``frame`` runs this very function (not another sharing its code)."""
+    code, values = frame.f_code, frame.f_locals
+    owner = getattr(impl.function, "__self__", None)
+    if owner is not None:
+        if not code.co_argcount or values.get(code.co_varnames[0]) is not owner:
+            return False
+    cells = getattr(function, "__func__", function).__closure__ or ()
+    for name, cell in zip(code.co_freevars, cells, strict=True):
+        try:
+            content = cell.cell_contents
+        except ValueError:  # not yet bound
+            continue
+        if values.get(name, _UNSET) is not content:
+            return False
+    return True
+
+
+_UNSET = object()
+
+
+class _Registrar:
+    """The ``register`` a hook receives: validates each class, names its plugin."""
+
+    def __init__(
+        self,
+        kind: str,
+        base: type,
+        hook_name: str,
+        running: _Implementations,
+        found: dict[str, tuple[str, type]],
+        order: list[str],
+    ) -> None:
+        self.kind, self.base, self.hook_name = kind, base, hook_name
+        self.running, self.found, self.order = running, found, order
+        self.closed = False
+
+    def __call__(self, cls: Any) -> None:
+        kind, base, found = self.kind, self.base, self.found
+        plugin_name = self.running.calling()
+        if self.closed or plugin_name is None:
+            # Kept and called later, nothing would read it: say so rather than drop it.
+            raise PluginError(
+                f"{cls!r} was registered as a {kind} outside any {self.hook_name} implementation"
+            )
         if not (isinstance(cls, type) and issubclass(cls, base)):
             raise PluginError(
                 f"plugin {plugin_name!r} registered {cls!r} as a {kind}, "
@@ -164,10 +264,14 @@ def _registrar(
                 " an async function (async def check(self, options, context))"
             )
         if name in found:
+            if found[name][0] == plugin_name:
+                raise PluginError(f"plugin {plugin_name!r} registered {kind} {name!r} twice")
+            # Named in registration order (built-ins first), whatever order pluggy called them.
+            first, second = sorted((found[name][0], plugin_name), key=self._rank)
             raise PluginError(
-                f"{kind} {name!r} is provided by two plugins: "
-                f"{found[name][0]!r} and {plugin_name!r}"
+                f"{kind} {name!r} is provided by two plugins: {first!r} and {second!r}"
             )
         found[name] = (plugin_name, cls)
 
-    return register
+    def _rank(self, plugin_name: str) -> int:
+        return self.order.index(plugin_name) if plugin_name in self.order else len(self.order)

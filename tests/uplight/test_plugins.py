@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 import subprocess
 import sys
@@ -172,3 +173,168 @@ def test_a_synchronous_check_is_refused() -> None:
 
     with pytest.raises(PluginError, match=r"plugin 'sync' .* 'blocking' .* not an async function"):
         load_plugins(builtins_only=True, extra=[("sync", Plugin())])
+
+
+# -- hooks are called through pluggy -------------------------------------------
+
+
+def _check_type(type_name: str) -> type[uplight.CheckType]:
+    async def check(self: Any, options: Any, context: Any) -> uplight.CheckResult:
+        return uplight.CheckResult.up("fine", 0.0)
+
+    return type(f"Check_{type_name}", (uplight.CheckType,), {"name": type_name, "check": check})
+
+
+class Registering:
+    """A fake plugin whose check-types hook registers one type and notes the call."""
+
+    def __init__(self, type_name: str, calls: list[str], **marks: bool) -> None:
+        self.cls = _check_type(type_name)
+        self.calls = calls
+
+        @uplight.hookimpl(**marks)
+        def uplight_check_types(register: Any) -> None:
+            calls.append(type_name)
+            register(self.cls)
+
+        self.uplight_check_types = uplight_check_types
+
+
+def test_tryfirst_and_trylast_set_the_call_order() -> None:
+    calls: list[str] = []
+    plugins = [
+        ("last", Registering("last", calls, trylast=True)),
+        ("plain", Registering("plain", calls)),
+        ("first", Registering("first", calls, tryfirst=True)),
+    ]
+    registry = load_plugins(builtins_only=True, extra=plugins)
+    assert calls == ["first", "plain", "last"]
+    assert list(registry.check_types)[:1] == ["first"]
+    assert list(registry.check_types)[-1] == "last"
+    # Each registration is still credited to the plugin that made it.
+    for name in ("first", "plain", "last"):
+        assert registry.plugins[name].provides == {"check type": [name]}
+
+    calls.clear()
+    load_plugins(
+        builtins_only=True,
+        extra=[
+            ("late", Registering("late", calls, tryfirst=True)),
+            ("early", Registering("early", calls)),
+        ],
+    )
+    assert calls == ["late", "early"]
+
+
+def test_a_hook_wrapper_sees_the_call() -> None:
+    seen: list[tuple[str, Any]] = []
+
+    class Wrapper:
+        @uplight.hookimpl(wrapper=True)
+        def uplight_check_types(self, register: Any) -> Any:
+            seen.append(("before", register))
+            register(_check_type("wrapped"))  # a wrapper may register too
+            result = yield
+            seen.append(("after", result))
+            return result
+
+    calls: list[str] = []
+    registry = load_plugins(
+        builtins_only=True,
+        extra=[("wrapper", Wrapper()), ("inner", Registering("inner", calls))],
+    )
+    assert [step for step, _ in seen] == ["before", "after"]
+    assert calls == ["inner"]
+    assert registry.plugins["wrapper"].provides == {"check type": ["wrapped"]}
+    assert registry.plugins["inner"].provides == {"check type": ["inner"]}
+    assert "http" in registry.check_types  # the built-ins ran inside the wrapper too
+
+
+def test_a_fault_under_a_wrapper_names_the_inner_plugin() -> None:
+    class Wrapper:
+        @uplight.hookimpl(wrapper=True)
+        def uplight_renderers(self, register: Any) -> Any:
+            return (yield)
+
+    def helper() -> None:
+        raise RuntimeError("deep")
+
+    class Faulty:
+        @uplight.hookimpl
+        def uplight_renderers(self, register: Any) -> None:
+            helper()
+
+    with pytest.raises(PluginError, match=r"plugin 'faulty' failed in uplight_renderers"):
+        load_plugins(builtins_only=True, extra=[("wrapper", Wrapper()), ("faulty", Faulty())])
+
+
+def test_two_instances_of_one_plugin_class_are_told_apart() -> None:
+    calls: list[str] = []
+
+    class Plugin:
+        def __init__(self, type_name: str) -> None:
+            self.cls = _check_type(type_name)
+
+        @uplight.hookimpl
+        def uplight_check_types(self, register: Any) -> None:
+            calls.append(self.cls.name)
+            register(self.cls)
+
+    registry = load_plugins(builtins_only=True, extra=[("a", Plugin("ay")), ("b", Plugin("bee"))])
+    assert registry.plugins["a"].provides == {"check type": ["ay"]}
+    assert registry.plugins["b"].provides == {"check type": ["bee"]}
+
+    class Clash(Plugin):
+        pass
+
+    with pytest.raises(
+        PluginError, match=r"check type 'same' is provided by two plugins: 'one' and 'two'"
+    ):
+        load_plugins(builtins_only=True, extra=[("one", Clash("same")), ("two", Clash("same"))])
+
+
+def test_one_plugin_registering_a_name_twice() -> None:
+    class Plugin:
+        @uplight.hookimpl
+        def uplight_notifiers(self, register: Any) -> None:
+            beep = type("Beep", (uplight.Notifier,), {"name": "beep"})
+            register(beep)
+            register(beep)
+
+    with pytest.raises(PluginError, match=r"plugin 'twice' registered notifier 'beep' twice"):
+        load_plugins(builtins_only=True, extra=[("twice", Plugin())])
+
+
+def test_register_kept_and_called_after_the_hook_is_refused() -> None:
+    kept: list[Any] = []
+
+    class Plugin:
+        @uplight.hookimpl
+        def uplight_notifiers(self, register: Any) -> None:
+            kept.append(register)
+
+    load_plugins(builtins_only=True, extra=[("keeper", Plugin())])
+    with pytest.raises(PluginError, match="outside any uplight_notifiers implementation"):
+        kept[0](type("Late", (uplight.Notifier,), {"name": "late"}))
+
+
+def test_decorated_implementations_are_attributed() -> None:
+    def logged(function: Any) -> Any:
+        @functools.wraps(function)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return function(*args, **kwargs)
+
+        return wrapper
+
+    class Plugin:
+        def __init__(self, type_name: str) -> None:
+            self.cls = _check_type(type_name)
+
+        @uplight.hookimpl
+        @logged
+        def uplight_check_types(self, register: Any) -> None:
+            register(self.cls)
+
+    registry = load_plugins(builtins_only=True, extra=[("a", Plugin("ay")), ("b", Plugin("bee"))])
+    assert registry.plugins["a"].provides == {"check type": ["ay"]}
+    assert registry.plugins["b"].provides == {"check type": ["bee"]}
