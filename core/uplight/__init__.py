@@ -10,8 +10,10 @@ __version__ = "0.1.0"
 hookimpl = pluggy.HookimplMarker("uplight")
 """Marker for hook implementations: ``@uplight.hookimpl``."""
 
+from .check_metrics import CheckMetric, MetricTime  # noqa: E402
 from .checks import CheckContext, CheckOptions, CheckType  # noqa: E402
 from .durations import Duration  # noqa: E402
+from .headers import HttpHeaders  # noqa: E402
 from .models import CheckResult, CheckStatus, Status, isoformat_z  # noqa: E402
 from .notifiers import Notification, Notifier, NotifierOptions  # noqa: E402
 from .paths import ConfigPath  # noqa: E402
@@ -29,13 +31,15 @@ from .snapshot import (  # noqa: E402
     MaintenanceView,
     PageSnapshot,
 )
-from .trust import client_ssl_context  # noqa: E402
+from .trust import CAFile, client_ssl_context  # noqa: E402
 
 __all__ = [
     "BANNER_LABELS",
     "HISTORY_DAYS",
     "STATUS_LABELS",
+    "CAFile",
     "CheckContext",
+    "CheckMetric",
     "CheckOptions",
     "CheckResult",
     "CheckStatus",
@@ -44,10 +48,12 @@ __all__ = [
     "ConfigPath",
     "Duration",
     "HistoryDay",
+    "HttpHeaders",
     "IncidentPage",
     "IncidentUpdateView",
     "IncidentView",
     "MaintenanceView",
+    "MetricTime",
     "Notification",
     "Notifier",
     "NotifierOptions",

@@ -4,15 +4,19 @@ A check type is a class with a ``name``, an ``Options`` model (the monitor's
 type-specific TOML keys) and one ``async def check(options, context)`` that
 returns a :class:`~uplight.models.CheckResult`. It knows nothing of the store or
 the web: the scheduler calls it, under a timeout, and records what it returns.
+It may declare ``metrics``: gauges the ``/metrics`` collector reads from its
+results' ``details``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from pydantic import ConfigDict
 
+from .check_metrics import CheckMetric
 from .models import CheckResult
 from .strictness import NoCoercion
 
@@ -47,6 +51,8 @@ class CheckType:
     name: ClassVar[str]
     Options: ClassVar[type[CheckOptions]] = CheckOptions
     description: ClassVar[str] = ""
+    # Gauges exported on /metrics; their names are checked when the plugin loads.
+    metrics: ClassVar[Sequence[CheckMetric]] = ()
 
     async def check(self, options: Any, context: CheckContext) -> CheckResult:
         raise NotImplementedError

@@ -1,27 +1,27 @@
-"""Prometheus metrics: check statistics kept in memory and the collector that exposes them.
+"""The Prometheus collector: fresh metric families from in-memory state on every scrape.
 
-``CheckStats`` is a scheduler listener: it sees every result once and keeps
-cumulative counters and histogram buckets per monitor, plus the last facts a
-check reported (HTTP phases, certificate expiry, DNS answer count).
-``UplightCollector`` turns that and the runtime's in-memory state into fresh
-metric families on every scrape (client_python's custom collector pattern), so
-nothing is instrumented directly and a scrape never touches SQLite.
+``UplightCollector`` follows client_python's custom collector pattern: nothing
+is instrumented directly and a scrape never touches SQLite. It reads the check
+statistics (``monitoring/stats.py``), the scheduler's state, the database
+writer's counters, the page cache and the notification statistics through the
+narrow protocols below, so it depends on what it reads, not on the runtime.
 
-Label values are only monitor ids, check type names, page slugs and fixed words
-(results, status words, error reasons, phase names): never URLs, hosts or anything a plugin
-wrote, because ``/metrics`` may be scraped by people who must not learn targets.
+Besides uplight's own metrics it exports the gauges every loaded check type
+declares (``CheckType.metrics``), read from each monitor's last reported
+details. Label values are only monitor ids, check type names, page slugs and
+fixed words (results, status words, error reasons, the words a check type's
+metric declares): never URLs, hosts or free text a plugin wrote, because
+``/metrics`` may be scraped by people who must not learn targets.
 """
 
 from __future__ import annotations
 
-import datetime as dt
+import logging
 import math
-import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import Protocol, TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -34,29 +34,25 @@ from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
 
 from . import __version__
+from .check_metrics import CheckMetric, MetricTime, samples
+from .checks import CheckType
 from .config import MonitorConfig
-from .models import CHECK_TO_STATUS, CheckStatus, ResultRecord, Status
+from .db.writer import WriterStats
+from .models import CHECK_TO_STATUS, CheckStatus, Status
+from .monitoring.stats import ERROR_REASONS, LATENCY_BUCKETS, RESULTS, MonitorStats, Reported
 from .notify.stats import RESULTS as NOTIFICATION_RESULTS
+from .notify.stats import ChannelFacts
+from .pages.cache import CacheStats
 
-if TYPE_CHECKING:
-    from .runtime import Runtime
+log = logging.getLogger(__name__)
 
-# Check latencies span a few ms (loopback) to the 30 s a slow target may be given.
-LATENCY_BUCKETS: tuple[float, ...] = (
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-)  # fmt: skip
-RESULTS: tuple[str, ...] = tuple(s.value for s in CheckStatus)
 STATUS_WORDS: tuple[str, ...] = tuple(s.value for s in Status)
-ERROR_REASONS: tuple[str, ...] = ("exception", "timeout", "invalid_result")
-# Phase names become label values, so only these known words are exported: a
-# plugin's free-form keys could carry a host name or explode cardinality.
-PHASES: tuple[str, ...] = ("dns", "connect", "tls", "ttfb", "transfer")
-SECONDS_PER_DAY = 86400.0
 _Family = TypeVar(
     "_Family", GaugeMetricFamily, CounterMetricFamily, HistogramMetricFamily, SummaryMetricFamily
 )
 
-# Every metric uplight exports, with its help text (docs/metrics.md explains each).
+# Every metric of uplight's own, with its help text (docs/metrics.md explains each);
+# check types declare theirs (CheckType.metrics).
 HELP: dict[str, str] = {
     "uplight_build_info": "uplight build information; always 1.",
     "uplight_monitors": "Configured monitors.",
@@ -68,10 +64,6 @@ HELP: dict[str, str] = {
     "uplight_monitor_last_check_timestamp_seconds": "Unix time the last check started.",
     "uplight_monitor_lag_seconds": "How late the last check started compared to its schedule.",
     "uplight_scheduler_skipped_ticks_total": "Checks skipped because the previous one overran.",
-    "uplight_http_phase_duration_seconds": "Duration of each phase of the last HTTP check.",
-    "uplight_tls_cert_not_after_timestamp_seconds": "Unix time the latest certificate expires.",
-    "uplight_tls_cert_days_left": "Days until the latest certificate expires, as of the scrape.",
-    "uplight_dns_answer_count": "Records in the last DNS answer.",
     "uplight_check_errors_total": "Checks failed by the plugin: raised, timed out or bad result.",
     "uplight_scheduler_lag_seconds": "Largest start delay among the monitors' last checks.",
     "uplight_store_pending_writes": "Check results buffered plus write jobs queued, uncommitted.",
@@ -89,116 +81,121 @@ HELP: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
-class CertFacts:
-    """A certificate's expiry as last reported; days left are recomputed per scrape."""
-
-    not_after: float | None  # unix seconds
-    days_left: float | None  # as reported at observed_at, used when not_after is missing
-    observed_at: float  # unix seconds
-
-    def days_left_at(self, now: float) -> float | None:
-        if self.not_after is not None:
-            return (self.not_after - now) / SECONDS_PER_DAY
-        if self.days_left is not None:
-            return self.days_left - (now - self.observed_at) / SECONDS_PER_DAY
-        return None
+# Names a check type's metric may not take: every family and sample name of ours
+# (CounterMetricFamily drops "_total" from the family name; histograms add suffixes).
+CORE_NAMES = frozenset(
+    name
+    for core in HELP
+    for family in {core, core.removesuffix("_total")}
+    for name in (family, *(family + s for s in ("_total", "_created", "_bucket", "_count", "_sum")))
+)
 
 
-@dataclass(slots=True)
-class MonitorStats:
-    """Cumulative counts and last facts for one monitor."""
-
-    checks: Counter[str] = field(default_factory=Counter)  # by result word
-    # Non-cumulative counts per bucket; the extra last slot is "above the largest bound".
-    buckets: list[int] = field(default_factory=lambda: [0] * (len(LATENCY_BUCKETS) + 1))
-    latency_sum: float = 0.0
-    status: CheckStatus | None = None
-    in_maintenance: bool = False
-    last_checked: float | None = None  # unix seconds of the last check's start
-    phases: dict[str, float] = field(default_factory=dict)  # of the last check only
-    cert: CertFacts | None = None  # of the latest result that carried a certificate
-    answer_count: int | None = None  # of the last check only
-
-    def copy(self) -> MonitorStats:
-        return replace(
-            self, checks=Counter(self.checks), buckets=list(self.buckets), phases=dict(self.phases)
-        )
+# -- what the collector reads --------------------------------------------------
 
 
-class CheckStats:
-    """Accumulates every check result; register ``observe`` as a scheduler listener."""
+class MonitorRun(Protocol):
+    """One monitor's scheduler state (``monitoring.scheduler.MonitorState``)."""
 
-    def __init__(self, *, clock: Callable[[], float] = time.time) -> None:
-        self._clock = clock
-        self._monitors: dict[str, MonitorStats] = {}
-        self._errors: Counter[tuple[str, str]] = Counter()  # by (check type, reason)
-        # Scrapes and checks share the event loop today; the lock keeps snapshots
-        # consistent should a scrape ever be served from another thread.
-        self._lock = threading.Lock()
+    @property
+    def monitor(self) -> MonitorConfig: ...
+    @property
+    def last_lag(self) -> float: ...
+    @property
+    def skipped_ticks(self) -> int: ...
 
-    def observe(self, monitor: MonitorConfig, record: ResultRecord) -> None:
-        try:
-            status = CheckStatus(record.result.status)
-        except ValueError:
-            return  # the scheduler validates results; anything else is not counted
-        details = record.result.details if isinstance(record.result.details, dict) else {}
-        latency = _number(record.result.latency)
-        phases = _phases(details.get("phases"))
-        cert = _cert(details.get("cert"), self._clock())
-        answers = _count(details.get("answer_count"))
-        checked_at = (
-            record.checked_at.timestamp() if isinstance(record.checked_at, dt.datetime) else None
-        )
-        with self._lock:
-            stats = self._monitors.setdefault(monitor.id, MonitorStats())
-            stats.checks[status.value] += 1
-            if latency is not None and latency >= 0:
-                stats.buckets[_bucket_index(latency)] += 1
-                stats.latency_sum += latency
-            stats.status = status
-            stats.in_maintenance = bool(record.in_maintenance)
-            stats.last_checked = checked_at
-            stats.phases = phases
-            # A failed handshake reports no certificate: keep the last one known so
-            # an expiry alert does not reset every time a check fails.
-            if cert is not None:
-                stats.cert = cert
-            stats.answer_count = answers
-            if record.error_reason:
-                reason = record.error_reason if record.error_reason in ERROR_REASONS else "other"
-                self._errors[(monitor.type, reason)] += 1
 
-    def snapshot(self) -> tuple[dict[str, MonitorStats], Counter[tuple[str, str]]]:
-        """Copies, so a scrape reads one consistent moment."""
-        with self._lock:
-            return {k: v.copy() for k, v in self._monitors.items()}, Counter(self._errors)
+class SchedulerView(Protocol):
+    @property
+    def states(self) -> Mapping[str, MonitorRun]: ...
+
+
+class StatsView(Protocol):
+    """``monitoring.stats.CheckStats``."""
+
+    def snapshot(self) -> tuple[Mapping[str, MonitorStats], Counter[tuple[str, str]]]: ...
+
+
+class MaintenanceView(Protocol):
+    def is_active(self, monitor_id: str) -> bool: ...
+
+
+class WriterView(Protocol):
+    @property
+    def stats(self) -> WriterStats: ...
+
+
+class StoreView(Protocol):
+    @property
+    def writer(self) -> WriterView:
+        """Raises ``RuntimeError`` while the store is not open."""
+        ...
+
+
+class PageCacheView(Protocol):
+    def stats(self) -> Mapping[str, CacheStats]: ...
+
+
+class NotificationStatsView(Protocol):
+    def snapshot(self) -> tuple[Mapping[str, ChannelFacts], Counter[tuple[str, str]]]: ...
+
+
+class NotificationsView(Protocol):
+    @property
+    def stats(self) -> NotificationStatsView: ...
+
+
+class CheckTypesView(Protocol):
+    @property
+    def check_types(self) -> Mapping[str, CheckType]: ...
+
+
+class MetricsSource(Protocol):
+    """Everything a scrape reads, all of it in memory; the runtime is one."""
+
+    @property
+    def started_at(self) -> float: ...
+    @property
+    def scheduler(self) -> SchedulerView: ...
+    @property
+    def check_stats(self) -> StatsView: ...
+    @property
+    def maintenance(self) -> MaintenanceView: ...
+    @property
+    def store(self) -> StoreView: ...
+    @property
+    def page_cache(self) -> PageCacheView | None: ...
+    @property
+    def notifications(self) -> NotificationsView | None: ...
+    @property
+    def registry(self) -> CheckTypesView: ...
 
 
 class UplightCollector(Collector):
-    """Yields uplight's metric families from the runtime's in-memory state."""
+    """Yields uplight's metric families, and those check types declare, from a source."""
 
     def __init__(
         self,
-        runtime: Runtime | Callable[[], Runtime],
+        source: MetricsSource | Callable[[], MetricsSource],
         *,
         clock: Callable[[], float] = time.time,
     ) -> None:
         # A callable follows the app's current runtime, which a config reload replaces.
-        self._runtime = runtime if callable(runtime) else (lambda: runtime)
+        self._source = source if callable(source) else (lambda: source)
         self._clock = clock
+        self._failed_reads: set[str] = set()  # metrics whose read() raised, logged once
 
     def collect(self) -> Iterator[Metric]:
-        rt = self._runtime()
+        src = self._source()
         now = self._clock()
-        states = rt.scheduler.states
-        stats, errors = rt.check_stats.snapshot()
+        states = src.scheduler.states
+        stats, errors = src.check_stats.snapshot()
 
         info = _family(GaugeMetricFamily, "uplight_build_info", "version")
         info.add_metric([__version__], 1)
         yield info
         yield _single(GaugeMetricFamily, "uplight_monitors", len(states))
-        uptime = max(0.0, now - rt.started_at)
+        uptime = max(0.0, now - src.started_at)
         yield _single(GaugeMetricFamily, "uplight_uptime_seconds", uptime)
 
         up = _family(GaugeMetricFamily, "uplight_monitor_up", "monitor", "type")
@@ -212,14 +209,6 @@ class UplightCollector(Collector):
         )
         lag = _family(GaugeMetricFamily, "uplight_monitor_lag_seconds", "monitor")
         skipped = _family(CounterMetricFamily, "uplight_scheduler_skipped_ticks_total", "monitor")
-        phases = _family(
-            GaugeMetricFamily, "uplight_http_phase_duration_seconds", "monitor", "phase"
-        )
-        not_after = _family(
-            GaugeMetricFamily, "uplight_tls_cert_not_after_timestamp_seconds", "monitor"
-        )
-        days_left = _family(GaugeMetricFamily, "uplight_tls_cert_days_left", "monitor")
-        answers = _family(GaugeMetricFamily, "uplight_dns_answer_count", "monitor")
 
         for monitor_id, state in states.items():
             kind = state.monitor.type
@@ -227,7 +216,7 @@ class UplightCollector(Collector):
             if s.status is not None:
                 up.add_metric([monitor_id, kind], 0 if s.status is CheckStatus.DOWN else 1)
             # A live window counts even before the monitor's next check notices it.
-            current = _status_word(s, rt.maintenance.is_active(monitor_id))
+            current = _status_word(s, src.maintenance.is_active(monitor_id))
             for word in STATUS_WORDS:
                 status.add_metric([monitor_id, word], 1 if word == current else 0)
             # Every result is exported from the start: a series that appears only on
@@ -241,19 +230,8 @@ class UplightCollector(Collector):
                 last_check.add_metric([monitor_id], s.last_checked)
             lag.add_metric([monitor_id], state.last_lag)
             skipped.add_metric([monitor_id], state.skipped_ticks)
-            if kind == "http":  # the metric's name promises HTTP phases; tls has its own
-                for phase, seconds in s.phases.items():
-                    phases.add_metric([monitor_id, phase], seconds)
-            if s.cert is not None:
-                if s.cert.not_after is not None:
-                    not_after.add_metric([monitor_id], s.cert.not_after)
-                left = s.cert.days_left_at(now)
-                if left is not None:
-                    days_left.add_metric([monitor_id], left)
-            if s.answer_count is not None:
-                answers.add_metric([monitor_id], s.answer_count)
         yield from (up, status, checks, duration, last_check, lag, skipped)
-        yield from (phases, not_after, days_left, answers)
+        yield from self._declared_metrics(src.registry.check_types, states, stats, now)
 
         failures = _family(CounterMetricFamily, "uplight_check_errors_total", "type", "reason")
         keys = {(m.monitor.type, r) for m in states.values() for r in ERROR_REASONS}
@@ -262,14 +240,65 @@ class UplightCollector(Collector):
         yield failures
         worst = max((s.last_lag for s in states.values()), default=0.0)
         yield _single(GaugeMetricFamily, "uplight_scheduler_lag_seconds", worst)
-        yield from _store_metrics(rt)
-        yield from _page_cache_metrics(rt)
-        yield from _notification_metrics(rt, now)
+        yield from _store_metrics(src.store)
+        yield from _page_cache_metrics(src.page_cache)
+        yield from _notification_metrics(src.notifications, now)
+
+    def _declared_metrics(
+        self,
+        check_types: Mapping[str, CheckType],
+        states: Mapping[str, MonitorRun],
+        stats: Mapping[str, MonitorStats],
+        now: float,
+    ) -> Iterator[Metric]:
+        """One family per metric a loaded check type declares, even with no sample yet."""
+        seen: set[str] = set(CORE_NAMES)
+        for type_name, check_type in check_types.items():
+            for metric in check_type.metrics:
+                if metric.name in seen:
+                    continue  # refused when the plugin loaded; never two families of a name
+                seen.add(metric.name)
+                family = GaugeMetricFamily(
+                    metric.name, metric.help, labels=["monitor", *metric.labels]
+                )
+                for monitor_id, state in states.items():
+                    if not (metric.all_check_types or state.monitor.type == type_name):
+                        continue
+                    s = stats.get(monitor_id)
+                    reported = (
+                        s.detail(metric.key, keep_last_known=metric.keep_last_known) if s else None
+                    )
+                    if reported is None:
+                        continue
+                    for labels, number in self._samples(type_name, metric, reported, now):
+                        family.add_metric([monitor_id, *labels], number)
+                yield family
+
+    def _samples(
+        self, type_name: str, metric: CheckMetric, reported: Reported, now: float
+    ) -> list[tuple[tuple[str, ...], float]]:
+        try:
+            value = reported.value
+            if metric.read is not None:
+                value = metric.read(value, MetricTime(reported.observed_at, now))
+            return samples(metric, value)
+        except Exception as exc:
+            # A plugin's bug costs its own series, never the scrape; one line, once.
+            if metric.name not in self._failed_reads:
+                self._failed_reads.add(metric.name)
+                log.warning(
+                    "metrics: check type %r failed to read %s (%s: %s); its samples are left out",
+                    type_name,
+                    metric.name,
+                    type(exc).__name__,
+                    exc,
+                )
+            return []
 
 
-def _store_metrics(rt: Runtime) -> Iterator[Metric]:
+def _store_metrics(store: StoreView) -> Iterator[Metric]:
     try:
-        writer = rt.store.writer.stats  # plain counters: no SQLite, no await
+        writer = store.writer.stats  # plain counters: no SQLite, no await
     except RuntimeError:
         return  # store not open (starting or stopped): omit rather than report zeros
     pending = writer.pending_results + writer.queued_writes
@@ -283,8 +312,7 @@ def _store_metrics(rt: Runtime) -> Iterator[Metric]:
         yield _single(GaugeMetricFamily, "uplight_store_last_flush_timestamp_seconds", last)
 
 
-def _notification_metrics(rt: Runtime, now: float) -> Iterator[Metric]:
-    notifications = getattr(rt, "notifications", None)
+def _notification_metrics(notifications: NotificationsView | None, now: float) -> Iterator[Metric]:
     if notifications is None:
         return
     # In memory: the worker counts attempts and refreshes the queue after each pass.
@@ -303,8 +331,7 @@ def _notification_metrics(rt: Runtime, now: float) -> Iterator[Metric]:
     yield from (total, depth, oldest)
 
 
-def _page_cache_metrics(rt: Runtime) -> Iterator[Metric]:
-    cache = getattr(rt, "page_cache", None)
+def _page_cache_metrics(cache: PageCacheView | None) -> Iterator[Metric]:
     if cache is None:
         return
     # In memory: per page (slug label) and "_incidents" for the permalink pages.
@@ -345,10 +372,6 @@ def _status_word(stats: MonitorStats, window_live: bool) -> str:
     return CHECK_TO_STATUS[stats.status].value
 
 
-def _bucket_index(latency: float) -> int:
-    return next((i for i, b in enumerate(LATENCY_BUCKETS) if latency <= b), len(LATENCY_BUCKETS))
-
-
 def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
     out: list[tuple[str, float]] = []
     total = 0
@@ -356,56 +379,3 @@ def _cumulative(counts: list[int]) -> list[tuple[str, float]]:
         total += count
         out.append((floatToGoString(bound), total))
     return out
-
-
-# -- reading plugin details: untrusted, so every wrong type is ignored ----------
-
-
-def _number(value: Any) -> float | None:
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return None
-    try:
-        number = float(value)
-    except OverflowError:
-        return None
-    return number if math.isfinite(number) else None
-
-
-def _count(value: Any) -> int | None:
-    number = _number(value)
-    if number is None or number < 0 or not number.is_integer():
-        return None
-    return int(number)
-
-
-def _phases(value: Any) -> dict[str, float]:
-    if not isinstance(value, Mapping):
-        return {}
-    out: dict[str, float] = {}
-    for phase in PHASES:
-        seconds = _number(value.get(phase))
-        if seconds is not None and seconds >= 0:
-            out[phase] = seconds
-    return out
-
-
-def _timestamp(value: Any) -> float | None:
-    if not isinstance(value, str) or len(value) > 64:
-        return None
-    try:
-        moment = dt.datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            moment = moment.replace(tzinfo=dt.UTC)  # uplight's wire times are UTC
-        return moment.timestamp()
-    except (ValueError, OverflowError, OSError):
-        return None
-
-
-def _cert(value: Any, now: float) -> CertFacts | None:
-    if not isinstance(value, Mapping):
-        return None
-    not_after = _timestamp(value.get("not_after"))
-    days_left = _number(value.get("days_left"))
-    if not_after is None and days_left is None:
-        return None
-    return CertFacts(not_after, days_left, now)

@@ -17,7 +17,9 @@ from typing import Any
 import pluggy
 
 from . import hookspecs
+from .check_metrics import declaration_problem
 from .checks import CheckType
+from .metrics import CORE_NAMES
 from .notifiers import Notifier
 from .renderers import Renderer
 
@@ -271,6 +273,18 @@ class _Registrar:
             raise PluginError(
                 f"{kind} {name!r} is provided by two plugins: {first!r} and {second!r}"
             )
+        if base is CheckType:
+            # Refused now, naming the plugin, rather than a scrape that breaks later.
+            declared = {
+                metric.name: f"check type {other!r} of plugin {owner!r}"
+                for other, (owner, other_cls) in found.items()
+                for metric in other_cls.metrics
+            }
+            problem = declaration_problem(getattr(cls, "metrics", ()), declared, CORE_NAMES)
+            if problem is not None:
+                raise PluginError(
+                    f"plugin {plugin_name!r} registered check type {name!r} whose {problem}"
+                )
         found[name] = (plugin_name, cls)
 
     def _rank(self, plugin_name: str) -> int:

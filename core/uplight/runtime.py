@@ -13,9 +13,9 @@ from .config import Config, MonitorConfig
 from .incidents.engine import IncidentEngine, MonitorTracker
 from .incidents.service import IncidentService
 from .maintenance.service import MaintenanceService
-from .metrics import CheckStats
 from .models import ResultRecord
 from .monitoring.scheduler import Scheduler
+from .monitoring.stats import CheckStats
 from .monitoring.store import prune_results
 from .notify.service import Notifications
 from .pages.cache import PageCache

@@ -5,6 +5,9 @@ bundle when it is available, so a site never passes one check and fails
 another. Contexts for the shared stores are cached (loading a bundle costs tens
 of milliseconds, and contexts are safe to share); a ``ca_file`` context is built
 per call so a rotated CA file is picked up without a restart.
+
+``CAFile`` is the option type for such a file, so every plugin refuses a wrong
+one the same way, when the config loads.
 """
 
 from __future__ import annotations
@@ -14,6 +17,30 @@ import functools
 import ssl
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import AfterValidator
+
+from .paths import ConfigPath
+
+
+def _loadable_ca(path: Path) -> Path:
+    # Loaded now, exactly as client_ssl_context will load it, so a wrong file is a
+    # config error naming the option rather than a monitor or channel that fails.
+    if not path.exists():
+        raise ValueError(f"file not found: {path}")
+    if not path.is_file():
+        raise ValueError(f"not a file: {path}")
+    try:
+        ssl.create_default_context(cafile=str(path))
+    except (ssl.SSLError, OSError) as exc:
+        raise ValueError(f"cannot load {path} as a PEM CA bundle: {exc}") from None
+    return path
+
+
+CAFile = Annotated[ConfigPath, AfterValidator(_loadable_ca)]
+"""A pydantic field type for a CA bundle (``ca_file``): a :data:`ConfigPath` to a
+readable file holding at least one PEM certificate, checked when the config loads."""
 
 
 def client_ssl_context(

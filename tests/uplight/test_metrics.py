@@ -27,8 +27,9 @@ from servers import HttpServer, Route, refused_port
 
 from uplight import __version__
 from uplight.config import Config, ConfigError
-from uplight.metrics import HELP, LATENCY_BUCKETS, STATUS_WORDS, CheckStats, UplightCollector
+from uplight.metrics import HELP, STATUS_WORDS, UplightCollector
 from uplight.models import CheckResult, CheckStatus, ResultRecord
+from uplight.monitoring.stats import LATENCY_BUCKETS, CheckStats
 from uplight.plugins import PluginRegistry
 from uplight.runtime import Runtime
 from uplight.web.app import create_app

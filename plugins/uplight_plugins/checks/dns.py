@@ -28,7 +28,15 @@ import dns.resolver
 import httpx
 
 import uplight
-from uplight import CheckContext, CheckResult, CheckType, client_ssl_context, hookimpl
+from uplight import (
+    CheckContext,
+    CheckMetric,
+    CheckResult,
+    CheckType,
+    MetricTime,
+    client_ssl_context,
+    hookimpl,
+)
 
 from .dns_values import (
     DnsOptions,
@@ -64,10 +72,29 @@ class _Outcome:
     via_tcp: bool = False
 
 
+def _answer_count(value: Any, time: MetricTime) -> int | None:
+    # Untrusted (read from any check type's details): a whole, non-negative number only.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    if isinstance(value, float) and not value.is_integer():
+        return None
+    return int(value) if value >= 0 else None
+
+
 class DnsCheck(CheckType):
     name = "dns"
     Options = DnsOptions
     description = "DNS query with rcode, answer and latency expectations (UDP, TCP, DoT, DoH)"
+    metrics = (
+        # Every check type's answer_count: a plugin that reports one is read too.
+        CheckMetric(
+            "uplight_dns_answer_count",
+            "Records in the last DNS answer.",
+            key="answer_count",
+            read=_answer_count,
+            all_check_types=True,
+        ),
+    )
 
     async def check(self, options: DnsOptions, context: CheckContext) -> CheckResult:
         qname = query_name(options.query, options.record_type)

@@ -14,7 +14,6 @@ import re
 import ssl
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import dns.exception
@@ -33,7 +32,7 @@ from pydantic import (
     model_validator,
 )
 
-from uplight import CheckOptions, ConfigPath, Duration
+from uplight import CAFile, CheckOptions, Duration
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "CAA", "PTR")
 DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853, "https": 443}
@@ -102,7 +101,7 @@ class DnsOptions(CheckOptions):
     expect_exact: Values | None = None
     min_answers: int | None = Field(None, ge=0)
     response_time_degraded: Duration | None = None
-    ca_file: ConfigPath | None = None
+    ca_file: CAFile | None = None
     tls_hostname: str | None = None
 
     @field_validator("query")
@@ -124,16 +123,6 @@ class DnsOptions(CheckOptions):
             raise ValueError(
                 "list at least one nameserver, or leave the key out for the system resolver"
             )
-        return value
-
-    @field_validator("ca_file")
-    @classmethod
-    def _readable_ca(cls, value: Path | None) -> Path | None:
-        if value is not None:
-            try:
-                ssl.create_default_context(cafile=str(value))
-            except (ssl.SSLError, OSError) as exc:
-                raise ValueError(f"cannot load {value} as a PEM CA bundle: {exc}") from None
         return value
 
     @field_validator("tls_hostname")

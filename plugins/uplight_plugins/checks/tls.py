@@ -31,11 +31,12 @@ from pydantic import (
 )
 
 from uplight import (
+    CAFile,
     CheckContext,
+    CheckMetric,
     CheckOptions,
     CheckResult,
     CheckType,
-    ConfigPath,
     client_ssl_context,
     hookimpl,
 )
@@ -48,6 +49,8 @@ from .tls_cert import (
     expiry_problem,
     mismatch_message,
     parse_certificate,
+    reported_days_left,
+    reported_not_after,
     verify_reason,
 )
 
@@ -88,21 +91,8 @@ class TlsOptions(CheckOptions):
     warn_days: int = Field(14, ge=0)
     critical_days: int = Field(3, ge=0)
     verify: bool = True
-    ca_file: ConfigPath | None = None
+    ca_file: CAFile | None = None
     starttls: Annotated[Literal["smtp", "imap", "pop3"], BeforeValidator(_lower)] | None = None
-
-    @field_validator("ca_file")
-    @classmethod
-    def _readable_ca(cls, value: Path | None) -> Path | None:
-        if value is None:
-            return None
-        if not value.is_file():
-            raise ValueError(f"file not found: {value}")
-        try:
-            ssl.create_default_context(cafile=str(value))
-        except (ssl.SSLError, OSError) as exc:
-            raise ValueError(f"cannot load {value} as a PEM CA bundle: {exc}") from None
-        return value
 
     @field_validator("critical_days")
     @classmethod
@@ -129,6 +119,26 @@ class TlsCheck(CheckType):
     name = "tls"
     Options = TlsOptions
     description = "TLS handshake: certificate chain, hostname and days until expiry"
+    # Read from every check type that reports details["cert"]. A failed handshake
+    # reports none: the last certificate seen stays, so expiry alerts do not reset.
+    metrics = (
+        CheckMetric(
+            "uplight_tls_cert_not_after_timestamp_seconds",
+            "Unix time the latest certificate expires.",
+            key="cert",
+            read=reported_not_after,
+            keep_last_known=True,
+            all_check_types=True,
+        ),
+        CheckMetric(
+            "uplight_tls_cert_days_left",
+            "Days until the latest certificate expires, as of the scrape.",
+            key="cert",
+            read=reported_days_left,
+            keep_last_known=True,
+            all_check_types=True,
+        ),
+    )
 
     async def check(self, options: TlsOptions, context: CheckContext) -> CheckResult:
         try:

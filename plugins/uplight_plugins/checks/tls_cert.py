@@ -9,13 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import math
 import ssl
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
+from uplight import MetricTime
 
 SECONDS_PER_DAY = 86400.0
 
@@ -189,3 +193,42 @@ def _span(seconds: float) -> str:
             count = int(seconds // size)
             return f"{count} {unit}{'' if count == 1 else 's'}"
     return "less than a minute"
+
+
+# -- /metrics: any check type's details["cert"], so every value is untrusted ---
+
+
+def reported_not_after(cert: Any, time: MetricTime) -> float | None:
+    """``cert.not_after`` as unix seconds."""
+    return _timestamp(cert.get("not_after")) if isinstance(cert, Mapping) else None
+
+
+def reported_days_left(cert: Any, time: MetricTime) -> float | None:
+    """Days left as of the scrape: from ``not_after``, else ``days_left`` aged since reported."""
+    if not isinstance(cert, Mapping):
+        return None
+    not_after = _timestamp(cert.get("not_after"))
+    if not_after is not None:
+        return (not_after - time.now) / SECONDS_PER_DAY
+    days = cert.get("days_left")
+    if isinstance(days, bool) or not isinstance(days, int | float):
+        return None
+    try:
+        days = float(days)
+    except OverflowError:
+        return None
+    if not math.isfinite(days):
+        return None
+    return days - (time.now - time.observed_at) / SECONDS_PER_DAY
+
+
+def _timestamp(value: Any) -> float | None:
+    if not isinstance(value, str) or len(value) > 64:
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=dt.UTC)  # uplight's wire times are UTC
+        return moment.timestamp()
+    except (ValueError, OverflowError, OSError):
+        return None

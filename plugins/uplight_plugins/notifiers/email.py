@@ -20,13 +20,12 @@ import smtplib
 import ssl
 from email.message import EmailMessage
 from email.utils import format_datetime, parseaddr
-from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, ConfigDict, Field, SecretStr, field_validator, model_validator
 
 from uplight import (
-    ConfigPath,
+    CAFile,
     Duration,
     Notification,
     Notifier,
@@ -79,7 +78,7 @@ class EmailOptions(ChannelOptions):
     password: Secret | None = None
     from_address: Address = Field(alias="from")
     to: Annotated[tuple[Address, ...], BeforeValidator(_one_or_many), Field(min_length=1)]
-    ca_file: ConfigPath | None = None
+    ca_file: CAFile | None = None
     timeout: Duration = 10.0
 
     @field_validator("host")
@@ -87,18 +86,6 @@ class EmailOptions(ChannelOptions):
     def _host(cls, value: str) -> str:
         if any(c.isspace() for c in value) or "/" in value:
             raise ValueError("must be a host name or an IP address, without scheme or port")
-        return value
-
-    @field_validator("ca_file")
-    @classmethod
-    def _readable_ca(cls, value: Path | None) -> Path | None:
-        try:  # load it now so a wrong file is a config error, not failing deliveries
-            if value is not None:
-                ssl.create_default_context(cafile=str(value))
-        except FileNotFoundError:
-            raise ValueError(f"file not found: {value}") from None
-        except (ssl.SSLError, OSError) as exc:
-            raise ValueError(f"cannot load {value} as a PEM CA bundle: {exc}") from None
         return value
 
     @field_validator("username")
