@@ -615,19 +615,22 @@ async def test_stop_gives_up_on_a_check_that_never_ends(clock: FakeClock) -> Non
     target = monitor("immortal", "immortal", interval=60.0, timeout=30.0)
     scheduler = Scheduler([target], {"immortal": Immortal()}, max_jitter=0, clock=clock)
     scheduler.start()
-    await run_for(clock, 0.1)
-    assert scheduler.states["immortal"].running
-    stopping = asyncio.ensure_future(scheduler.stop(grace=0.5))
-    await run_for(clock, 0.49)
-    assert not stopping.done()  # the grace is not over
-    await run_for(clock, 0.01)
-    assert stopping.done()  # bounded, though the check lives on
-    await stopping
-    assert cancellations == 1
-    assert scheduler.stats.abandoned_tasks == 1
-    assert other_tasks()
-    # Let it end so the test leaves nothing behind.
-    release.set()
+    try:
+        await run_for(clock, 0.1)
+        assert scheduler.states["immortal"].running
+        stopping = asyncio.ensure_future(scheduler.stop(grace=0.5))
+        await run_for(clock, 0.49)
+        assert not stopping.done()  # the grace is not over
+        await run_for(clock, 0.01)
+        assert stopping.done()  # bounded, though the check lives on
+        await stopping
+        assert cancellations == 1
+        assert scheduler.stats.abandoned_tasks == 1
+        assert other_tasks()
+    finally:
+        # Let it end so the test leaves nothing behind, even when it fails: the
+        # event loop's own teardown would wait for it forever.
+        release.set()
     await settle()
     assert other_tasks() == set()
 
