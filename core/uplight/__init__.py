@@ -17,7 +17,7 @@ from .headers import HttpHeaders  # noqa: E402
 from .models import CheckResult, CheckStatus, Status, isoformat_z  # noqa: E402
 from .notifiers import Notification, Notifier, NotifierOptions  # noqa: E402
 from .paths import ConfigPath  # noqa: E402
-from .renderers import Renderer  # noqa: E402
+from .renderers import Renderer, RenderParams  # noqa: E402
 from .secrets import Secret  # noqa: E402
 from .snapshot import (  # noqa: E402
     BANNER_LABELS,
@@ -58,6 +58,7 @@ __all__ = [
     "Notifier",
     "NotifierOptions",
     "PageSnapshot",
+    "RenderParams",
     "Renderer",
     "Secret",
     "Status",

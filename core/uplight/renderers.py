@@ -7,8 +7,34 @@ cached per snapshot by the host.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import ClassVar, Literal, TypedDict, Unpack
+
+from .snapshot import IncidentPage, PageSnapshot
+
+
+class RenderParams(TypedDict, total=False):
+    """The keyword parameters the host may pass to :meth:`Renderer.render`.
+
+    Every key is optional and a renderer ignores the ones it has no use for.
+    Routes pass ``view``, ``refresh_seconds``, ``fragment_url``, ``base_url``
+    and ``asset_url`` to the ``html`` renderer and ``component`` to the
+    ``badge`` renderer; any other renderer is called with none.
+    """
+
+    view: Literal["page", "fragment", "not_found"]
+    """Which part to draw: the whole page (the default), its live region, or the 404 page."""
+    refresh_seconds: int
+    """How often the page's script fetches the live region again."""
+    fragment_url: str
+    """Where the page's script fetches its live region."""
+    base_url: str
+    """The public base URL, for the 404 page's link home."""
+    asset_url: Callable[[str], str]
+    """A file name in ``assets_dir`` → its URL (the host adds a content hash)."""
+    component: str
+    """One component's public id: draw that component rather than the page."""
 
 
 class Renderer:
@@ -16,8 +42,9 @@ class Renderer:
 
     ``name`` is how routes find the renderer (``html``, ``json``, ``rss``, ``badge``…).
     ``render`` receives a :class:`~uplight.snapshot.PageSnapshot` (or, for the
-    html renderer's incident permalink, an :class:`~uplight.snapshot.IncidentPage`)
-    and keyword parameters the route passes (documented per renderer).
+    html renderer's incident permalink, an :class:`~uplight.snapshot.IncidentPage`,
+    and for its 404 page ``None`` with ``view="not_found"``) and the
+    :class:`RenderParams` the route passes.
 
     ``assets_dir``: a folder of static files (CSS, JS, images) the host serves
     at ``/assets/<name>/<file>`` with long-lived caching, so pages can keep a
@@ -29,5 +56,7 @@ class Renderer:
     description: ClassVar[str] = ""
     assets_dir: ClassVar[Path | None] = None
 
-    def render(self, snapshot: Any, **params: Any) -> bytes:
+    def render(
+        self, snapshot: PageSnapshot | IncidentPage | None, **params: Unpack[RenderParams]
+    ) -> bytes:
         raise NotImplementedError

@@ -35,9 +35,9 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, Generic, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar, Unpack
 
-from ..renderers import Renderer
+from ..renderers import Renderer, RenderParams
 from ..snapshot import IncidentPage, PageSnapshot
 
 log = logging.getLogger(__name__)
@@ -120,7 +120,9 @@ class Cached(Generic[T]):
         self._renderers = renderers or {}
         self._bodies: dict[Hashable, Rendered] = {}
 
-    def body(self, renderer: Renderer | str, *, gzip: bool = False, **params: Any) -> Rendered:
+    def body(
+        self, renderer: Renderer | str, *, gzip: bool = False, **params: Unpack[RenderParams]
+    ) -> Rendered:
         """``renderer.render(subject, **params)``, rendered once per snapshot; with
         ``gzip`` the gzip-compressed variant (compressed once, deterministic bytes).
 

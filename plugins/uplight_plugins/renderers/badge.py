@@ -13,10 +13,18 @@ shields.io measures with); close enough that the text fits its box, and
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Unpack
 from xml.sax.saxutils import escape
 
-from uplight import STATUS_LABELS, PageSnapshot, Renderer, Status, hookimpl
+from uplight import (
+    STATUS_LABELS,
+    IncidentPage,
+    PageSnapshot,
+    Renderer,
+    RenderParams,
+    Status,
+    hookimpl,
+)
 
 COLOURS: dict[Status, str] = {
     Status.OPERATIONAL: "#4c1",  # shields "brightgreen"
@@ -107,7 +115,9 @@ class BadgeRenderer(Renderer):
     media_type = "image/svg+xml"
     description = "shields-style flat SVG badge of the page's or one component's state"
 
-    def render(self, snapshot: Any, **params: Any) -> bytes:
+    def render(
+        self, snapshot: PageSnapshot | IncidentPage | None, **params: Unpack[RenderParams]
+    ) -> bytes:
         if not isinstance(snapshot, PageSnapshot):
             raise TypeError(f"badge renderer cannot render {type(snapshot).__name__}")
         public_id = params.get("component")

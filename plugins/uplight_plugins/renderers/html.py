@@ -27,7 +27,7 @@ import math
 from collections.abc import Callable
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Unpack
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -37,6 +37,7 @@ from uplight import (
     IncidentPage,
     PageSnapshot,
     Renderer,
+    RenderParams,
     Status,
     hookimpl,
     isoformat_z,
@@ -145,7 +146,9 @@ class HtmlRenderer(Renderer):
     description = "the status page as HTML, complete without JavaScript"
     assets_dir = ASSETS
 
-    def render(self, snapshot: Any, **params: Any) -> bytes:
+    def render(
+        self, snapshot: PageSnapshot | IncidentPage | None, **params: Unpack[RenderParams]
+    ) -> bytes:
         view = params.get("view", "page")
         asset_url: Callable[[str], str] = params.get("asset_url") or default_asset_url
         common = {"asset_url": asset_url}
@@ -161,7 +164,7 @@ class HtmlRenderer(Renderer):
         return markup.encode()
 
     def _render_page(
-        self, page: PageSnapshot, view: str, params: dict[str, Any], common: dict[str, Any]
+        self, page: PageSnapshot, view: str, params: RenderParams, common: dict[str, Any]
     ) -> str:
         prefix = local_path(page.base_url).rstrip("/")
         links = {

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
+from typing import Any, Unpack
 
-from uplight import PageSnapshot, Renderer, hookimpl, isoformat_z
+from uplight import IncidentPage, PageSnapshot, Renderer, RenderParams, hookimpl, isoformat_z
 
 
 def _time(value: Any) -> str | None:
@@ -107,7 +107,9 @@ class JsonRenderer(Renderer):
     media_type = "application/json"
     description = "overall status, components with 90-day history, incidents, maintenance"
 
-    def render(self, snapshot: Any, **params: Any) -> bytes:
+    def render(
+        self, snapshot: PageSnapshot | IncidentPage | None, **params: Unpack[RenderParams]
+    ) -> bytes:
         if not isinstance(snapshot, PageSnapshot):
             raise TypeError(f"json renderer cannot render {type(snapshot).__name__}")
         # Compact separators: the history makes this the largest public document.

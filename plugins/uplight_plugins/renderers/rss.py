@@ -14,10 +14,10 @@ from __future__ import annotations
 import re
 import xml.etree.ElementTree as ET
 from email.utils import format_datetime
-from typing import Any
+from typing import Any, Unpack
 from urllib.parse import quote
 
-from uplight import PageSnapshot, Renderer, hookimpl
+from uplight import IncidentPage, PageSnapshot, Renderer, RenderParams, hookimpl
 
 ATOM = "http://www.w3.org/2005/Atom"
 
@@ -59,7 +59,9 @@ class RssRenderer(Renderer):
     media_type = "application/rss+xml; charset=utf-8"
     description = "RSS 2.0 feed of the page's incidents, active and from the last 14 days"
 
-    def render(self, snapshot: Any, **params: Any) -> bytes:
+    def render(
+        self, snapshot: PageSnapshot | IncidentPage | None, **params: Unpack[RenderParams]
+    ) -> bytes:
         if not isinstance(snapshot, PageSnapshot):
             raise TypeError(f"rss renderer cannot render {type(snapshot).__name__}")
         page = snapshot

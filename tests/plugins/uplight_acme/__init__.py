@@ -2,9 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Unpack
 
-from uplight import CheckContext, CheckOptions, CheckResult, CheckType, Renderer, hookimpl
+from uplight import (
+    CheckContext,
+    CheckOptions,
+    CheckResult,
+    CheckType,
+    IncidentPage,
+    PageSnapshot,
+    Renderer,
+    RenderParams,
+    hookimpl,
+)
 
 
 class AcmeOptions(CheckOptions):
@@ -24,7 +34,11 @@ class TextRenderer(Renderer):
     name = "acme-text"
     media_type = "text/plain; charset=utf-8"
 
-    def render(self, snapshot: Any, **params: Any) -> bytes:
+    def render(
+        self, snapshot: PageSnapshot | IncidentPage | None, **params: Unpack[RenderParams]
+    ) -> bytes:
+        if not isinstance(snapshot, PageSnapshot):
+            raise TypeError(f"acme-text cannot render {type(snapshot).__name__}")
         return f"{snapshot.title}: {snapshot.status.value}\n".encode()
 
 
