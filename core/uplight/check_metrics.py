@@ -92,13 +92,11 @@ def samples(metric: CheckMetric, value: Any) -> list[tuple[tuple[str, ...], floa
     ]
 
 
-def declaration_problem(
-    metrics: object, declared: Mapping[str, str], reserved: Collection[str]
-) -> str | None:
+def declaration_problem(metrics: object, reserved: Collection[str]) -> str | None:
     """Why a check type's ``metrics`` cannot be exported, or ``None`` when they can.
 
-    ``declared`` names who already declared each metric name (check types loaded
-    before this one). The plugin manager refuses the plugin with this reason.
+    ``reserved``: uplight's own metric names. The plugin manager refuses the
+    plugin with this reason (and checks names against other check types itself).
     """
     if isinstance(metrics, str | bytes) or not isinstance(metrics, Sequence):
         return "metrics must be a sequence of uplight.CheckMetric"
@@ -109,8 +107,6 @@ def declaration_problem(
         problem = _metric_problem(metric, reserved)
         if problem is None and metric.name in names:
             problem = "is declared twice"
-        if problem is None and metric.name in declared:
-            problem = f"is also declared by {declared[metric.name]}"
         if problem is not None:
             return f"metric {metric.name!r} {problem}"
         names.add(metric.name)

@@ -275,16 +275,22 @@ class _Registrar:
             )
         if base is CheckType:
             # Refused now, naming the plugin, rather than a scrape that breaks later.
-            declared = {
-                metric.name: f"check type {other!r} of plugin {owner!r}"
-                for other, (owner, other_cls) in found.items()
-                for metric in other_cls.metrics
-            }
-            problem = declaration_problem(getattr(cls, "metrics", ()), declared, CORE_NAMES)
+            problem = declaration_problem(getattr(cls, "metrics", ()), CORE_NAMES)
             if problem is not None:
                 raise PluginError(
                     f"plugin {plugin_name!r} registered check type {name!r} whose {problem}"
                 )
+            declared = {m.name: (p, n) for n, (p, c) in found.items() for m in c.metrics}
+            for metric in cls.metrics:
+                if metric.name in declared:
+                    # Named in registration order, as a check type provided twice is.
+                    pair = sorted(
+                        (declared[metric.name], (plugin_name, name)), key=lambda o: self._rank(o[0])
+                    )
+                    raise PluginError(
+                        f"metric {metric.name!r} is declared by two check types: "
+                        + " and ".join(f"{n!r} of plugin {p!r}" for p, n in pair)
+                    )
         found[name] = (plugin_name, cls)
 
     def _rank(self, plugin_name: str) -> int:
