@@ -5,6 +5,7 @@
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from collections.abc import Iterable
@@ -32,6 +33,7 @@ from ..maintenance.recurrence import (
 )
 from ..notify.config import DefaultsConfig, NotifierConfig
 from ..strictness import NoCoercion
+from ..text import check_text
 
 ID_PATTERN = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 ID_RULE = "lowercase letters, digits and '-', 1 to 64 characters, not starting or ending with '-'"
@@ -52,13 +54,14 @@ def _text(value: str) -> str:
         raise ValueError("must not be empty")
     if len(value.strip()) > NAME_MAX:
         raise ValueError(f"must be at most {NAME_MAX} characters")
-    return value.strip()
+    # The rule the admin API applies: one line, nothing that hides or reorders text.
+    return check_text(value.strip())
 
 
 def _description(value: str) -> str:
     if len(value) > DESCRIPTION_MAX:
         raise ValueError(f"must be at most {DESCRIPTION_MAX} characters")
-    return value
+    return check_text(value, multiline=True)
 
 
 Id = Annotated[str, AfterValidator(_id)]
@@ -292,11 +295,29 @@ class Config(Strict):
     defaults: DefaultsConfig = DefaultsConfig()
     source: Path | None = None
 
+    # Lookups by id, built on first use: check-config and the notification router ask
+    # once per monitor, and a linear search each time made 10,000 monitors quadratic.
+    @functools.cached_property
+    def _by_id(self) -> dict[str, tuple[tuple[Any, ...], dict[str, Any]]]:
+        # A cached property, not a private attribute: those would take part in ==.
+        return {}
+
     def monitor(self, monitor_id: str) -> MonitorConfig | None:
-        return next((m for m in self.monitors if m.id == monitor_id), None)
+        return self._index("monitors", self.monitors).get(monitor_id)
 
     def notifier(self, notifier_id: str) -> NotifierConfig | None:
-        return next((n for n in self.notifiers if n.id == notifier_id), None)
+        return self._index("notifiers", self.notifiers).get(notifier_id)
+
+    def _index(self, name: str, items: tuple[Any, ...]) -> dict[str, Any]:
+        cached = self._by_id.get(name)
+        # Keyed by the tuple itself: a model_copy(update=...) shares this cache but
+        # brings other items, and must not answer from the original's index.
+        if cached is None or cached[0] is not items:
+            index: dict[str, Any] = {}
+            for item in items:
+                index.setdefault(item.id, item)  # the first wins, as a search would
+            cached = self._by_id[name] = (items, index)
+        return cached[1]
 
     def notify_ids(self, monitor_id: str) -> tuple[str, ...]:
         """The channels a monitor names: its own ``notify``, else ``[defaults] notify``."""

@@ -67,11 +67,6 @@ def position_of(incident: Incident) -> IncidentPosition:
     return IncidentPosition(to_millis(incident.started_at), incident.id)
 
 
-def is_blank(text: str) -> bool:
-    """Nothing a reader could see: "\\u0000" or "\\u200b" alone is not a message."""
-    return not any(ch.isprintable() and not ch.isspace() for ch in text)
-
-
 def auto_title(monitor_name: str, auto_severity: str) -> str:
     """The wording shown until the operator writes a public title."""
     return f"{monitor_name} {_PHRASES.get(auto_severity, 'has a problem')}"

@@ -22,6 +22,7 @@ import aiosqlite
 
 from ..clock import Clock
 from ..db.store import Store
+from ..text import forbidden_character, is_blank
 from . import store as db_incidents
 from .models import (
     NARRATION_FIELDS,
@@ -30,7 +31,6 @@ from .models import (
     Incident,
     IncidentPosition,
     IncidentUpdate,
-    is_blank,
     position_of,
 )
 
@@ -148,6 +148,7 @@ class IncidentService:
             )
         if is_blank(message):
             raise IncidentError("EMPTY_MESSAGE", "must not be blank", field="message")
+        _check_characters("message", message, multiline=True)
         at = self.clock.now()
 
         async def write(db: aiosqlite.Connection) -> IncidentUpdate:
@@ -175,3 +176,12 @@ def _check_narration(changes: Mapping[str, str | None]) -> None:
             )
         if name == "public_title" and value is not None and is_blank(value):
             raise IncidentError("EMPTY_TITLE", "must not be blank", field=name)
+        if name in ("public_title", "public_description") and value is not None:
+            _check_characters(name, value, multiline=name == "public_description")
+
+
+def _check_characters(field: str, text: str, *, multiline: bool) -> None:
+    # The API's models refuse these first; the rule holds for any other caller too.
+    problem = forbidden_character(text, multiline=multiline)
+    if problem is not None:
+        raise IncidentError("INVALID_CHARACTER", problem, field=field)

@@ -25,13 +25,13 @@ from ...incidents.models import (
     IncidentUpdate,
     auto_title,
     incident_title,
-    is_blank,
 )
 from ...incidents.service import IncidentError, IncidentNotFound, IncidentService
 from ..context import runtime
 from ..errors import ApiError
 from . import token_name
-from .operations import ApiBlueprint
+from .fields import long_form, single_line, text_schema
+from .operations import ApiBlueprint, field_error
 
 api = ApiBlueprint("incidents", "/api/v1/incidents", tag="incidents")
 
@@ -47,31 +47,11 @@ Severity = Literal["minor", "major", "critical"]
 Phase = Literal["investigating", "identified", "monitoring", "resolved", "postmortem"]
 
 
-def _one_of(value: object, allowed: tuple[str, ...], code: str, what: str) -> object:
+def _one_of(value: object, allowed: tuple[str, ...], code: str) -> object:
     # Before the Literal check, so a wrong word gets its own code; a wrong type falls through.
     if isinstance(value, str) and value not in allowed:
-        # The envelope prefixes the field's name; ``what`` is kept for the signature.
         raise PydanticCustomError(code, f"must be one of: {', '.join(allowed)}")
     return value
-
-
-def _text(value: str, *, limit: int, empty: str, too_long: str, what: str) -> str:
-    if is_blank(value):
-        raise PydanticCustomError(empty, "must not be blank")
-    # Measured as stored: surrounding whitespace is stripped, so it must not count.
-    text = value.strip()
-    if len(text) > limit:
-        raise PydanticCustomError(too_long, f"must be at most {limit} characters")
-    return text
-
-
-# The documented schema carries the limits too, so generated clients (and
-# schemathesis) know what validates; the validators give each its error code.
-def _limits(limit: int, *, non_blank: bool) -> dict[str, object]:
-    schema: dict[str, object] = {"maxLength": limit}
-    if non_blank:
-        schema["pattern"] = r"\S"
-    return schema
 
 
 def _patch_field(limit: int | None = None, *, non_blank: bool = False) -> Any:
@@ -80,7 +60,7 @@ def _patch_field(limit: int | None = None, *, non_blank: bool = False) -> Any:
     def extra(schema: dict[str, Any]) -> None:
         schema.pop("default", None)
         if limit is not None:
-            schema.update(_limits(limit, non_blank=non_blank))
+            schema.update(text_schema(limit, non_blank=non_blank))
 
     return Field(None, json_schema_extra=extra)
 
@@ -97,52 +77,39 @@ class IncidentPatch(BaseModel):
     @field_validator("severity", mode="before")
     @classmethod
     def _severity(cls, value: object) -> object:
-        return _one_of(value, SEVERITIES, "INVALID_SEVERITY", "severity")
+        return _one_of(value, SEVERITIES, "INVALID_SEVERITY")
 
     @field_validator("public_title")
     @classmethod
     def _title(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return _text(
-            value,
-            limit=TITLE_MAX,
-            empty="EMPTY_TITLE",
-            too_long="TITLE_TOO_LONG",
-            what="public_title",
-        )
+        return single_line(value, limit=TITLE_MAX, empty="EMPTY_TITLE", too_long="TITLE_TOO_LONG")
 
     @field_validator("public_description")
     @classmethod
     def _description(cls, value: str | None) -> str | None:
-        if value is not None and len(value) > DESCRIPTION_MAX:
-            raise PydanticCustomError(
-                "DESCRIPTION_TOO_LONG",
-                f"public_description must be at most {DESCRIPTION_MAX} characters",
-            )
-        return value
+        if value is None:
+            return None
+        return long_form(value, limit=DESCRIPTION_MAX, too_long="DESCRIPTION_TOO_LONG")
 
 
 class UpdateCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     phase: Phase
-    message: str = Field(json_schema_extra=_limits(MESSAGE_MAX, non_blank=True))
+    message: str = Field(json_schema_extra=text_schema(MESSAGE_MAX, non_blank=True))
 
     @field_validator("phase", mode="before")
     @classmethod
     def _phase(cls, value: object) -> object:
-        return _one_of(value, PHASES, "INVALID_PHASE", "phase")
+        return _one_of(value, PHASES, "INVALID_PHASE")
 
     @field_validator("message")
     @classmethod
     def _message(cls, value: str) -> str:
-        return _text(
-            value,
-            limit=MESSAGE_MAX,
-            empty="EMPTY_MESSAGE",
-            too_long="MESSAGE_TOO_LONG",
-            what="message",
+        return long_form(
+            value, limit=MESSAGE_MAX, too_long="MESSAGE_TOO_LONG", empty="EMPTY_MESSAGE"
         )
 
 
@@ -183,7 +150,7 @@ class IncidentQuery(BaseModel):
     @classmethod
     def _cursor(cls, value: str | None) -> str | None:
         if value is not None and not re.search(CURSOR_PATTERN, value):
-            raise PydanticCustomError("INVALID_CURSOR", "not a cursor this API returned")
+            raise PydanticCustomError("INVALID_CURSOR", "not one this API returned")
         return value
 
 
@@ -272,8 +239,7 @@ def _not_found(incident_id: int) -> ApiError:
 
 
 def _refused(exc: IncidentError) -> ApiError:
-    message = f"{exc.field}: {exc.message}" if exc.field else exc.message
-    return ApiError(422, exc.code, message, field=exc.field)
+    return field_error(422, exc.code, exc.field, exc.message)
 
 
 @api.route(

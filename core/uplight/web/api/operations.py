@@ -136,19 +136,25 @@ def parse_query(model: type[BaseModel]) -> BaseModel:
             raise unknown_parameter(name)
         if len(request.args.getlist(name)) > 1:
             # Silently keeping the first value would answer a question not asked.
-            raise ApiError(
-                422, "VALIDATION_ERROR", f"{name}: given more than once", field=name[:100]
-            )
+            error = field_error(422, "VALIDATION_ERROR", name, "given more than once")
+            error.field = name[:100]
+            raise error
     try:
         return model.model_validate(request.args.to_dict())
     except ValidationError as exc:
         raise validation_error(exc, "query") from None
 
 
+def field_error(status: int, code: str, field: str | None, message: str) -> ApiError:
+    """The one message shape: ``"<field>: <what is wrong>"``. ``message`` never names the
+    field itself (``"public_name: must not be blank"``)."""
+    return ApiError(status, code, f"{field}: {message}" if field else message, field=field)
+
+
 def unknown_parameter(name: str) -> ApiError:
-    return ApiError(
-        422, "UNKNOWN_FIELD", f"{name}: unknown query parameter", field=name[:100] or None
-    )
+    error = field_error(422, "UNKNOWN_FIELD", name, "unknown query parameter")
+    error.field = name[:100] or None  # the message keeps it whole; the field is bounded
+    return error
 
 
 _CODE = re.compile(r"^[A-Z][A-Z0-9_]+$")
@@ -175,7 +181,7 @@ def validation_error(exc: ValidationError, where: str) -> ApiError:
         "extra_forbidden": "unknown field",
         "missing": "required field is missing",
     }.get(kind, error["msg"].removeprefix("Value error, "))
-    return ApiError(422, code, f"{path}: {message}" if path else message, field=path or None)
+    return field_error(422, code, path or None, message)
 
 
 def field_path(loc: tuple[Any, ...]) -> str:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_core import PydanticCustomError
 
 from ...config import ID_PATTERN
+from .fields import long_form, single_line, text_schema
 
 TITLE_MAX = 200
 NAME_MAX = 200
@@ -30,44 +31,20 @@ HOSTNAME_PATTERN = (
 # -- validation -----------------------------------------------------------------
 
 
-def _text(value: str, *, limit: int, empty: str, too_long: str, what: str) -> str:
-    if not value.strip():
-        raise PydanticCustomError(empty, f"{what} must not be blank")
-    if len(value) > limit:
-        raise PydanticCustomError(too_long, f"{what} must be at most {limit} characters")
-    return value.strip()
-
-
 def _description(value: str | None) -> str | None:
-    if value is not None and len(value) > DESCRIPTION_MAX:
-        raise PydanticCustomError(
-            "DESCRIPTION_TOO_LONG",
-            f"public_description must be at most {DESCRIPTION_MAX} characters",
-        )
-    return value
+    if value is None:
+        return None
+    return long_form(value, limit=DESCRIPTION_MAX, too_long="DESCRIPTION_TOO_LONG")
 
 
 def _title(value: str) -> str:
-    return _text(
-        value, limit=TITLE_MAX, empty="EMPTY_TITLE", too_long="TITLE_TOO_LONG", what="title"
-    )
+    return single_line(value, limit=TITLE_MAX, empty="EMPTY_TITLE", too_long="TITLE_TOO_LONG")
 
 
 def _hostname(value: str | None) -> str | None:
     if value is not None and not re.fullmatch(HOSTNAME_PATTERN, value):
-        raise PydanticCustomError(
-            "INVALID_HOSTNAME", "hostname must be a DNS name like status.example.com"
-        )
+        raise PydanticCustomError("INVALID_HOSTNAME", "must be a DNS name like status.example.com")
     return value.lower() if value is not None else None
-
-
-# The documented schema carries the limits too, so generated clients (and
-# schemathesis) know what validates; the validators give each its error code.
-def _limits(limit: int, *, non_blank: bool) -> dict[str, Any]:
-    schema: dict[str, Any] = {"maxLength": limit}
-    if non_blank:
-        schema["pattern"] = r"\S"
-    return schema
 
 
 def _no_defaults(schema: dict[str, Any]) -> None:
@@ -86,7 +63,7 @@ class StatusPageCreate(_Body):
         json_schema_extra={"pattern": ID_PATTERN},
         description="lowercase letters, digits and '-', 1 to 64 characters; the page's URL",
     )
-    title: str = Field(json_schema_extra=_limits(TITLE_MAX, non_blank=True))
+    title: str = Field(json_schema_extra=text_schema(TITLE_MAX, non_blank=True))
     hostname: str | None = Field(None, json_schema_extra={"pattern": HOSTNAME_PATTERN})
     default: bool = Field(False, description="serve this page at /status")
 
@@ -96,7 +73,7 @@ class StatusPageCreate(_Body):
         if not re.fullmatch(ID_PATTERN, value):
             raise PydanticCustomError(
                 "INVALID_SLUG",
-                "slug must be lowercase letters, digits and '-', 1 to 64 characters,"
+                "must be lowercase letters, digits and '-', 1 to 64 characters,"
                 " not starting or ending with '-'",
             )
         return value
@@ -110,7 +87,7 @@ class StatusPagePatch(_Body):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra=_no_defaults)
 
-    title: str = Field(None, json_schema_extra=_limits(TITLE_MAX, non_blank=True))  # type: ignore[assignment]
+    title: str = Field(None, json_schema_extra=text_schema(TITLE_MAX, non_blank=True))  # type: ignore[assignment]
     hostname: str | None = Field(None, json_schema_extra={"pattern": HOSTNAME_PATTERN})
     default: bool = Field(None, description="serve this page at /status")  # type: ignore[assignment]
 
@@ -119,11 +96,11 @@ class StatusPagePatch(_Body):
 
 
 class _ComponentFields(_Body):
-    public_name: str | None = Field(None, json_schema_extra=_limits(NAME_MAX, non_blank=True))
+    public_name: str | None = Field(None, json_schema_extra=text_schema(NAME_MAX, non_blank=True))
     public_description: str | None = Field(
-        None, json_schema_extra=_limits(DESCRIPTION_MAX, non_blank=False)
+        None, json_schema_extra=text_schema(DESCRIPTION_MAX, non_blank=False)
     )
-    public_group: str | None = Field(None, json_schema_extra=_limits(GROUP_MAX, non_blank=True))
+    public_group: str | None = Field(None, json_schema_extra=text_schema(GROUP_MAX, non_blank=True))
     # null is the default placement, last on the page (omitted on create, or sent as
     # null on create or PATCH), so a client can undo a manual order without
     # reading every other component's sort_order first.
@@ -142,22 +119,14 @@ class _ComponentFields(_Body):
     def _name(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return _text(
-            value, limit=NAME_MAX, empty="EMPTY_NAME", too_long="NAME_TOO_LONG", what="public_name"
-        )
+        return single_line(value, limit=NAME_MAX, empty="EMPTY_NAME", too_long="NAME_TOO_LONG")
 
     @field_validator("public_group")
     @classmethod
     def _group(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        return _text(
-            value,
-            limit=GROUP_MAX,
-            empty="EMPTY_GROUP",
-            too_long="GROUP_TOO_LONG",
-            what="public_group",
-        )
+        return single_line(value, limit=GROUP_MAX, empty="EMPTY_GROUP", too_long="GROUP_TOO_LONG")
 
     _check_description = field_validator("public_description")(_description)
 

@@ -21,7 +21,7 @@ from ...pages.editing import PageEditor
 from ...pages.models import StoredComponent, StoredPage
 from ..context import runtime
 from ..errors import ApiError
-from .operations import ApiBlueprint
+from .operations import ApiBlueprint, field_error
 from .page_models import (
     ComponentReorder,
     PageComponent,
@@ -94,31 +94,25 @@ async def _domain_errors() -> collections.abc.AsyncIterator[None]:
     except edits.PageProvisioned as exc:
         raise _provisioned(exc.slug, exc.config_index) from None
     except edits.UnknownMonitor as exc:
-        raise ApiError(
-            422,
-            "INVALID_COMPONENT_ID",
-            f"target_id: no monitor has id {exc.monitor_id!r}",
-            field="target_id",
+        raise field_error(
+            422, "INVALID_COMPONENT_ID", "target_id", f"no monitor has id {exc.monitor_id!r}"
         ) from None
     except edits.DefaultProvisioned as exc:
-        raise ApiError(
+        raise field_error(
             409,
             "PROVISIONED",
+            "default",
             f"the default page is {exc.slug!r}, set by pages[{exc.config_index}].default in"
             f" {_config_file()}: change it there and reload",
-            field="default",
         ) from None
     except edits.SlugTaken as exc:
-        raise ApiError(409, "SLUG_TAKEN", f"a page with slug {exc} exists", field="slug") from None
+        raise field_error(409, "SLUG_TAKEN", "slug", f"page {str(exc)!r} exists already") from None
     except edits.HostnameTaken as exc:
-        raise ApiError(
-            409,
-            "HOSTNAME_TAKEN",
-            f"hostname {exc.hostname!r} is used by page {exc.slug!r}",
-            field="hostname",
+        raise field_error(
+            409, "HOSTNAME_TAKEN", "hostname", f"{exc.hostname!r} is used by page {exc.slug!r}"
         ) from None
     except edits.ReorderMismatch as exc:
-        raise ApiError(422, exc.code, exc.message, field=exc.field) from None
+        raise field_error(422, exc.code, exc.field, exc.message) from None
 
 
 def _valid_id(value: str) -> bool:
