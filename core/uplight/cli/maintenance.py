@@ -35,7 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     schedule.set_defaults(func=cmd_schedule)
 
     update = actions.add_parser(
-        "update", help="change a scheduled or active window; unset flags stay as they are"
+        "update",
+        help="change a scheduled or active window (a cancelled one: --title and"
+        " --description); unset flags stay as they are",
     )
     _id_argument(update)
     update.add_argument("--title")

@@ -201,15 +201,20 @@ class MaintenanceService:
         An active window given an ``ends_at`` at or before now is completed now
         (``ends_at = completed_at = now``), never retroactively: its results up to
         now were flagged as in maintenance, and the record must agree with them.
+
+        A cancelled window keeps its record but may be retitled and redescribed
+        (``"[cancelled] PG cutover"``); a completed one cannot change.
         """
 
         async def rewrite(db: aiosqlite.Connection, now: dt.datetime) -> StoredWindow:
             window = await _existing(db, window_id)
-            if window.status in ("completed", "cancelled"):
+            if window.status == "completed":
                 raise MaintenanceError(
                     "MAINTENANCE_COMPLETED",
-                    f"maintenance window {window_id} is {window.status} and cannot be changed",
+                    f"maintenance window {window_id} is completed and cannot be changed",
                 )
+            if window.status == "cancelled":
+                return await self._annotate_cancelled(db, window, changes, now)
             if not changes:
                 return window
             fields = self._normalised(dataclasses.replace(window.fields, **changes))
@@ -234,6 +239,35 @@ class MaintenanceService:
             return await _reread(db, window_id)
 
         return await self._write(rewrite)
+
+    async def _annotate_cancelled(
+        self,
+        db: aiosqlite.Connection,
+        window: StoredWindow,
+        changes: dict[str, Any],
+        now: dt.datetime,
+    ) -> StoredWindow:
+        """Title and description of a cancelled window; anything else is refused, though a
+        field sent back unchanged (a client echoing the whole window) is not a change."""
+        stored = window.fields
+        wanted = self._normalised(dataclasses.replace(stored, **changes))
+        moved = [
+            name
+            for name in ("severity", "component_ids", "starts_at", "ends_at")
+            if getattr(wanted, name) != getattr(stored, name)
+        ]
+        if moved:
+            raise MaintenanceError(
+                "MAINTENANCE_CANCELLED",
+                "cannot change once the window is cancelled; only title and description can",
+                field=moved[0],
+            )
+        if (wanted.title, wanted.description) == (stored.title, stored.description):
+            return window
+        await queries.set_window_text(
+            db, window.id, title=wanted.title, description=wanted.description, now=now
+        )
+        return await _reread(db, window.id)
 
     async def cancel(self, window_id: int) -> StoredWindow:
         """Cancel a scheduled or active window; cancelling again changes nothing."""
@@ -261,7 +295,7 @@ class MaintenanceService:
                 return window
             if window.status == "cancelled":
                 raise MaintenanceError(
-                    "MAINTENANCE_COMPLETED", f"maintenance window {window_id} is cancelled"
+                    "MAINTENANCE_CANCELLED", f"maintenance window {window_id} is cancelled"
                 )
             if window.status == "scheduled":
                 raise MaintenanceError(

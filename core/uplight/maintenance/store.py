@@ -211,6 +211,20 @@ async def rewrite_window(
     await _write_components(db, window_id, fields.component_ids)
 
 
+async def set_window_text(
+    db: aiosqlite.Connection,
+    window_id: int,
+    *,
+    title: str,
+    description: str | None,
+    now: dt.datetime,
+) -> None:
+    await db.execute(
+        "UPDATE maintenance_windows SET title = ?, description = ?, updated_at = ? WHERE id = ?",
+        (title, description, to_millis(now), window_id),
+    )
+
+
 async def mark_cancelled(db: aiosqlite.Connection, window_id: int, now: dt.datetime) -> None:
     await db.execute(
         "UPDATE maintenance_windows SET status = 'cancelled', cancelled_at = ?, updated_at = ?"

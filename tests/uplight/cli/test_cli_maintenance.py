@@ -145,9 +145,11 @@ def test_schedule_list_update_cancel(capsys, server: Server) -> None:
 
     cancelled = run_json(capsys, server, "cancel", window_id)
     assert cancelled["status"] == "cancelled" and cancelled["cancelled_at"]
-    code, out, err = run(capsys, server, "update", window_id, "--title", "again")
+    renamed = run_json(capsys, server, "update", window_id, "--title", "[cancelled] again")
+    assert renamed["title"] == "[cancelled] again" and renamed["status"] == "cancelled"
+    code, out, err = run(capsys, server, "update", window_id, "--severity", "critical")
     assert code == 1 and out == ""
-    assert err.startswith("error: MAINTENANCE_COMPLETED: ")
+    assert err.startswith("error: MAINTENANCE_CANCELLED: severity: ")
     shown = run_json(capsys, server, "show", window_id)
     assert shown["status"] == "cancelled"  # the row stays
 

@@ -240,10 +240,52 @@ async def test_cancel_keeps_the_row(api_factory) -> None:
         api.clock.advance(hours=2)
         status, body = await api.call("GET", path)
         assert body["status"] == "cancelled"  # the clock does not revive it
-        status, body = await api.call("PATCH", path, json={"title": "x"})
-        assert status == 422 and error(body)[0] == "MAINTENANCE_COMPLETED"
         status, body = await api.call("POST", f"{path}/complete")
-        assert status == 422 and error(body)[0] == "MAINTENANCE_COMPLETED"
+        assert status == 422 and error(body)[0] == "MAINTENANCE_CANCELLED"
+
+
+async def test_a_cancelled_window_takes_a_new_title_and_description_only(api_factory) -> None:
+    async with api_factory() as api:
+        created = await schedule(api, start=2, component_ids=["web"], severity="warning")
+        path = f"{PATH}/{created['id']}"
+        status, cancelled = await api.call("DELETE", path)
+        assert status == 200, cancelled
+        api.clock.advance(minutes=5)
+
+        # The audit recipe: say on the record why it did not happen.
+        status, body = await api.call(
+            "PATCH",
+            path,
+            json={"title": "[cancelled] PG cutover", "description": "Moved to next week."},
+        )
+        assert status == 200, body
+        assert body["title"] == "[cancelled] PG cutover"
+        assert body["description"] == "Moved to next week."
+        assert body["status"] == "cancelled"
+        assert body["cancelled_at"] == cancelled["cancelled_at"]  # the record stays
+        assert body["updated_at"] == iso(api.clock.now())
+        assert (body["starts_at"], body["ends_at"]) == (created["starts_at"], created["ends_at"])
+        assert not api.runtime.maintenance.is_active("web")
+
+        # Anything else answers its own code, naming the field; nothing is written.
+        later = window(api, start=3)
+        for change in (
+            {"severity": "critical"},
+            {"component_ids": ["db"]},
+            {"starts_at": later["starts_at"]},
+            {"ends_at": later["ends_at"]},
+            {"title": "x", "severity": "info"},
+        ):
+            status, answer = await api.call("PATCH", path, json=change)
+            field = next(k for k in change if k != "title")
+            assert status == 422 and error(answer) == ("MAINTENANCE_CANCELLED", field), answer
+        status, unchanged = await api.call("GET", path)
+        assert unchanged == body
+
+        # Echoing the whole window back with a new title is a title change.
+        echoed = {k: body[k] for k in ("severity", "component_ids", "starts_at", "ends_at")}
+        status, again = await api.call("PATCH", path, json={**echoed, "title": "[cancelled] v2"})
+        assert status == 200 and again["title"] == "[cancelled] v2", again
 
 
 async def test_complete_now(api_factory) -> None:

@@ -224,13 +224,15 @@ async def get_maintenance(window_id: int) -> MaintenanceWindowOut:
 @api.route(
     "PATCH",
     "/<int:window_id>",
-    summary="Change a scheduled or active maintenance window",
+    summary="Change a maintenance window (a cancelled one: title and description only)",
     body=MaintenancePatch,
     response=MaintenanceWindowOut,
 )
 async def patch_maintenance(window_id: int, body: MaintenancePatch) -> MaintenanceWindowOut:
-    """Omitted fields stay; the result is validated as a whole. A completed or cancelled
-    window (or one whose `ends_at` has passed) answers 422 `MAINTENANCE_COMPLETED`."""
+    """Omitted fields stay; the result is validated as a whole. A completed window (or one
+    whose `ends_at` has passed) answers 422 `MAINTENANCE_COMPLETED`. A cancelled window
+    takes a new `title` and `description` (say why, for the record); changing anything
+    else answers 422 `MAINTENANCE_CANCELLED` naming the field."""
     changes: dict[str, Any] = {name: getattr(body, name) for name in body.model_fields_set}
     if "component_ids" in changes:
         changes["component_ids"] = tuple(changes["component_ids"])
@@ -259,7 +261,7 @@ async def cancel_maintenance(window_id: int) -> MaintenanceWindowOut:
 )
 async def complete_maintenance(window_id: int) -> MaintenanceWindowOut:
     """`completed_at` is now and `ends_at` keeps the plan. Completing a completed window
-    changes nothing; a cancelled one answers 422 `MAINTENANCE_COMPLETED`, one that has not
+    changes nothing; a cancelled one answers 422 `MAINTENANCE_CANCELLED`, one that has not
     started 422 `MAINTENANCE_NOT_STARTED` (cancel it instead)."""
     return await _answer(window_id, _service().complete(window_id))
 
