@@ -1,4 +1,4 @@
-"""``python -m tests.perf [--quick] [--only store|scheduler|snapshot|page|serve]``: run the benchmarks."""
+"""``python -m tests.perf [--quick] [--only store|scheduler|snapshot|page|serve|config]``: run the benchmarks."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import bench_page, bench_scheduler, bench_snapshot, bench_store
+from . import bench_config, bench_page, bench_scheduler, bench_snapshot, bench_store
 from .common import Comparison, machine_facts, print_facts, print_notes, print_table
 
 BENCHMARKS: dict[str, Callable[[bool], Comparison]] = {
@@ -16,6 +16,7 @@ BENCHMARKS: dict[str, Callable[[bool], Comparison]] = {
     "snapshot": bench_snapshot.run_compute,
     "page": bench_snapshot.run_cold_path,
     "serve": bench_page.run,
+    "config": bench_config.run,
 }
 
 
