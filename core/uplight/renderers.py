@@ -23,14 +23,15 @@ class RenderParams(TypedDict, total=False):
     ``badge`` renderer; any other renderer is called with none.
     """
 
-    view: Literal["page", "fragment", "not_found"]
-    """Which part to draw: the whole page (the default), its live region, or the 404 page."""
+    view: Literal["page", "fragment", "not_found", "rate_limited"]
+    """Which part to draw: the whole page (the default), its live region, or the
+    404 or 429 page (those two with no snapshot)."""
     refresh_seconds: int
     """How often the page's script fetches the live region again."""
     fragment_url: str
     """Where the page's script fetches its live region."""
     base_url: str
-    """The public base URL, for the 404 page's link home."""
+    """The public base URL, for the 404 and 429 pages' link home."""
     asset_url: Callable[[str], str]
     """A file name in ``assets_dir`` → its URL (the host adds a content hash)."""
     component: str
@@ -43,7 +44,8 @@ class Renderer:
     ``name`` is how routes find the renderer (``html``, ``json``, ``rss``, ``badge``…).
     ``render`` receives a :class:`~uplight.snapshot.PageSnapshot` (or, for the
     html renderer's incident permalink, an :class:`~uplight.snapshot.IncidentPage`,
-    and for its 404 page ``None`` with ``view="not_found"``) and the
+    and for its error pages ``None`` with ``view="not_found"`` or
+    ``view="rate_limited"``) and the
     :class:`RenderParams` the route passes.
 
     ``assets_dir``: a folder of static files (CSS, JS, images) the host serves

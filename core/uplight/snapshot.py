@@ -14,9 +14,17 @@ Status rules (documented in docs/status-page.md):
   nothing checked yet → no_data; all components down → major_outage; some down
   → partial_outage; any degraded → degraded; else operational.
 - history cell (one UTC day): no checks → no_data; a maintenance window
-  overlapped the day (or a check was taken during one) → maintenance; else no down and no degraded → operational;
-  degraded but no down → degraded; down in at most 5 % of the day's checks →
-  partial_outage; more → major_outage.
+  overlapped the day (or a check was taken during one) → maintenance; else no
+  down and no degraded → operational; degraded but no down → degraded; down in
+  at most 5 % of the day's checks → partial_outage; more → major_outage.
+- uptime (a cell's, and a component's over the 90 days): the percentage of the
+  counted checks that answered (up or degraded). Failures during maintenance
+  are planned and not counted: of a day's down checks, as many as were taken
+  during maintenance are left out (:func:`counted_checks`). The rollups count
+  checks in maintenance but not their outcome, so this is exact when the checks
+  in maintenance failed (the case that matters) and never forgives more
+  failures than checks were taken in a window. A day whose every check failed
+  in maintenance has no uptime (``None``), not 100 %.
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ HISTORY_DAYS = 90
 RECENT_INCIDENT_DAYS = 14
 UPCOMING_MAINTENANCE_DAYS = 7
 RECENT_MAINTENANCE_LIMIT = 50
+PERMALINK_UPDATES = 50  # a permalink shows this many updates; older ones are a link away
 PARTIAL_OUTAGE_MAX_DOWN_SHARE = 0.05
 
 BANNER_LABELS: dict[Status, str] = {
@@ -55,8 +64,10 @@ STATUS_LABELS: dict[Status, str] = {
 class HistoryDay:
     date: dt.date  # UTC day
     status: Status
-    uptime: float | None  # percent 0..100 of checks that answered (up or degraded); None: no checks
-    checks: int
+    # percent 0..100 of the counted checks that answered (up or degraded); None:
+    # nothing counted (no checks, or only failures during maintenance)
+    uptime: float | None
+    checks: int  # every check of the day, those in maintenance included
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,7 +78,7 @@ class ComponentView:
     description: str | None
     status: Status
     updated_at: dt.datetime | None  # time of the latest check
-    uptime: float | None  # percent over the 90 days' checks; None: no checks at all
+    uptime: float | None  # percent over the 90 days' counted checks; None: none counted
     history: tuple[HistoryDay, ...]  # exactly HISTORY_DAYS, oldest first
 
 
@@ -89,8 +100,10 @@ class IncidentView:
     ended_at: dt.datetime | None
     components: tuple[str, ...]  # public names of the affected components on this page
     latest_update: IncidentUpdateView | None
-    updates: tuple[IncidentUpdateView, ...]  # the full timeline, newest first
-    permalink: str  # absolute URL built from server.public_base_url
+    # Newest first: the full timeline on a page snapshot; on an IncidentPage, the
+    # part of it that page shows (see IncidentPage.update_count).
+    updates: tuple[IncidentUpdateView, ...]
+    permalink: str  # absolute URL under the page's origin (see PageSnapshot.base_url)
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,8 +114,11 @@ class MaintenanceView:
     severity: str  # info | warning | critical
     status: str  # scheduled | active | completed | cancelled
     starts_at: dt.datetime
-    ends_at: dt.datetime
+    ends_at: dt.datetime  # the planned end
     components: tuple[str, ...]  # public names of the covered components on this page
+    # When it really ended: set once completed (before ends_at when completed early);
+    # None while scheduled or active, and for a cancelled window.
+    completed_at: dt.datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +133,9 @@ class PageSnapshot:
     upcoming_maintenance: tuple[MaintenanceView, ...]  # starting within UPCOMING_MAINTENANCE_DAYS
     recent_maintenance: tuple[MaintenanceView, ...]  # up to 50, every state, newest start first
     generated_at: dt.datetime
-    base_url: str  # server.public_base_url, for absolute links
+    # This page's origin, for absolute links: server.public_base_url, or for a page
+    # with a hostname, that hostname under the base URL's scheme, port and path.
+    base_url: str
     page_url: str  # this page's absolute URL
     history_days: tuple[dt.date, ...] = field(default=())  # the 90 UTC days shown, oldest first
 
@@ -142,13 +160,37 @@ class PageSnapshot:
 
 @dataclass(frozen=True, slots=True)
 class IncidentPage:
-    """One incident's permalink page: the incident on the page it belongs to."""
+    """One incident's permalink page, on the page it was reached from, with that
+    page's names.
+
+    A long timeline is shown ``PERMALINK_UPDATES`` at a time: ``incident.updates``
+    holds the part shown, ``older_url`` and ``newer_url`` link to the parts around it.
+    """
 
     page_slug: str
     page_title: str
     page_url: str
     incident: IncidentView
     generated_at: dt.datetime
+    update_count: int | None = None  # all updates; None: incident.updates is all of them
+    newest_shown: int | None = None  # the number of the newest update shown (1: the first posted)
+    older_url: str | None = None  # absolute; None: the oldest update is shown
+    newer_url: str | None = None  # absolute; None: the newest update is shown
+
+
+def counted_checks(checks: int, down: int, in_maintenance: int) -> int:
+    """The checks a day's uptime is counted over: its failures during maintenance left out.
+
+    The rollups say how many checks were taken during maintenance, not how they
+    went, so at most that many failures are left out (all of them when every
+    check in maintenance failed).
+    """
+    return checks - min(down, in_maintenance)
+
+
+def uptime_percent(answered: int, counted: int) -> float | None:
+    """Percent of the counted checks that answered; None when nothing was counted."""
+    return answered / counted * 100 if counted > 0 else None
 
 
 def history_status(checks: int, up: int, degraded: int, down: int, in_maintenance: int) -> Status:

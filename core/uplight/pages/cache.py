@@ -1,7 +1,9 @@
 """The public page cache: each page's snapshot computed at most once per TTL.
 
-Per page (keyed by slug) and per incident permalink (keyed by id) an entry
-holds the latest snapshot and the bytes each renderer made of it. Rules:
+Per page (keyed by slug) and per incident permalink (keyed by the page it is
+shown on, its id and the part of its timeline shown: the same incident reads
+differently on two pages) an entry holds the latest snapshot and the bytes each
+renderer made of it. Rules:
 
 - Fresh for ``ttl`` seconds (``public.cache_ttl``, 10 s by default; 0 turns
   the cache off: every request computes, though concurrent ones still share).
@@ -64,7 +66,9 @@ class SnapshotSource(Protocol):
 
     async def page_snapshot(self, slug: str) -> PageSnapshot | None: ...
 
-    async def incident_page(self, incident_id: int) -> IncidentPage | None: ...
+    async def incident_page(
+        self, incident_id: int, slug: str, *, before: int | None = None
+    ) -> IncidentPage | None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -193,7 +197,7 @@ class PageCache:
         self._clock = clock
         self._backoff = failure_backoff
         self._pages: dict[str, _Entry] = {}
-        self._incidents: OrderedDict[int, _Entry] = OrderedDict()
+        self._incidents: OrderedDict[tuple[str, int, int | None], _Entry] = OrderedDict()
         self._stats: dict[str, CacheStats] = {INCIDENTS_KEY: CacheStats()}
 
     async def page(self, slug: str | None = None, host: str | None = None) -> CachedPage | None:
@@ -216,17 +220,31 @@ class PageCache:
 
         return await self._get(entry, stats, compute)
 
-    async def incident(self, incident_id: int) -> CachedIncident | None:
-        """An incident's permalink page; None when it does not exist or no page shows it."""
-        entry = self._incidents.get(incident_id)
+    async def incident(
+        self,
+        incident_id: int,
+        slug: str | None = None,
+        host: str | None = None,
+        *,
+        before: int | None = None,
+    ) -> CachedIncident | None:
+        """An incident's permalink page on the page ``slug`` (without one: by ``host``
+        as :meth:`page` resolves it), showing the updates numbered below ``before``
+        (the newest without it). None: no such page or incident, that page does not
+        show it, or no such part of its timeline."""
+        page = self.source.resolve(slug, host)
+        if page is None:
+            return None
+        key = (page, incident_id, before)
+        entry = self._incidents.get(key)
         if entry is None:
-            entry = self._incidents[incident_id] = _Entry()
+            entry = self._incidents[key] = _Entry()
             self._evict_incidents()
         else:
-            self._incidents.move_to_end(incident_id)
+            self._incidents.move_to_end(key)
 
         async def compute() -> CachedIncident | None:
-            found = await self.source.incident_page(incident_id)
+            found = await self.source.incident_page(incident_id, page, before=before)
             if found is None:
                 return None
             return CachedIncident(found, **self._cached_args())

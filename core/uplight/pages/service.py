@@ -8,22 +8,29 @@ decides what goes in:
 
 - Components: only the monitors bound to the page that are still configured,
   under the page's ``public_name`` (else the monitor's name). Groups are ordered
-  by their smallest ``sort_order`` (ties: group name), components within a
-  group by ``sort_order`` then name; ungrouped components come last.
+  by their smallest ``sort_order``, components within a group by ``sort_order``;
+  ties keep the config's order; ungrouped components come last.
 - Component status: ``no_data`` before any result, ``maintenance`` while an
   active window covers it, else the thresholded state: an open incident (the
   engine's, stored, so right after a restart too) makes it ``major_outage`` or,
   for a minor one, ``degraded``; otherwise ``operational``.
 - History: exactly ``HISTORY_DAYS`` UTC days ending today, oldest first, from
-  the daily rollups only. A cell's uptime is 100 * (up + degraded) / checks; a
-  day a (non-cancelled) maintenance window overlapped, or whose rollup counts a
-  check taken during maintenance, is a maintenance cell. The component's uptime is the same ratio over all 90 days' checks.
+  the daily rollups only. A day a (non-cancelled) maintenance window overlapped,
+  or whose rollup counts a check taken during maintenance, is a maintenance
+  cell. Uptime (a cell's, and the component's over the 90 days) is
+  100 * (up + degraded) / counted checks, where failures during maintenance are
+  not counted (``uplight.snapshot.counted_checks``).
 - Incidents of the page's monitors: active, plus those that ended within
   ``RECENT_INCIDENT_DAYS``. Their automatic title names the component by its
   public name on that page, in the incident engine's wording:
   ``"<public name> is down"`` (engine severity major/critical) or
   ``"<public name> is degraded"`` (minor). A monitor's own name never reaches a
   page on which it is called something else.
+- Links: every absolute URL of a page (its own, its incidents' permalinks) is
+  under the page's origin (``views.page_origin``), and a permalink is under the
+  page's path, so following it shows the incident on the same page. A
+  permalink page is built for one page: an incident of a monitor that page
+  does not show is not there.
 - Maintenance windows covering at least one of the page's monitors: active,
   upcoming (scheduled to start within ``UPCOMING_MAINTENANCE_DAYS``), and the
   ``RECENT_MAINTENANCE_LIMIT`` newest by start in every state. A window names
@@ -39,6 +46,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from dataclasses import replace
 
 from ..clock import Clock, SystemClock
 from ..config import Config
@@ -48,6 +56,7 @@ from ..maintenance.models import LIVE
 from ..maintenance.store import maintenance_days, windows_touching
 from ..monitoring.store import DayCounts, daily_counts, latest_statuses
 from ..snapshot import (
+    PERMALINK_UPDATES,
     RECENT_INCIDENT_DAYS,
     RECENT_MAINTENANCE_LIMIT,
     UPCOMING_MAINTENANCE_DAYS,
@@ -64,8 +73,10 @@ from .views import (
     history,
     history_days,
     host_name,
+    incident_url,
     incident_view,
     maintenance_view,
+    page_origin,
     page_url,
     shown_components,
     window_status,
@@ -131,11 +142,11 @@ class PageService:
         the default page. None: no such page."""
         if slug is not None:
             return slug if slug in self._pages else None
-        if host:
-            matched = self._by_host.get(host_name(host))
-            if matched is not None:
-                return matched
-        return self._default
+        return self.by_host(host) or self._default
+
+    def by_host(self, host: str | None) -> str | None:
+        """The page whose ``hostname`` is this Host header (any case, port ignored)."""
+        return self._by_host.get(host_name(host)) if host else None
 
     def is_on_a_page(self, monitor_id: str) -> bool:
         """Whether any page shows this monitor; for the incident engine, called per result."""
@@ -202,7 +213,12 @@ class PageService:
                 )
             )
         views = [
-            incident_view(i, names[i.monitor_id], timelines.get(i.id, ()), base_url)
+            incident_view(
+                i,
+                names[i.monitor_id],
+                timelines.get(i.id, ()),
+                incident_url(base_url, page, i.id),
+            )
             for i in incidents
         ]
         return PageSnapshot(
@@ -217,36 +233,72 @@ class PageService:
             upcoming_maintenance=tuple(maintenance_view(w, names, now) for w in reversed(upcoming)),
             recent_maintenance=tuple(maintenance_view(w, names, now) for w in recent_windows),
             generated_at=now,
-            base_url=base_url,
+            base_url=page_origin(base_url, page),
             page_url=page_url(base_url, page),
             history_days=days,
         )
 
-    async def incident_page(self, incident_id: int) -> IncidentPage | None:
-        """An incident's permalink page, on the first page showing its monitor (the
-        default page first); None when there is no such incident or no page shows it."""
+    async def incident_page(
+        self, incident_id: int, slug: str, *, before: int | None = None
+    ) -> IncidentPage | None:
+        """An incident's permalink page on the page ``slug``, with that page's names.
+
+        None when there is no such incident, that page does not show its monitor, or
+        ``before`` names no part of its timeline. Updates are numbered from 1 (the
+        first posted); the page shows the ``PERMALINK_UPDATES`` newest, or with
+        ``before`` the ones numbered below it (``2 <= before <= count``).
+        """
+        page = await get_page(self._store, slug)
+        if page is None:
+            return None
         incident = await db_incidents.get_incident(self._store, incident_id)
         if incident is None:
             return None
-        pages = sorted(await list_pages(self._store), key=lambda p: not p.default)
+        shown = next(
+            (
+                c
+                for c in shown_components(page, self._config)
+                if c.monitor_id == incident.monitor_id
+            ),
+            None,
+        )
+        if shown is None:
+            return None
+        timeline = await db_incidents.incident_updates(self._store, incident.id)
+        count = len(timeline)
+        if before is not None and not 2 <= before <= count:
+            return None
+        newest = count if before is None else before - 1  # numbers, 1 = oldest
+        oldest = max(1, newest - PERMALINK_UPDATES + 1)
+        base_url = self._config.server.public_base_url
+        permalink = incident_url(base_url, page, incident.id)
+        view = incident_view(incident, shown.name, timeline, permalink)
+        newer = newest + PERMALINK_UPDATES + 1  # the ``before`` of the next newer part
+        return IncidentPage(
+            page_slug=page.slug,
+            page_title=page.title,
+            page_url=page_url(base_url, page),
+            # timeline is newest first: number n sits at index count - n
+            incident=replace(view, updates=view.updates[count - newest : count - oldest + 1]),
+            generated_at=self._clock.now(),
+            update_count=count,
+            newest_shown=newest,
+            older_url=f"{permalink}?before={oldest}" if oldest > 1 else None,
+            newer_url=None
+            if newest == count
+            else (permalink if newer > count else f"{permalink}?before={newer}"),
+        )
+
+    async def incident_home(self, incident_id: int) -> str | None:
+        """The first page showing the incident's monitor (the default page first), for
+        a permalink reached where its page cannot be told; None: no page shows it."""
+        incident = await db_incidents.get_incident(self._store, incident_id)
+        if incident is None:
+            return None
+        pages = sorted(self._pages.values(), key=lambda p: not p.default)
         for page in pages:
-            shown = next(
-                (
-                    c
-                    for c in shown_components(page, self._config)
-                    if c.monitor_id == incident.monitor_id
-                ),
-                None,
-            )
-            if shown is None:
-                continue
-            base_url = self._config.server.public_base_url
-            timeline = await db_incidents.incident_updates(self._store, incident.id)
-            return IncidentPage(
-                page_slug=page.slug,
-                page_title=page.title,
-                page_url=page_url(base_url, page),
-                incident=incident_view(incident, shown.name, timeline, base_url),
-                generated_at=self._clock.now(),
-            )
+            if any(
+                c.monitor_id == incident.monitor_id for c in shown_components(page, self._config)
+            ):
+                return page.slug
         return None

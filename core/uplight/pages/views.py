@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence, Set
 from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
 
 from ..config import Config
 from ..incidents.models import Incident, IncidentUpdate, auto_title
@@ -19,7 +20,9 @@ from ..snapshot import (
     IncidentUpdateView,
     IncidentView,
     MaintenanceView,
+    counted_checks,
     history_status,
+    uptime_percent,
 )
 from .models import StoredPage
 
@@ -62,29 +65,30 @@ def shown_components(page: StoredPage, config: Config) -> list[ShownComponent]:
 
 
 def display_order(components: Iterable[ShownComponent]) -> list[ShownComponent]:
-    """Groups by their smallest sort_order (ties: name), members by sort_order then
-    name, ungrouped last. Sorting is stable: insertion order breaks full ties."""
+    """Groups by their smallest sort_order, members by sort_order, ungrouped last.
+
+    Ties keep the given order, which is the config's for a provisioned page (and
+    the order components were added for one made through the API): with no
+    ``sort_order`` at all, a page shows its components as they are configured.
+    """
     grouped: dict[str | None, list[ShownComponent]] = {}
     for comp in components:
         grouped.setdefault(comp.group, []).append(comp)
     ungrouped = grouped.pop(None, [])
+    # Stable sorts: a dict keeps first appearance, so equal groups stay in config order.
     names = sorted(
         (g for g in grouped if g is not None),
-        key=lambda g: (min(c.sort_order for c in grouped[g]), g),
+        key=lambda g: min(c.sort_order for c in grouped[g]),
     )
     out: list[ShownComponent] = []
     for members in [*(grouped[name] for name in names), ungrouped]:
-        out.extend(sorted(members, key=lambda c: (c.sort_order, c.name)))
+        out.extend(sorted(members, key=lambda c: c.sort_order))
     return out
 
 
 def history_days(today: dt.date) -> tuple[dt.date, ...]:
     """The ``HISTORY_DAYS`` UTC days ending ``today``, oldest first."""
     return tuple(today - dt.timedelta(days=back) for back in range(HISTORY_DAYS - 1, -1, -1))
-
-
-def uptime_percent(answered: int, checks: int) -> float | None:
-    return answered / checks * 100 if checks else None
 
 
 def history_cell(day: dt.date, counts: DayCounts | None, overlapped: bool = False) -> HistoryDay:
@@ -94,7 +98,8 @@ def history_cell(day: dt.date, counts: DayCounts | None, overlapped: bool = Fals
     # A window that overlapped the day makes it a maintenance cell even when no
     # check happened to fall inside it (a short window, an hourly monitor).
     status = history_status(total, up, degraded, down, maintenance or int(overlapped))
-    return HistoryDay(day, status, (up + degraded) / total * 100, total)
+    uptime = uptime_percent(up + degraded, counted_checks(total, down, maintenance))
+    return HistoryDay(day, status, uptime, total)
 
 
 def history(
@@ -115,7 +120,7 @@ def history(
     for day, key in days:
         found = counts.get(key)
         if found and found[0]:
-            checks += found[0]
+            checks += counted_checks(found[0], found[3], found[4])
             answered += found[1] + found[2]
         else:
             found = None
@@ -152,9 +157,10 @@ def incident_view(
     incident: Incident,
     name: str,
     timeline: Sequence[IncidentUpdate],
-    base_url: str,
+    permalink: str,
 ) -> IncidentView:
-    """``name`` is the component's public name on the page the incident is shown on."""
+    """``name`` is the component's public name on the page the incident is shown on,
+    ``permalink`` its URL there (:func:`incident_url`)."""
     updates = tuple(IncidentUpdateView(u.phase, u.message, u.created_at) for u in timeline)
     return IncidentView(
         id=incident.id,
@@ -167,7 +173,7 @@ def incident_view(
         components=(name,),
         latest_update=updates[0] if updates else None,
         updates=updates,
-        permalink=f"{base_url}/status/incidents/{incident.id}",
+        permalink=permalink,
     )
 
 
@@ -190,12 +196,47 @@ def maintenance_view(
         starts_at=window.starts_at,
         ends_at=window.ends_at,
         components=tuple(names[m] for m in window.component_ids if m in names),
+        completed_at=completed_at(window, now),
     )
 
 
+def completed_at(window: StoredWindow, now: dt.datetime) -> dt.datetime | None:
+    """When a completed window really ended: its ``completed_at`` (earlier than
+    ``ends_at`` when completed early), or ``ends_at`` when the clock ended it and the
+    stored status has not caught up yet."""
+    if window.status == "completed":
+        return window.completed_at or window.ends_at
+    if window.status in LIVE and window_status(window, now) == "completed":
+        return window.ends_at
+    return None
+
+
+def page_origin(base_url: str, page: StoredPage) -> str:
+    """Where the page's absolute links point: ``server.public_base_url``, or for a
+    page with a ``hostname``, that name under the base URL's scheme, port and path
+    (the same server, reached by another name)."""
+    if not page.hostname:
+        return base_url
+    parts = urlsplit(base_url)
+    port = f":{parts.port}" if parts.port else ""
+    netloc = host_name(page.hostname) + port
+    return urlunsplit((parts.scheme, netloc, parts.path, "", "")).rstrip("/")
+
+
+def page_path(page: StoredPage) -> str:
+    """The page's path on its origin: /status for the default page and for a page with
+    a hostname (its Host picks it), /status/pages/<slug> for the others."""
+    return "/status" if page.default or page.hostname else f"/status/pages/{page.slug}"
+
+
 def page_url(base_url: str, page: StoredPage) -> str:
-    """The default page lives at /status, the others under /status/pages/<slug>."""
-    return f"{base_url}/status" if page.default else f"{base_url}/status/pages/{page.slug}"
+    return page_origin(base_url, page) + page_path(page)
+
+
+def incident_url(base_url: str, page: StoredPage, incident_id: int) -> str:
+    """An incident's permalink on this page: under the page's path, so that following
+    it renders the incident with this page's names."""
+    return f"{page_url(base_url, page)}/incidents/{incident_id}"
 
 
 def host_name(host: str) -> str:

@@ -38,6 +38,7 @@ from .public import (
     NotFound,
     Target,
     cached_answer,
+    incident_target,
     lookup,
     page_target,
     rate_gate,
@@ -53,7 +54,7 @@ ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 API = "/api/public/v1/"
 _SLUG = r"[^/]+"  # what Quart's default converter takes; unknown slugs become a 404 in Quart
 _PAGE = re.compile(rf"^/status/pages/({_SLUG})(/fragment)?$")
-_INCIDENT = re.compile(r"^/status/incidents/([1-9][0-9]{0,18})$")
+_INCIDENT = re.compile(rf"^/status(?:/pages/({_SLUG}))?/incidents/([1-9][0-9]{{0,18}})$")
 _API_PARAMS = {
     "status.json": ("json", frozenset({"page"})),
     "incidents.rss": ("rss", frozenset({"page"})),
@@ -77,12 +78,24 @@ def match(path: str, query_string: bytes) -> Target | None:
             return page_target(found.group(1), fragment=found.group(2) is not None)
         found = _INCIDENT.match(path)
         if found:
-            return Target("html", incident_id=int(found.group(1)), html_errors=True)
+            return _incident_target(found.group(1), int(found.group(2)), query_string)
         return None
     if path.startswith(API):
         spec = _API_PARAMS.get(path[len(API) :])
         return _api_target(*spec, query_string) if spec else None
     return None
+
+
+def _incident_target(slug: str | None, incident_id: int, query_string: bytes) -> Target | None:
+    # Other parameters are ignored, as on every HTML route (?utm_source=…).
+    if not query_string.isascii():
+        return None  # raw non-ASCII: Quart's own decoding decides
+    pairs = parse_qsl(query_string.decode("ascii"), keep_blank_values=True)
+    before = [value for key, value in pairs if key == "before"]
+    try:
+        return incident_target(incident_id, slug, before)
+    except NotFound:
+        return None  # Quart answers the 404
 
 
 def _api_target(renderer: str, allowed: frozenset[str], query_string: bytes) -> Target | None:
@@ -144,7 +157,7 @@ class FastPath:
             self.stats.passed += 1
             return await self.inner(scope, receive, send)
 
-        host = if_none_match = accept_encoding = forwarded_for = None
+        host = if_none_match = accept_encoding = forwarded_for = accept = None
         for name, value in scope["headers"]:
             # Header names arrive lowercased (ASGI); the first of each is used, as Quart does.
             if name == b"host":
@@ -153,6 +166,8 @@ class FastPath:
                 if_none_match = if_none_match or value.decode("latin-1")
             elif name == b"accept-encoding":
                 accept_encoding = accept_encoding or value.decode("latin-1")
+            elif name == b"accept":
+                accept = accept or value.decode("latin-1")
             elif name == b"x-forwarded-for":
                 # Every line, in order (see public.enforce_rate_limit).
                 line = value.decode("latin-1")
@@ -163,7 +178,8 @@ class FastPath:
         retry_after = rate_gate(self.app, rt).check(peer, forwarded_for)
         if retry_after:
             self.stats.rate_limited += 1
-            return await _send(send, rate_limited(retry_after, head=head))
+            limited = rate_limited(retry_after, head=head, rt=rt, target=target, accept=accept)
+            return await _send(send, limited)
         try:
             entry = await lookup(rt, target, host)
             gzip = accepts_gzip(accept_encoding)

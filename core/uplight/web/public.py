@@ -5,7 +5,14 @@ Routes (HTML; the JSON, RSS and badge routes are in ``api/public.py``):
 - ``/status``: the page whose ``hostname`` is the Host header, else the default page
 - ``/status/pages/<slug>``: any page by slug
 - ``/status/fragment``, ``/status/pages/<slug>/fragment``: the dynamic region the page script swaps
-- ``/status/incidents/<id>``: an incident's permalink page
+- ``/status/incidents/<id>``, ``/status/pages/<slug>/incidents/<id>``: an incident's
+  permalink page, on the page the Host names (else the default page) or on that
+  slug's page, with that page's names; 404 where the page does not show it.
+  ``?before=<n>`` shows the older updates (see :func:`parse_before`).
+- ``/``: a redirect to ``/status`` (which the Host resolves to its page)
+
+HTML routes answer a browser's errors (404, 429) with an HTML page, anyone
+else's with the JSON envelope.
 
 Every successful public answer is bytes the page cache rendered once per
 snapshot, with ``ETag`` (and 304 on a matching ``If-None-Match``),
@@ -22,9 +29,9 @@ import functools
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
-from quart import Blueprint, Quart, Response, current_app, request
+from quart import Blueprint, Quart, Response, current_app, request, url_for
 
 from ..pages.cache import CachedIncident, CachedPage, Rendered, SnapshotUnavailable
 from ..runtime import Runtime
@@ -52,7 +59,31 @@ class Target:
     view: str | None = None  # html: page | fragment
     fragment_url: str | None = None  # html page: where its script fetches the fragment
     component: str | None = None  # badge: one component's public id
-    html_errors: bool = False  # an HTML route: a browser gets the 404 page
+    html_errors: bool = False  # an HTML route: a browser gets the 404 and 429 pages
+    before: int | None = None  # incident permalink: the updates numbered below this
+
+
+def parse_before(values: list[str]) -> int | None:
+    """The permalink's ``?before=`` (absent: None), or :class:`NotFound`.
+
+    One canonical decimal integer (no sign, no leading zero, at most 19 digits);
+    whether it names a part of the incident's timeline (``2 <= n <= count``) is
+    for the page service to say, and is also a 404.
+    """
+    if not values:
+        return None
+    if len(values) > 1:
+        raise NotFound("give before at most once")
+    value = values[0]
+    if not (value.isascii() and value.isdigit() and len(value) <= 19 and value[0] != "0"):
+        raise NotFound("no such part of the incident's timeline")
+    return int(value)
+
+
+def incident_target(incident_id: int, slug: str | None, before: list[str]) -> Target:
+    return Target(
+        "html", slug=slug, incident_id=incident_id, html_errors=True, before=parse_before(before)
+    )
 
 
 def page_target(slug: str | None, *, fragment: bool) -> Target:
@@ -126,7 +157,12 @@ async def lookup(rt: Runtime, target: Target, host: str | None) -> CachedPage | 
     if target.incident_id is not None:
         if not 0 < target.incident_id <= MAX_INCIDENT_ID:
             raise NotFound("no such incident")
-        incident = await cache.incident(target.incident_id)
+        incident = await cache.incident(
+            target.incident_id,
+            target.slug,
+            host if target.slug is None else None,
+            before=target.before,
+        )
         if incident is None:
             raise NotFound("no such incident")
         return incident
@@ -181,24 +217,58 @@ def envelope(
     return Answer(status, tuple(headers), b"" if head else body)
 
 
-def rate_limited(retry_after: int, *, head: bool) -> Answer:
-    message = rate_limited_message(retry_after)
-    return envelope(429, "RATE_LIMITED", message, retry_after=retry_after, head=head)
+ErrorView = Literal["not_found", "rate_limited"]
 
 
 @functools.lru_cache(maxsize=8)
-def _not_found_page(renderer: Any, base_url: str, asset_url: Callable[[str], str]) -> bytes:
-    return renderer.render(None, view="not_found", base_url=base_url, asset_url=asset_url)
+def _error_page(
+    renderer: Any, view: ErrorView, base_url: str, asset_url: Callable[[str], str]
+) -> bytes:
+    # One body per renderer and view: a flood of 429s must not cost a render each.
+    return renderer.render(None, view=view, base_url=base_url, asset_url=asset_url)
+
+
+def error_page(
+    rt: Runtime, target: Target | None, accept: str | None, view: ErrorView, status: int
+) -> Answer | None:
+    """The html renderer's page for an error on an HTML route, when a browser asked
+    (``text/html`` in ``Accept``); None: answer with the envelope."""
+    renderer = rt.registry.renderers.get("html")
+    if target is None or not target.html_errors or renderer is None or not wants_html(accept):
+        return None
+    body = _error_page(renderer, view, rt.config.server.public_base_url, asset_url_for(renderer))
+    headers = (
+        ("Content-Type", renderer.media_type),
+        ("Cache-Control", ERROR_CACHE_CONTROL),
+        ("Vary", "Accept"),
+        *SECURITY_HEADERS,
+        ("Content-Length", str(len(body))),
+    )
+    return Answer(status, headers, body)
+
+
+def rate_limited(
+    retry_after: int,
+    *,
+    head: bool,
+    rt: Runtime | None = None,
+    target: Target | None = None,
+    accept: str | None = None,
+) -> Answer:
+    """429 with ``Retry-After``: the HTML page for a browser on an HTML route, else
+    the envelope."""
+    page = error_page(rt, target, accept, "rate_limited", 429) if rt is not None else None
+    if page is None:
+        message = rate_limited_message(retry_after)
+        return envelope(429, "RATE_LIMITED", message, retry_after=retry_after, head=head)
+    headers = (*page.headers[:3], ("Retry-After", str(retry_after)), *page.headers[3:])
+    return Answer(429, headers, b"" if head else page.body)
 
 
 def not_found(rt: Runtime, target: Target, message: str) -> Response:
-    renderer = rt.registry.renderers.get("html")
-    if target.html_errors and renderer is not None and wants_html(request.headers.get("Accept")):
-        body = _not_found_page(renderer, rt.config.server.public_base_url, asset_url_for(renderer))
-        response = Response(body, status=404, content_type=renderer.media_type)
-        response.headers["Cache-Control"] = ERROR_CACHE_CONTROL
-        response.headers["Vary"] = "Accept"
-        return response
+    page = error_page(rt, target, request.headers.get("Accept"), "not_found", 404)
+    if page is not None:
+        return page.to_response()
     return envelope(404, "NOT_FOUND", message).to_response()
 
 
@@ -241,17 +311,42 @@ def rate_gate(app: Quart, rt: Runtime) -> RateGate:
     return gate
 
 
+# The Quart endpoints of the HTML routes: a browser's 429 there is a page.
+HTML_ENDPOINTS = frozenset(
+    {
+        "public.status_page",
+        "public.status_fragment",
+        "public.status_page_by_slug",
+        "public.status_fragment_by_slug",
+        "public.incident_page",
+        "public.incident_page_on_page",
+        "public.incident_page_not_found",
+        "public.incident_page_on_page_not_found",
+        "public.root",
+    }
+)
+HTML_ROUTE = Target("html", html_errors=True)  # what a 429 needs to know of an HTML route
+
+
 async def enforce_rate_limit() -> Response | None:
     """``before_request`` of the public blueprints: a 429 answer, or None to go on."""
     if request.scope.get(RATE_CHECKED):
         return None
-    gate = rate_gate(current_app, runtime())
+    rt = runtime()
+    gate = rate_gate(current_app, rt)
     # Every X-Forwarded-For line, in order: a proxy may add its own line rather than
     # append to the client's, and reading only the first would trust a forged one.
     forwarded = ", ".join(request.headers.getlist("X-Forwarded-For")) or None
     retry_after = gate.check(request.remote_addr, forwarded)
     if retry_after:
-        return rate_limited(retry_after, head=request.method == "HEAD").to_response()
+        answer = rate_limited(
+            retry_after,
+            head=request.method == "HEAD",
+            rt=rt,
+            target=HTML_ROUTE if request.endpoint in HTML_ENDPOINTS else None,
+            accept=request.headers.get("Accept"),
+        )
+        return answer.to_response()
     return None
 
 
@@ -289,15 +384,69 @@ async def status_fragment_by_slug(slug: str) -> Response:
     return await serve(page_target(slug, fragment=True))
 
 
+@blueprint.get("/")
+async def root() -> Response:
+    """The root is the status page: ``/status`` resolves the Host to its own page."""
+    return redirect_to(url_for("public.status_page"))
+
+
 @blueprint.get("/status/incidents/<int:incident_id>")
 async def incident_page(incident_id: int) -> Response:
-    return await serve(Target("html", incident_id=incident_id, html_errors=True))
+    try:
+        target = incident_target(incident_id, None, request.args.getlist("before"))
+    except NotFound as exc:
+        return not_found(runtime(), HTML_ROUTE, str(exc))
+    response = await serve(target)
+    if response.status_code == 404:
+        return await moved_incident(target) or response
+    return response
+
+
+async def moved_incident(target: Target) -> Response | None:
+    """A permalink on the default page reached by a Host no page claims, for an
+    incident that page does not show: a redirect to the first page that does.
+
+    Links from before permalinks were per page (an old feed item, a notification,
+    which links ``<public_base_url>/status/incidents/<id>``) keep working; a Host
+    that names a page gets that page's answer, a 404 when it does not show it.
+    """
+    rt = runtime()
+    incident_id = target.incident_id
+    if incident_id is None or rt.pages.by_host(request.headers.get("Host")) is not None:
+        return None
+    home = await rt.pages.incident_home(incident_id)
+    if home is None or home == rt.pages.resolve():
+        return None
+    query = f"?before={target.before}" if target.before is not None else ""
+    location = url_for("public.incident_page_on_page", slug=home, incident_id=incident_id)
+    return redirect_to(location + query)
+
+
+def redirect_to(location: str) -> Response:
+    """A 302 to a path on this origin; not cached, as pages and their Hosts can be edited."""
+    response = Response("", status=302, headers={"Location": location})
+    response.headers["Cache-Control"] = ERROR_CACHE_CONTROL
+    return response
+
+
+@blueprint.get("/status/pages/<slug>/incidents/<int:incident_id>")
+async def incident_page_on_page(slug: str, incident_id: int) -> Response:
+    try:
+        target = incident_target(incident_id, slug, request.args.getlist("before"))
+    except NotFound as exc:
+        return not_found(runtime(), HTML_ROUTE, str(exc))
+    return await serve(target)
 
 
 @blueprint.get("/status/incidents/<path:anything>")
 async def incident_page_not_found(anything: str) -> Response:
     """``/status/incidents/abc``: the same 404 page as an unknown id."""
-    return not_found(runtime(), Target("html", html_errors=True), "no such incident")
+    return not_found(runtime(), HTML_ROUTE, "no such incident")
+
+
+@blueprint.get("/status/pages/<slug>/incidents/<path:anything>")
+async def incident_page_on_page_not_found(slug: str, anything: str) -> Response:
+    return not_found(runtime(), HTML_ROUTE, "no such incident")
 
 
 # Any renderer a plugin adds (an Atom feed, a text view) is served here, from the

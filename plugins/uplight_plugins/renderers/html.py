@@ -6,13 +6,15 @@ Views (``view=`` parameter):
   JavaScript; its dynamic region is ``<div id="live">``.
 - ``"fragment"``: only the inner HTML of that region, which ``status.js``
   fetches every ``refresh_seconds`` and swaps in.
-- an :class:`uplight.IncidentPage` renders the incident's permalink page.
+- an :class:`uplight.IncidentPage` renders the incident's permalink page: the
+  part of the timeline it holds, with links to the older and newer parts.
 - ``"not_found"`` (with ``snapshot=None``): a friendly 404 page.
+- ``"rate_limited"`` (with ``snapshot=None``): the 429 page, asking to wait and reload.
 
 Other parameters: ``refresh_seconds`` (default 30), ``asset_url`` (file name
 in ``assets_dir`` → URL; defaults to ``/assets/html/<file>?v=<content hash>``),
 ``fragment_url`` (defaults to the page's path plus ``/fragment``) and
-``base_url`` (for the 404 page's link home).
+``base_url`` (for the 404 and 429 pages' link home).
 
 The output never carries a ``style`` attribute or an inline script: the page is
 served under ``script-src 'self'; style-src 'self'``.
@@ -45,6 +47,12 @@ from uplight import (
 
 ASSETS = Path(__file__).parent / "assets"
 DEFAULT_REFRESH_SECONDS = 30
+# A maintenance window's severity in words, next to its status (colour is not enough).
+MAINTENANCE_SEVERITY_LABELS = {
+    "info": "Informational",
+    "warning": "Warning",
+    "critical": "Critical",
+}
 
 
 def local_path(url: str) -> str:
@@ -82,6 +90,9 @@ class HistoryCell(NamedTuple):
 
 def cell_label(day: Any) -> str:
     """The accessible name of one history cell, e.g. "2026-11-20: 99.8% uptime, operational"."""
+    if day.status is Status.MAINTENANCE and day.uptime is None:
+        # Every check of the day failed during maintenance: planned, so no uptime.
+        return f"{day.date.isoformat()}: maintenance"
     if day.status is Status.NO_DATA or day.uptime is None:
         return f"{day.date.isoformat()}: no data"
     return (
@@ -134,6 +145,7 @@ def _environment() -> Environment:
         history_cells=history_cells,
     )
     env.globals["STATUS_LABELS"] = STATUS_LABELS
+    env.globals["MAINTENANCE_SEVERITY_LABELS"] = MAINTENANCE_SEVERITY_LABELS
     return env
 
 
@@ -152,9 +164,9 @@ class HtmlRenderer(Renderer):
         view = params.get("view", "page")
         asset_url: Callable[[str], str] = params.get("asset_url") or default_asset_url
         common = {"asset_url": asset_url}
-        if view == "not_found":
+        if view in ("not_found", "rate_limited"):
             base = local_path(params.get("base_url") or "/").rstrip("/")
-            markup = _env.get_template("not_found.html").render(home=f"{base}/status", **common)
+            markup = _env.get_template(f"{view}.html").render(home=f"{base}/status", **common)
         elif isinstance(snapshot, IncidentPage):
             markup = _env.get_template("incident.html").render(ip=snapshot, **common)
         elif isinstance(snapshot, PageSnapshot):

@@ -3,6 +3,12 @@
 The shape is documented in docs/status-page.md. Keys keep the documented
 order (dict insertion order) so the bytes are deterministic for a snapshot and
 diffs between two fetches are readable.
+
+Every URL in it (``page.url``, each incident's ``url``) is under the page's own
+origin: ``server.public_base_url``, or the page's ``hostname`` when it has one.
+A maintenance window's ``ends_at`` is its planned end and ``completed_at`` when
+it really ended (earlier when completed early; ``null`` until it is completed,
+and for a cancelled window).
 """
 
 from __future__ import annotations
@@ -57,6 +63,7 @@ def _maintenance(window: Any) -> dict[str, Any]:
         "status": window.status,
         "starts_at": _time(window.starts_at),
         "ends_at": _time(window.ends_at),
+        "completed_at": _time(window.completed_at),
         "components": list(window.components),
     }
 

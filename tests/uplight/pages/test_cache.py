@@ -49,6 +49,7 @@ class FakeSource:
         self.fail = False
         self.title = "Main"
         self.gate: asyncio.Event | None = None
+        self.incident_calls: list[tuple[int, str, int | None]] = []
 
     def resolve(self, slug: str | None = None, host: str | None = None) -> str | None:
         if slug is not None:
@@ -66,8 +67,11 @@ class FakeSource:
             raise RuntimeError("database is locked")
         return snapshot(slug, self.title)
 
-    async def incident_page(self, incident_id: int) -> IncidentPage | None:
+    async def incident_page(
+        self, incident_id: int, slug: str, *, before: int | None = None
+    ) -> IncidentPage | None:
         self.computes += 1
+        self.incident_calls.append((incident_id, slug, before))
         return None
 
 
@@ -230,6 +234,18 @@ async def test_incident_entries_are_cached_and_bounded(cache, source) -> None:
     stats = cache.stats()
     assert stats[INCIDENTS_KEY].hits == 1
     assert set(stats) == {"main", "ops", INCIDENTS_KEY}  # zeros before any page request
+
+
+async def test_incident_entries_are_per_page_and_part(cache, source) -> None:
+    """The same incident reads differently on two pages (issue 10, point 11), and a
+    long timeline is shown a part at a time (point 21): each is its own entry."""
+    await cache.incident(7)  # by no Host: the default page
+    await cache.incident(7, host="ops.example.org")
+    await cache.incident(7, "ops")  # by slug: the same page as by its Host
+    await cache.incident(7, "ops", before=51)
+    await cache.incident(7, "ops", before=51)
+    assert await cache.incident(7, "nope") is None  # no such page: nothing computed
+    assert source.incident_calls == [(7, "main", None), (7, "ops", None), (7, "ops", 51)]
 
 
 class Counting(Renderer):

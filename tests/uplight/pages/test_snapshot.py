@@ -227,7 +227,9 @@ async def test_maintenance_status_follows_the_clock(env) -> None:
         (94, 0, 6, 0, "major_outage", 94.0),  # more than 5 %: major
         (0, 0, 1, 0, "major_outage", 0.0),
         (5, 0, 0, 1, "maintenance", 100.0),  # one check during maintenance marks the day
-        (0, 0, 3, 1, "maintenance", 25.0),  # and dominates the failures
+        # ...and dominates the failures. The rollup counts the check in maintenance,
+        # not that it was up: one of the failures is taken as the planned one.
+        (0, 0, 3, 1, "maintenance", 100 / 3),
     ],
 )
 async def test_history_cell(env, up, degraded, down, flagged, status, uptime) -> None:
@@ -244,6 +246,44 @@ async def test_history_cell(env, up, degraded, down, flagged, status, uptime) ->
     assert cell.status.value == status
     assert cell.uptime == (pytest.approx(uptime) if uptime is not None else None)
     assert cell.checks == up + degraded + down + flagged
+
+
+@pytest.mark.parametrize(
+    ("outside", "in_window", "status", "uptime"),
+    [
+        # (up, down) outside any window, (up, down) during maintenance
+        ((10, 0), (0, 5), "maintenance", 100.0),  # planned failures do not count
+        ((8, 2), (0, 5), "maintenance", 80.0),  # unplanned ones on the same day do
+        ((0, 0), (0, 4), "maintenance", None),  # nothing counted: no uptime, not 100 %
+        ((5, 0), (3, 2), "maintenance", 100.0),
+        ((9, 1), (0, 0), "major_outage", 90.0),  # no maintenance: every failure counts
+        # The rollups count checks in maintenance, not how they went: at most that
+        # many failures are left out, so an up check in the window forgives one.
+        ((0, 3), (1, 0), "maintenance", 100 / 3),
+    ],
+)
+async def test_failures_during_maintenance_do_not_count_against_uptime(
+    env, outside, in_window, status, uptime
+) -> None:
+    """Issue 10, point 17: the day is a maintenance cell, and its failures are planned."""
+    day = NOW - dt.timedelta(days=2)
+    async with env() as e:
+        await e.results("a", [S.UP] * 10, at=day - dt.timedelta(days=1))  # a clean day before
+        up, down = outside
+        await e.results("a", [S.UP] * up + [S.DOWN] * down, at=day)
+        up, down = in_window
+        checks = [S.UP] * up + [S.DOWN] * down
+        await e.results("a", checks, at=day + dt.timedelta(hours=1), in_maintenance=True)
+        snapshot = await e.snapshot()
+    website = snapshot.components[0]
+    cell = website.history[-3]
+    assert cell.date == day.date() and cell.status.value == status
+    assert cell.checks == sum(outside) + sum(in_window)
+    assert cell.uptime == (pytest.approx(uptime) if uptime is not None else None)
+    # The component's uptime is the same rule over every day: here 10 clean checks more.
+    counted = cell.checks - min(outside[1] + in_window[1], sum(in_window))
+    answered = outside[0] + in_window[0]
+    assert website.uptime == pytest.approx((answered + 10) / (counted + 10) * 100)
 
 
 async def test_history_is_exactly_90_utc_days_ending_today(env) -> None:
@@ -337,11 +377,44 @@ async def test_groups_and_order(env) -> None:
     ]
     assert [g for g, _ in main.groups()] == ["Beta", "Zulu", None]
     assert main.components[0].description == "The first"
-    # Equal sort_order: groups by name, members by name.
+    # Equal sort_order: the config's order, for groups and for their members.
     assert [(c.group, c.name) for c in other.components] == [
-        ("Alpha", "Gateway"),
-        ("Zulu", "Apex"),
         ("Zulu", "Storage"),
+        ("Zulu", "Apex"),
+        ("Alpha", "Gateway"),
+    ]
+
+
+UNORDERED = """
+[[pages]]
+slug = "main"
+title = "Main"
+[[pages.components]]
+monitor = "c"
+public_name = "Zebra"
+[[pages.components]]
+monitor = "a"
+public_name = "Mango"
+public_group = "Yard"
+[[pages.components]]
+monitor = "off"
+public_name = "Apple"
+[[pages.components]]
+monitor = "b"
+public_name = "Banana"
+public_group = "Barn"
+"""
+
+
+async def test_without_sort_order_components_keep_the_config_order(env) -> None:
+    """Issue 10, point 20: no sort_order anywhere is the config's order, not the names'."""
+    async with env(UNORDERED) as e:
+        snapshot = await e.snapshot()
+    assert [(c.group, c.name) for c in snapshot.components] == [
+        ("Yard", "Mango"),  # groups in the order they first appear
+        ("Barn", "Banana"),
+        (None, "Zebra"),  # ungrouped last, in config order
+        (None, "Apple"),
     ]
 
 
@@ -350,7 +423,7 @@ async def test_one_monitor_on_two_pages_under_two_names(env) -> None:
         await e.results("b", DOWN)
         incident_id = await e.incident("b", started=NOW - dt.timedelta(hours=1), name="Beta box")
         main, other = await e.snapshot("main"), await e.snapshot("other")
-    on_main, on_other = main.components[2], other.components[0]
+    on_main, on_other = main.components[2], other.components[2]
     assert (on_main.name, on_other.name) == ("Zulu one", "Gateway")
     assert on_main.id != on_other.id  # a public id is per page and monitor
     # The automatic title uses each page's public name, never the monitor's own.
@@ -420,7 +493,7 @@ async def test_incidents_active_and_recent(env) -> None:
                 active, phase=phase, message=message, created_by="secret-token-name"
             )
         snapshot = await e.snapshot()
-        incident_page = await e.service.incident_page(old)
+        incident_page = await e.service.incident_page(old, "main")
     assert [i.id for i in snapshot.active_incidents] == [active]
     assert [i.id for i in snapshot.recent_incidents] == [newer, recent]  # newest first
     first = snapshot.active_incidents[0]
@@ -436,28 +509,131 @@ async def test_incidents_active_and_recent(env) -> None:
     assert incident_page is not None and incident_page.incident.id == old
 
 
-async def test_incident_page(env) -> None:
+async def test_incident_page_is_built_for_the_page_it_is_reached_on(env) -> None:
+    """Issue 10, point 11: the page's own names and links; not there, not shown."""
     pages = ORDERED.replace(
         'slug = "other"\ntitle = "Other"', 'slug = "other"\ntitle = "Other"\ndefault = true'
     )
     async with env(pages) as e:
         on_both = await e.incident("b", started=NOW - dt.timedelta(hours=1))
         only_main = await e.incident("off", started=NOW - dt.timedelta(hours=1))
-        got = await e.service.incident_page(on_both)
-        main_only = await e.service.incident_page(only_main)
-        missing = await e.service.incident_page(10_000)
-    assert got is not None and main_only is not None and missing is None
-    # On both pages: built on the default page, with that page's name.
-    assert (got.page_slug, got.incident.title) == ("other", "Gateway is down")
-    assert got.page_url == "http://127.0.0.1:8080/status"
-    assert (main_only.page_slug, main_only.incident.title) == ("main", "Beta one is down")
-    assert main_only.page_url == "http://127.0.0.1:8080/status/pages/main"
+        on_other = await e.service.incident_page(on_both, "other")
+        on_main = await e.service.incident_page(on_both, "main")
+        main_only = await e.service.incident_page(only_main, "main")
+        not_there = await e.service.incident_page(only_main, "other")
+        missing = await e.service.incident_page(10_000, "main")
+        no_page = await e.service.incident_page(on_both, "nope")
+        homes = [await e.service.incident_home(i) for i in (on_both, only_main, 10_000)]
+    assert on_other is not None and on_main is not None and main_only is not None
+    assert not_there is None and missing is None and no_page is None
+    # The same incident on two pages: each page's title, name and links.
+    assert (on_other.page_slug, on_other.page_title) == ("other", "Other")
+    assert on_other.incident.title == "Gateway is down"
+    assert on_other.incident.components == ("Gateway",)
+    assert on_other.page_url == "http://127.0.0.1:8080/status"  # the default page
+    assert on_other.incident.permalink == f"http://127.0.0.1:8080/status/incidents/{on_both}"
+    assert (on_main.page_slug, on_main.page_title) == ("main", "Main")
+    assert (on_main.incident.title, on_main.incident.components) == (
+        "Zulu one is down",
+        ("Zulu one",),
+    )
+    assert on_main.page_url == "http://127.0.0.1:8080/status/pages/main"
+    assert on_main.incident.permalink == (
+        f"http://127.0.0.1:8080/status/pages/main/incidents/{on_both}"
+    )
+    assert main_only.incident.title == "Beta one is down"
+    # Where a permalink's page cannot be told: the default page first.
+    assert homes == ["other", "main", None]
+
+
+HOSTED = """
+[server]
+public_base_url = "http://127.0.0.1:8080/up/"
+[[pages]]
+slug = "main"
+title = "Main"
+[[pages.components]]
+monitor = "a"
+public_name = "Public API"
+[[pages]]
+slug = "ops"
+title = "Ops"
+hostname = "Ops.Example.test"
+[[pages.components]]
+monitor = "a"
+public_name = "Renamed API"
+"""
+
+
+async def test_a_page_with_a_hostname_links_to_its_own_origin(env) -> None:
+    """Issue 10, point 11: the JSON and RSS of a page link to that page's origin."""
+    async with env(HOSTED) as e:
+        incident_id = await e.tripped("a")
+        main, ops = await e.snapshot("main"), await e.snapshot("ops")
+        permalink = await e.service.incident_page(incident_id, "ops")
+    assert (main.base_url, main.page_url) == (
+        "http://127.0.0.1:8080/up",
+        "http://127.0.0.1:8080/up/status",
+    )
+    # The same server by another name: the base URL's scheme, port and path.
+    assert (ops.base_url, ops.page_url) == (
+        "http://ops.example.test:8080/up",
+        "http://ops.example.test:8080/up/status",
+    )
+    (incident,) = ops.active_incidents
+    assert incident.permalink == f"http://ops.example.test:8080/up/status/incidents/{incident_id}"
+    assert incident.title == "Renamed API is down"
+    assert main.active_incidents[0].permalink == (
+        f"http://127.0.0.1:8080/up/status/incidents/{incident_id}"
+    )
+    assert permalink is not None and permalink.page_url == ops.page_url
+    assert permalink.incident.permalink == incident.permalink
+
+
+async def test_a_long_timeline_is_shown_a_part_at_a_time(env) -> None:
+    """Issue 10, point 21: the newest PERMALINK_UPDATES, then ?before=<n> for older ones."""
+    async with env() as e:
+        incident_id = await e.tripped("a")
+        operator = IncidentService(e.store, clock=e.clock)
+        for n in range(1, 121):
+            await operator.add_update(
+                incident_id, phase="monitoring", message=f"update {n}", created_by="ops"
+            )
+        newest = await e.service.incident_page(incident_id, "main")
+        middle = await e.service.incident_page(incident_id, "main", before=71)
+        oldest = await e.service.incident_page(incident_id, "main", before=21)
+        edge = await e.service.incident_page(incident_id, "main", before=120)
+        out_of_range = [
+            await e.service.incident_page(incident_id, "main", before=b) for b in (0, 1, 121)
+        ]
+        snapshot = await e.snapshot()
+    link = f"https://status.example.org/status/incidents/{incident_id}"
+
+    def numbers(page: object) -> list[int]:
+        return [int(u.message.split()[1]) for u in page.incident.updates]  # type: ignore[attr-defined]
+
+    assert newest is not None and middle is not None and oldest is not None and edge is not None
+    assert numbers(newest) == list(range(120, 70, -1))
+    assert (newest.update_count, newest.newest_shown) == (120, 120)
+    assert (newest.older_url, newest.newer_url) == (f"{link}?before=71", None)
+    assert numbers(middle) == list(range(70, 20, -1))
+    assert (middle.older_url, middle.newer_url) == (f"{link}?before=21", link)
+    assert numbers(oldest) == list(range(20, 0, -1))
+    assert (oldest.older_url, oldest.newer_url) == (None, f"{link}?before=71")
+    assert numbers(edge) == list(range(119, 69, -1))
+    assert (edge.older_url, edge.newer_url) == (f"{link}?before=70", link)
+    assert out_of_range == [None, None, None]
+    # The latest update is the incident's, whichever part is shown.
+    assert oldest.incident.latest_update == newest.incident.updates[0]
+    # The page itself keeps the whole timeline (for renderers that want it).
+    assert len(snapshot.active_incidents[0].updates) == 120
 
 
 async def test_incident_of_a_monitor_on_no_page_has_no_permalink(env) -> None:
     async with env() as e:
         hidden = await e.incident("off", started=NOW - dt.timedelta(hours=1))
-        assert await e.service.incident_page(hidden) is None
+        assert await e.service.incident_page(hidden, "main") is None
+        assert await e.service.incident_home(hidden) is None
         assert not (await e.snapshot()).active_incidents
 
 
@@ -486,6 +662,30 @@ async def test_maintenance_on_the_page(env) -> None:
     assert snapshot.status is Status.MAINTENANCE
     assert snapshot.components[0].status is Status.MAINTENANCE
     assert "Elsewhere" not in repr(snapshot)
+
+
+async def test_a_window_completed_early_says_when_it_really_ended(env) -> None:
+    """Issue 10, point 13: ``completed_at``, not the planned end, once it is over."""
+    async with env() as e:
+        early = await e.window(("a",), NOW - dt.timedelta(minutes=11), hours=0.5, title="Early")
+        on_time = await e.window(("b",), NOW - dt.timedelta(hours=3), hours=1, title="On time")
+        lagging = await e.window(("c",), NOW - dt.timedelta(hours=2), hours=1.5, title="Lag")
+        e.clock.set(NOW - dt.timedelta(minutes=1))
+        await e.maintenance.complete(early)  # the work finished 19 minutes before the plan
+        running = await e.window(("a",), NOW - dt.timedelta(minutes=5), title="Running")
+        cancelled = await e.window(("b",), NOW + dt.timedelta(days=1), title="Off")
+        await e.maintenance.cancel(cancelled)
+        e.clock.set(NOW)
+        snapshot = await e.snapshot()
+    ended = {w.id: (w.status, w.completed_at) for w in snapshot.recent_maintenance}
+    windows = {w.id: w for w in snapshot.recent_maintenance}
+    assert ended[early] == ("completed", NOW - dt.timedelta(minutes=1))
+    assert windows[early].ends_at == NOW + dt.timedelta(minutes=19)  # the plan stays
+    assert ended[on_time] == ("completed", NOW - dt.timedelta(hours=2))
+    # Past its end by the clock, though the stored status may not have caught up.
+    assert ended[lagging] == ("completed", NOW - dt.timedelta(minutes=30))
+    assert ended[running] == ("active", None)
+    assert ended[cancelled] == ("cancelled", None)
 
 
 async def test_recent_maintenance_is_the_50_newest(env) -> None:
@@ -539,7 +739,7 @@ async def test_no_secret_reaches_the_snapshot(env) -> None:
         await e.incident("a", started=NOW - dt.timedelta(hours=1))
         await e.window(("b",), NOW - dt.timedelta(minutes=5))
         snapshot = await e.snapshot()
-        incident_page = await e.service.incident_page(snapshot.active_incidents[0].id)
+        incident_page = await e.service.incident_page(snapshot.active_incidents[0].id, "main")
     text = repr((snapshot, incident_page))
     assert CANARY not in text
     for name in ("Alpha box", "Beta box", "Gamma box", "127.0.0.1:9"):

@@ -130,6 +130,8 @@ async def test_fast_answers_are_identical_to_quart_answers(api_factory) -> None:
             ("/status/pages/other", b""),
             ("/status/pages/other/fragment", b""),
             (f"/status/incidents/{incident_id}", b""),
+            (f"/status/incidents/{incident_id}", b"utm_source=feed"),
+            (f"/status/pages/main/incidents/{incident_id}", b""),
             ("/api/public/v1/status.json", b""),
             ("/api/public/v1/status.json", b"page=other"),
             ("/api/public/v1/incidents.rss", b""),
@@ -147,7 +149,8 @@ async def test_fast_answers_are_identical_to_quart_answers(api_factory) -> None:
         for path, query in requests:
             plain = None
             for variant in variants:
-                if b"component" in query and "Host" in variant.get("headers", {}):
+                on_main_only = b"component" in query or "/incidents/" in path
+                if on_main_only and "Host" in variant.get("headers", {}):
                     continue  # that component is on the default page, not the other one
                 by_quart, by_fast = await both_ways(api.app, path, query=query, **variant)
                 assert by_quart == by_fast, (path, query, variant)
@@ -203,6 +206,18 @@ async def test_the_rate_limit_is_shared_and_identical(api_factory) -> None:
         assert json.loads(by_fast.body)["error"]["code"] == "RATE_LIMITED"
         head = await call(api.app, "/status", method="HEAD")
         assert head.status == 429 and head.body == b""
+        # A browser on an HTML route gets the HTML 429 page, by both paths alike.
+        browser = {"Accept": "text/html,*/*;q=0.8"}
+        fast.enabled = False
+        by_quart = await call(api.app, "/status", headers=browser)
+        fast.enabled = True
+        by_fast = await call(api.app, "/status", headers=browser)
+        assert by_quart == by_fast
+        assert by_fast.status == 429
+        assert by_fast.header("Content-Type") == "text/html; charset=utf-8"
+        assert b"Too many requests" in by_fast.body and by_fast.header("Retry-After") == "60"
+        json_route = await call(api.app, "/api/public/v1/status.json", headers=browser)
+        assert json_route.header("Content-Type") == "application/json"
         # Another client is not affected.
         other = await call(api.app, "/status", client=("192.0.2.99", 1))
         assert other.status == 200
@@ -240,6 +255,12 @@ async def test_what_the_fast_path_leaves_to_quart(api_factory) -> None:
             assert fast.stats.served == served, (method, path, query)
 
         assert match("/status/pages/a/b", b"") is None
+        # Permalinks on a page, and the part of a timeline: both served here.
+        on_page = match("/status/pages/ops/incidents/12", b"before=51&utm_source=x")
+        assert on_page is not None and (on_page.slug, on_page.incident_id) == ("ops", 12)
+        assert on_page.before == 51
+        for query in (b"before=x", b"before=0", b"before=1&before=2"):
+            assert match("/status/incidents/12", query) is None  # Quart's 404
         assert match("/api/public/v1/badge.svg", b"component=%C3%A9") is not None
         assert match("/api/public/v1/badge.svg", "component=é".encode()) is None
 

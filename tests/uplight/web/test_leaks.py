@@ -147,6 +147,12 @@ async def seed(api: Any) -> int:
         {"phase": "investigating", "message": "We are looking into it."},
     )
     assert status == 201
+    status, _ = await api.call(
+        "POST",
+        f"/api/v1/incidents/{incident_id}/updates",
+        {"phase": "identified", "message": "A faulty switch port."},
+    )
+    assert status == 201
     api.runtime.page_cache.invalidate()
     return incident_id
 
@@ -187,6 +193,9 @@ async def test_no_canary_reaches_any_public_response(api_factory) -> None:
             "/status/pages/second",
             "/status/pages/second/fragment",
             f"/status/incidents/{incident_id}",
+            f"/status/pages/second/incidents/{incident_id}",  # under that page's name
+            f"/status/incidents/{incident_id}?before=2",  # the older part of its timeline
+            "/",  # a redirect to /status
             "/api/public/v1/status.json",
             "/api/public/v1/status.json?page=second",
             "/api/public/v1/incidents.rss",
@@ -198,6 +207,8 @@ async def test_no_canary_reaches_any_public_response(api_factory) -> None:
             # errors
             "/status/pages/nope",
             "/status/incidents/999999",
+            f"/status/pages/cold/incidents/{incident_id}",  # a page that does not show it
+            f"/status/incidents/{incident_id}?before=x",
             "/api/public/v1/badge.svg?component=canary-id-web",
             "/api/public/v1/badge.svg?style=plastic",
             "/api/public/v1/status.json?page=nope",
@@ -219,6 +230,8 @@ async def test_no_canary_reaches_any_public_response(api_factory) -> None:
             if response.status_code == 429:
                 break
         assert response.status_code == 429
+        page, _ = await fetch("/status", Accept=BROWSER)  # the HTML 429 page
+        assert page.status_code == 429 and page.headers["Content-Type"].startswith("text/html")
 
         # 503: a cold compute failure whose exception names secrets.
         async def broken(slug: str) -> Any:
@@ -235,7 +248,7 @@ async def test_no_canary_reaches_any_public_response(api_factory) -> None:
             assert cold.status_code == 503
 
         statuses = {text.split("\n", 1)[0] for text in seen.values()}
-        assert {"200", "304", "400", "404", "422", "429", "503"} - statuses <= {"304"}
+        assert {"200", "302", "304", "400", "404", "422", "429", "503"} - statuses <= {"304"}
         assert len(seen) > 100
         for where, text in seen.items():
             for canary in CANARIES:

@@ -8,7 +8,7 @@ import json
 import re
 from typing import Any
 
-from uplight.incidents.store import insert_incident
+from uplight.incidents.store import insert_incident, insert_update
 from uplight.models import CheckResult, ResultRecord
 from uplight.web.security import CONTENT_SECURITY_POLICY
 
@@ -423,3 +423,237 @@ async def test_cache_ttl_zero_still_serves(api_factory) -> None:
         await api.runtime.store.flush()
         second = await fetch(api, "/status")
         assert second.headers["ETag"] != first.headers["ETag"]  # no cache: a new snapshot
+
+
+# -- issue 10: the public page tells the truth ---------------------------------------
+
+PER_PAGE = """
+[public.rate_limit]
+enabled = false
+[[monitors]]
+id = "vpn"
+name = "VPN gateway"
+type = "http"
+url = "http://127.0.0.1:9/"
+interval = "1h"
+timeout = "1s"
+[[pages.components]]
+monitor = "db"
+public_name = "Public API"
+[[pages]]
+slug = "ops"
+title = "Ops"
+hostname = "ops.example.test"
+[[pages.components]]
+monitor = "db"
+public_name = "Renamed API"
+[[pages.components]]
+monitor = "vpn"
+public_name = "VPN"
+[[pages]]
+slug = "family"
+title = "Family"
+[[pages.components]]
+monitor = "vpn"
+public_name = "Home VPN"
+"""
+OPS = "ops.example.test"
+
+
+def html_title(body: bytes) -> str:
+    found = re.search(r"<title>(.*?)</title>", body.decode())
+    assert found, body[:300]
+    return found.group(1)
+
+
+async def test_a_permalink_renders_under_the_page_it_is_reached_from(api_factory) -> None:
+    """Point 11: by Host or by a path under the page's slug, with that page's names."""
+    async with api_factory(PER_PAGE) as api:
+        await seed(api)
+        shared = await open_incident(api, "db")  # on the default page and on ops
+        default_only = await open_incident(api, "web")
+        vpn = await open_incident(api, "vpn")  # on ops and family, not the default page
+
+        default = await fetch(api, f"/status/incidents/{shared}", Accept=BROWSER)
+        assert html_title(default.body) == "Public API is down · Main"
+        by_host = await fetch(api, f"/status/incidents/{shared}", Host=OPS, Accept=BROWSER)
+        by_slug = await fetch(api, f"/status/pages/ops/incidents/{shared}", Accept=BROWSER)
+        for response in (by_host, by_slug):
+            assert response.status_code == 200
+            text = response.body.decode()
+            assert html_title(response.body) == "Renamed API is down · Ops"
+            assert "Affected</dt><dd>Renamed API</dd>" in text
+            assert "Public API" not in text and "Main" not in text
+        family = await fetch(api, f"/status/pages/family/incidents/{vpn}", Accept=BROWSER)
+        assert html_title(family.body) == "Home VPN is down · Family"
+
+        # Not on that page: 404 there, however it is reached (and the HTML 404 page).
+        for path, host in (
+            (f"/status/incidents/{default_only}", OPS),
+            (f"/status/pages/ops/incidents/{default_only}", "localhost"),
+            (f"/status/pages/family/incidents/{shared}", "localhost"),
+            (f"/status/pages/nope/incidents/{shared}", "localhost"),
+        ):
+            missing = await fetch(api, path, Host=host, Accept=BROWSER)
+            assert missing.status_code == 404, (path, host)
+            assert b"Not found" in missing.body and b"Public API" not in missing.body
+            as_json = await fetch(api, path, Host=host)
+            assert as_json.status_code == 404 and b'"NOT_FOUND"' in as_json.body
+
+        # A link to the default host for an incident the default page does not show (a
+        # notification's, an old feed's) goes to the first page that shows it.
+        moved = await fetch(api, f"/status/incidents/{vpn}")
+        assert moved.status_code == 302
+        assert moved.headers["Location"] == f"/status/pages/ops/incidents/{vpn}"
+        assert moved.headers["Cache-Control"] == "no-store"
+
+
+async def test_a_pages_json_and_rss_link_to_its_own_origin(api_factory) -> None:
+    """Point 11: the page with a hostname links to that hostname, the others to the base."""
+    async with api_factory(PER_PAGE) as api:
+        await seed(api)
+        shared = await open_incident(api, "db")
+        base = api.runtime.config.server.public_base_url
+        port = base.rsplit(":", 1)[1]
+        ops_origin = f"http://{OPS}:{port}"
+        for headers, query in (({"Host": OPS}, ""), ({}, "?page=ops")):
+            document = json.loads(
+                (await fetch(api, f"/api/public/v1/status.json{query}", **headers)).body
+            )
+            assert document["page"]["url"] == f"{ops_origin}/status"
+            (incident,) = document["incidents"]["active"]
+            assert incident["url"] == f"{ops_origin}/status/incidents/{shared}"
+            assert incident["title"] == "Renamed API is down"
+            rss = (await fetch(api, f"/api/public/v1/incidents.rss{query}", **headers)).body
+            assert f"<link>{ops_origin}/status</link>".encode() in rss
+            assert (
+                f'<guid isPermaLink="true">{ops_origin}/status/incidents/{shared}'.encode() in rss
+            )
+            assert f'href="{ops_origin}/api/public/v1/incidents.rss?page=ops"'.encode() in rss
+            assert base.encode() not in rss
+        family = json.loads((await fetch(api, "/api/public/v1/status.json?page=family")).body)
+        assert family["page"]["url"] == f"{base}/status/pages/family"
+        main = json.loads((await fetch(api, "/api/public/v1/status.json")).body)
+        assert main["incidents"]["active"][0]["url"] == f"{base}/status/incidents/{shared}"
+        # Following a family page's permalink shows the incident on the family page.
+        vpn = await open_incident(api, "vpn")
+        family = json.loads((await fetch(api, "/api/public/v1/status.json?page=family")).body)
+        link = family["incidents"]["active"][0]["url"]
+        assert link == f"{base}/status/pages/family/incidents/{vpn}"
+        page = await fetch(api, link.removeprefix(base), Accept=BROWSER)
+        assert html_title(page.body) == "Home VPN is down · Family"
+
+
+async def test_the_permalink_back_link_names_the_page_once(api_factory) -> None:
+    """Point 12: "← Example status", not "← Example status status"."""
+    titled = PAGES.replace(
+        'slug = "other"\ntitle = "Other page"', 'slug = "other"\ntitle = "Example status"'
+    )
+    async with api_factory(titled + UNLIMITED) as api:
+        await seed(api)
+        incident_id = await open_incident(api, "db")
+        page = await fetch(api, f"/status/pages/other/incidents/{incident_id}", Accept=BROWSER)
+        back = re.search(r'<p class="back"><a href="([^"]+)">(.*?)</a></p>', page.body.decode())
+        assert back and back.groups() == ("/status", "← Example status")
+
+
+async def test_a_rate_limited_browser_gets_an_html_page(api_factory) -> None:
+    """Point 18: HTML routes answer a browser's 429 with a page, JSON routes with JSON."""
+    async with api_factory("[public.rate_limit]\nrequests_per_minute = 1\nburst = 1\n") as api:
+
+        async def hit(path: str, peer: str, **headers: str) -> Any:
+            response = await api.client.open(
+                path, headers=headers, scope_base={"client": (peer, 40000)}
+            )
+            response.body = await response.get_data()
+            return response
+
+        for n, path in enumerate(
+            ("/status", "/status/fragment", "/status/pages/main", "/status/incidents/1", "/")
+        ):
+            peer = f"192.0.2.{n + 1}"
+            await hit(path, peer)  # the one token
+            page = await hit(path, peer, Accept=BROWSER)
+            assert page.status_code == 429, path
+            assert page.headers["Content-Type"] == "text/html; charset=utf-8"
+            assert page.headers["Retry-After"] == "60"
+            assert page.headers["Vary"] == "Accept"
+            assert b"Too many requests" in page.body and b"<html" in page.body
+            assert_public_headers(page, cached=False)
+            curl = await hit(path, peer, Accept="*/*")
+            assert curl.status_code == 429
+            assert (await curl.get_json())["error"]["code"] == "RATE_LIMITED"
+        # A JSON route keeps the envelope, whatever the browser accepts.
+        await hit("/api/public/v1/status.json", "192.0.2.50")
+        limited = await hit("/api/public/v1/status.json", "192.0.2.50", Accept=BROWSER)
+        assert limited.status_code == 429
+        assert limited.headers["Content-Type"] == "application/json"
+        assert (await limited.get_json())["error"]["code"] == "RATE_LIMITED"
+
+
+async def test_the_root_redirects_to_the_status_page(api_factory) -> None:
+    """Point 19: / → /status, which the Host resolves to its page."""
+    async with api_factory(PAGES + UNLIMITED) as api:
+        await seed(api)
+        for host, name in (("localhost", b"Website"), ("status.other.test", b"Other store")):
+            for method in ("GET", "HEAD"):
+                root = await fetch(api, "/", method=method, Host=host)
+                assert root.status_code == 302, (host, method)
+                assert root.headers["Location"] == "/status"
+            page = await fetch(api, root.headers["Location"], Host=host)
+            assert page.status_code == 200 and name in page.body
+
+
+async def test_a_long_timeline_is_paged(api_factory) -> None:
+    """Point 21: 3,000 updates render the newest 50, with links to page back."""
+    async with api_factory(PAGES + UNLIMITED) as api:
+        await seed(api)
+        incident_id = await open_incident(api)
+        at = api.clock.now()
+
+        async def write(db: Any) -> None:
+            for n in range(1, 3001):
+                await insert_update(
+                    db,
+                    incident_id,
+                    phase="monitoring",
+                    message=f"Still watching the queue drain ({n}). " + "x" * 200,
+                    created_by="ops",
+                    at=at + dt.timedelta(seconds=n),
+                )
+
+        await api.runtime.store.write(write)
+        api.runtime.page_cache.invalidate()
+        path = f"/status/incidents/{incident_id}"
+        newest = await fetch(api, path, Accept=BROWSER)
+        text = newest.body.decode()
+        assert newest.status_code == 200
+        assert len(newest.body) < 40_000  # 780 KB before
+        assert text.count('class="timeline-entry') == 50
+        assert "(3000)" in text and "(2951)" in text and "(2950)" not in text
+        assert f'href="{path}?before=2951" rel="next">Older updates' in text
+
+        older = (await fetch(api, f"{path}?before=2951", Accept=BROWSER)).body.decode()
+        assert "(2950)" in older and "(2901)" in older and "(2951)" not in older
+        assert "Updates 2901\u20132950 of 3000" in older
+        assert f'href="{path}" rel="prev">' in older
+        oldest = (await fetch(api, f"{path}?before=2", Accept=BROWSER)).body.decode()
+        assert oldest.count('class="timeline-entry') == 1 and "Older updates" not in oldest
+
+        # Validated: one canonical number naming a part of this timeline, else 404.
+        for query in (
+            "before=0",
+            "before=1",
+            "before=3001",
+            "before=x",
+            "before=02",
+            "before=-5",
+            "before=2951&before=2901",
+            "before=99999999999999999999",
+        ):
+            bad = await fetch(api, f"{path}?{query}", Accept=BROWSER)
+            assert bad.status_code == 404, query
+            assert bad.headers["Content-Type"].startswith("text/html")
+        # Other parameters are ignored, as on every HTML route.
+        tracked = await fetch(api, f"{path}?utm_source=feed", Accept=BROWSER)
+        assert tracked.status_code == 200 and tracked.body == newest.body

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import hashlib
 import re
 
@@ -14,6 +15,7 @@ from snapshots import (
     history,
     incident,
     incident_page,
+    maintenance,
     page_snapshot,
     parse_html,
     update,
@@ -254,8 +256,45 @@ def test_incident_page_has_the_full_timeline() -> None:
         assert text in facts
     assert "Outgoing mail queued." in markup
     back = find_all(elements, "p", "back")[0]
-    assert back.text.strip() == "← Example Homelab status"
+    # Issue 10, point 12: the page's title as it is, not "… status status".
+    assert back.text.strip() == "← Example Homelab"
     assert 'href="/status"' in markup
+    assert "Older updates" not in markup and "Newer updates" not in markup  # one part only
+
+
+@pytest.mark.parametrize("title", ["Example status", "Homelab"])
+def test_the_permalink_back_link_names_the_page_once(title: str) -> None:
+    page = dataclasses.replace(incident_page(), page_title=title)
+    back = find_all(parse_html(render(page)), "p", "back")[0]
+    assert back.text.strip() == f"← {title}"
+
+
+def test_a_long_timeline_links_to_its_older_and_newer_parts() -> None:
+    """Issue 10, point 21: the part shown, where it sits, and links around it."""
+    link = f"{BASE_URL}/status/incidents/12"
+    updates = tuple(update("monitoring", f"update {n}", 100 - n) for n in range(70, 20, -1))
+    view = dataclasses.replace(incident_page().incident, updates=updates, latest_update=updates[0])
+    page = dataclasses.replace(
+        incident_page(view),
+        update_count=3000,
+        newest_shown=70,
+        older_url=f"{link}?before=21",
+        newer_url=f"{link}?before=121",
+    )
+    markup = render(page)
+    elements = parse_html(markup)
+    assert len(find_all(elements, "li", "timeline-entry")) == 50
+    assert (
+        "Updates 21\u201370 of 3000, newest first."
+        in find_all(elements, "p", "timeline-range")[0].text
+    )
+    pagers = find_all(elements, "nav", "pager")
+    assert len(pagers) == 2  # above and below the updates
+    hrefs = [e.attrs["href"] for e in find_all(elements, "a") if e.attrs.get("rel")]
+    # In-page links are paths: they stay on the origin the visitor is on.
+    assert hrefs == ["/status/incidents/12?before=121", "/status/incidents/12?before=21"] * 2
+    newest = dataclasses.replace(page, newer_url=None, newest_shown=3000)
+    assert "Newer updates" not in render(newest) and "Older updates" in render(newest)
 
 
 def test_incident_page_without_updates() -> None:
@@ -291,9 +330,66 @@ def test_output_is_deterministic() -> None:
     assert RENDERER.render(snap) == RENDERER.render(dataclasses.replace(snap))
 
 
+def test_rate_limited_view_is_a_page_linking_home() -> None:
+    """Issue 10, point 18: what a browser gets with a 429 on an HTML route."""
+    markup = render(None, view="rate_limited", base_url="https://example.org/uplight/")
+    elements = parse_html(markup)
+    assert find_all(elements, "h1")[0].text == "Too many requests"
+    assert "Wait a few seconds, then reload." in markup
+    assert [e.attrs["href"] for e in find_all(elements, "a")][-1] == "/uplight/status"
+    assert "<script>" not in markup and "style=" not in markup
+
+
+def test_maintenance_shows_its_severity_as_text() -> None:
+    """Issue 10, point 16: the severity in words, as incidents show theirs."""
+    windows = tuple(
+        maintenance(n, f"W{n}", severity=severity)
+        for n, severity in enumerate(("info", "warning", "critical"))
+    )
+    snap = page_snapshot(
+        active_incidents=(),
+        recent_incidents=(),
+        active_maintenance=(),
+        upcoming_maintenance=windows,
+        recent_maintenance=(),
+    )
+    elements = parse_html(render(snap, view="fragment"))
+    items = find_all(elements, "article", "maintenance")
+    words = [e.text for e in find_all(elements, "span", "severity")]
+    assert words == ["Informational", "Warning", "Critical"]
+    for item, window, word in zip(items, windows, words, strict=True):
+        assert f"severity-{window.severity}" in item.classes  # the colour stays
+        assert f"Scheduled · {word} · " in item.text
+
+
+def test_a_window_completed_early_shows_when_it_ended() -> None:
+    """Issue 10, point 13: the real end on the page, the plan beside it."""
+    planned = maintenance(7, "Disk swap", status="completed", starts_in_hours=-2, hours=1)
+    early = dataclasses.replace(planned, completed_at=planned.starts_at + dt.timedelta(minutes=11))
+    on_time = dataclasses.replace(planned, id=8, completed_at=planned.ends_at)
+    snap = page_snapshot(
+        active_maintenance=(), upcoming_maintenance=(), recent_maintenance=(early, on_time)
+    )
+    items = find_all(parse_html(render(snap)), "article", "maintenance")
+    early_text, on_time_text = (" ".join(i.text.split()) for i in items)
+    assert "2026-11-20 08:00 UTC \u2013 2026-11-20 08:11 UTC" in early_text
+    assert "ended early; planned until 2026-11-20 09:00 UTC" in early_text
+    assert "2026-11-20 08:00 UTC \u2013 2026-11-20 09:00 UTC" in on_time_text
+    assert "ended early" not in on_time_text
+
+
 def test_maintenance_cell_label_reads_as_maintenance() -> None:
     cells = history(overrides={89: Status.MAINTENANCE})
     snap = page_snapshot(components=(component("m", "Mail", cells=cells),))
     elements = parse_html(render(snap))
     last = find_all(elements, "span", "cell")[-1]
     assert last.attrs["aria-label"] == "2026-11-20: 97.9% uptime, maintenance"
+
+
+def test_a_maintenance_day_with_nothing_counted_reads_as_maintenance() -> None:
+    """Every check of the day failed during maintenance (point 17): no uptime to show."""
+    cells = history(overrides={89: Status.MAINTENANCE})
+    cells = (*cells[:-1], dataclasses.replace(cells[-1], uptime=None))
+    snap = page_snapshot(components=(component("m", "Mail", cells=cells),))
+    last = find_all(parse_html(render(snap)), "span", "cell")[-1]
+    assert last.attrs["aria-label"] == "2026-11-20: maintenance"

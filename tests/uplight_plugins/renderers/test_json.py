@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import json
 import re
 
 from snapshots import NOW, component, history, page_snapshot
 
-from uplight import BANNER_LABELS, HISTORY_DAYS, Status
+from uplight import BANNER_LABELS, HISTORY_DAYS, Status, isoformat_z
 from uplight_plugins.renderers.json import JsonRenderer
 
 RENDERER = JsonRenderer()
@@ -34,6 +35,7 @@ MAINTENANCE_KEYS = [
     "status",
     "starts_at",
     "ends_at",
+    "completed_at",
     "components",
 ]
 
@@ -130,6 +132,19 @@ def test_incidents_and_maintenance_entries() -> None:
         "completed",
         "cancelled",
     ]
+
+
+def test_a_window_completed_early_publishes_when_it_ended() -> None:
+    """Issue 10, point 13: ``ends_at`` is the plan, ``completed_at`` the real end."""
+    snap = page_snapshot()
+    window = snap.recent_maintenance[2]
+    early = dataclasses.replace(window, completed_at=window.ends_at - dt.timedelta(minutes=11))
+    doc = document(recent_maintenance=(snap.recent_maintenance[0], early))
+    scheduled, completed = doc["maintenance"]["recent"]
+    assert scheduled["completed_at"] is None
+    assert completed["status"] == "completed"
+    assert completed["ends_at"] == isoformat_z(window.ends_at)
+    assert completed["completed_at"] == isoformat_z(window.ends_at - dt.timedelta(minutes=11))
 
 
 def test_incident_without_updates_has_null_latest_update() -> None:
