@@ -13,6 +13,7 @@ through the fragment refresh, without a reload.
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import os
 import shutil
 import socket
@@ -20,10 +21,10 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from helpers import free_port
@@ -32,8 +33,13 @@ from hypercorn.config import Config as HypercornConfig
 from servers import HttpServer, Route
 
 from uplight.config import Config
+from uplight.incidents.store import active_incidents, insert_update
+from uplight.maintenance.models import WindowFields
 from uplight.plugins import PluginRegistry
 from uplight.web import create_app
+from uplight.web.context import EXTENSION
+
+T = TypeVar("T")
 
 REPO = Path(__file__).parents[3]
 OUTPUT = REPO / "test-output"  # gitignored: screenshots for humans to look at
@@ -219,6 +225,16 @@ def wait_for_port(port: int, server: AppServer, timeout: float = 10.0) -> None:
 class Site:
     base_url: str
     upstream: HttpServer
+    server: AppServer
+
+    def run(self, coroutine: Coroutine[Any, Any, T]) -> T:
+        """Await ``coroutine`` on the app's own event loop (its store lives there)."""
+        assert self.server.loop is not None
+        return asyncio.run_coroutine_threadsafe(coroutine, self.server.loop).result(10)
+
+    @property
+    def runtime(self) -> Any:
+        return self.server.app.extensions[EXTENSION]
 
 
 @pytest.fixture
@@ -231,7 +247,7 @@ def site(make_config: Callable[[str], Config], registry: PluginRegistry) -> Iter
         server.start()
         try:
             wait_for_port(port, server)
-            yield Site(f"http://127.0.0.1:{port}", upstream)
+            yield Site(f"http://127.0.0.1:{port}", upstream, server)
         finally:
             server.stop()
 
@@ -381,6 +397,74 @@ def test_dark_and_narrow(site: Site, browser: Any, tmp_path: Path) -> None:
     assert response is not None and response.status == 404
     assert page.locator("h1").inner_text() == "Not found"
     watcher.errors = [e for e in watcher.errors if "404" not in e]  # that one was asked for
+    assert page.evaluate("window.__cspViolations") == []
+    assert watcher.errors == []
+    context.close()
+
+
+@pytest.mark.timeout(60)
+def test_a_long_permalink_and_maintenance_in_chromium(
+    site: Site, browser: Any, tmp_path: Path
+) -> None:
+    """Issue 10: a 120-update timeline pages back (21), a window completed early shows
+    its real end and its severity in words (13, 16), / leads to the page (19)."""
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    context.add_init_script(CSP_LISTENER)
+    page = context.new_page()
+    watcher = Watcher(page)
+    runtime = site.runtime
+
+    site.upstream.routes["/health"] = Route(500, "broken")
+    deadline = time.monotonic() + 15
+    while not (found := site.run(active_incidents(runtime.store))):
+        assert time.monotonic() < deadline, "no incident opened"
+        time.sleep(0.1)
+    incident_id = found[0].id
+
+    async def narrate(db: Any) -> None:
+        at = runtime.clock.now()
+        for n in range(1, 121):
+            await insert_update(
+                db, incident_id, phase="monitoring", message=f"Update {n}", created_by="t", at=at
+            )
+
+    async def maintain() -> None:
+        now = runtime.clock.now()
+        fields = WindowFields(
+            "Router swap", None, "warning", ("web",), now, now + dt.timedelta(hours=2)
+        )
+        window = await runtime.maintenance.schedule(fields, created_by="test")
+        await runtime.maintenance.complete(window.id)
+
+    site.run(runtime.store.write(narrate))
+    site.run(maintain())
+    runtime.page_cache.invalidate()
+
+    response = page.goto(f"{site.base_url}/")
+    assert response is not None and response.status == 200
+    assert page.url == f"{site.base_url}/status"
+    history = page.locator("#live .maintenance-recent .maintenance", has_text="Router swap")
+    meta = " ".join((history.locator(".meta").text_content() or "").split())
+    assert meta.startswith("Completed · Warning · "), meta
+    assert "(ended early; planned until " in meta
+
+    page.goto(f"{site.base_url}/status/incidents/{incident_id}")
+    entries = page.locator(".timeline-entry")
+    assert entries.count() == 50
+    assert entries.first.inner_text().endswith("Update 120")
+    assert "Updates 71\u2013120 of 120" in page.locator(".timeline-range").inner_text()
+    page.locator(".pager").first.get_by_text("Older updates").click()
+    page.wait_for_url(f"**/status/incidents/{incident_id}?before=71")
+    assert entries.count() == 50 and entries.first.inner_text().endswith("Update 70")
+    page.locator(".pager").last.get_by_text("Older updates").click()
+    page.wait_for_url(f"**/status/incidents/{incident_id}?before=21")
+    assert entries.count() == 20 and entries.last.inner_text().endswith("Update 1")
+    assert page.get_by_text("Older updates").count() == 0
+    save_screenshot(page, tmp_path, "incident-oldest-part.png")
+    page.locator(".pager").first.get_by_text("Newer updates").click()
+    page.wait_for_url(f"**/status/incidents/{incident_id}?before=71")
+    assert page.locator(".back a").inner_text() == "← Homelab"
+
     assert page.evaluate("window.__cspViolations") == []
     assert watcher.errors == []
     context.close()
