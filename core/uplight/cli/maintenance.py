@@ -18,9 +18,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     maintenance = sub.add_parser("maintenance", help="schedule and manage maintenance windows")
     actions = maintenance.add_subparsers(title="actions", metavar="ACTION", required=True)
 
-    listing = actions.add_parser("list", help="maintenance windows, newest start first")
+    listing = actions.add_parser(
+        "list", help="maintenance windows, newest start first (upcoming: soonest first)"
+    )
     listing.add_argument("--status", choices=STATUSES, help="only windows in this state")
-    listing.add_argument("--limit", type=int, help="at most this many (default 50, up to 200)")
+    listing.add_argument("--limit", type=int, help="how many (1-200, default 50)")
+    listing.add_argument(
+        "--cursor", metavar="C", help="the next page: the cursor a previous list printed"
+    )
     add_api_options(listing)
     listing.set_defaults(func=cmd_list)
 
@@ -108,8 +113,19 @@ def print_window(window: dict[str, Any]) -> None:
 
 def cmd_list(args: argparse.Namespace) -> int:
     def action(client: ApiClient) -> tuple[Any, Any]:
-        body = client.get(PATH, status=args.status, limit=args.limit)
-        return body["items"], print_windows
+        body = client.get(PATH, status=args.status, limit=args.limit, cursor=args.cursor)
+        cursor = body.get("next_cursor")
+        if cursor and args.json:
+            # stdout stays the JSON list scripts already parse; the position goes aside.
+            print(f"next cursor: {cursor}", file=sys.stderr)
+
+        def show(windows: list[dict[str, Any]]) -> None:
+            print_windows(windows)
+            if cursor:
+                # The same filters are needed with the cursor: it is a position, not a query.
+                print(f"(more: repeat with --cursor {cursor} for the next page)")
+
+        return body["items"], show
 
     return run_api_command(args, action)
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 
+from ..db.sql import to_millis
+
 STATUSES = ("scheduled", "active", "completed", "cancelled")
 LIVE = ("scheduled", "active")
 
@@ -53,6 +55,18 @@ class StoredWindow:
             self.starts_at,
             self.ends_at,
         )
+
+
+@dataclass(frozen=True, slots=True)
+class WindowPosition:
+    """Where a page of a list ended: the keyset for the next page."""
+
+    starts_at_ms: int
+    id: int
+
+
+def position_of(window: StoredWindow) -> WindowPosition:
+    return WindowPosition(to_millis(window.starts_at), window.id)
 
 
 @dataclass(frozen=True)

@@ -41,7 +41,7 @@ from .lifecycle import (
     to_ms_precision,
     validate_window,
 )
-from .models import StoredWindow, WindowFields
+from .models import StoredWindow, WindowFields, WindowPosition, position_of
 from .recurring import fingerprint, insert_occurrences, planned_occurrences
 
 log = logging.getLogger(__name__)
@@ -53,6 +53,12 @@ MAX_TICK_SECONDS = 5.0
 
 class WindowNotFound(Exception):
     pass
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class WindowPage:
+    items: list[StoredWindow]
+    next: WindowPosition | None  # where the next page starts; None on the last page
 
 
 class MaintenanceService:
@@ -165,15 +171,28 @@ class MaintenanceService:
         return window
 
     async def list_windows(
-        self, *, status: str | None = None, limit: int = 50
-    ) -> list[StoredWindow]:
-        """Newest start first; ``upcoming`` is scheduled with a start still ahead."""
+        self,
+        *,
+        status: str | None = None,
+        after: WindowPosition | None = None,
+        limit: int = 50,
+    ) -> WindowPage:
+        """Newest start first, except ``upcoming`` (scheduled with a start still ahead):
+        soonest first, so its first page is what happens next."""
         await self.refresh()
-        if status == "upcoming":
-            return await queries.list_windows(
-                self.store, status="scheduled", starts_after=self.clock.now(), limit=limit
-            )
-        return await queries.list_windows(self.store, status=status, limit=limit)
+        upcoming = status == "upcoming"
+        # One more than asked tells whether there is a next page without counting.
+        found = await queries.list_windows(
+            self.store,
+            status="scheduled" if upcoming else status,
+            starts_after=self.clock.now() if upcoming else None,
+            after=after,
+            soonest_first=upcoming,
+            limit=limit + 1,
+        )
+        items = found[:limit]
+        more = len(found) > limit and bool(items)
+        return WindowPage(items, position_of(items[-1]) if more else None)
 
     async def schedule(self, fields: WindowFields, *, created_by: str) -> StoredWindow:
         fields = self._normalised(fields)

@@ -23,6 +23,7 @@ from .models import (
     PlannedConfigWindow,
     StoredWindow,
     WindowFields,
+    WindowPosition,
 )
 
 
@@ -314,20 +315,28 @@ async def list_windows(
     *,
     status: str | None = None,
     starts_after: dt.datetime | None = None,
+    after: WindowPosition | None = None,
+    soonest_first: bool = False,
     limit: int = 50,
 ) -> list[StoredWindow]:
-    """Newest start first; optionally one status and/or starting after a time."""
-    where, params = [], []
+    """Newest start first (or soonest first), from just past ``after`` if given;
+    optionally one status and/or starting after a time."""
+    where: list[str] = []
+    params: list[Any] = []
     if status is not None:
         where.append("status = ?")
         params.append(status)
     if starts_after is not None:
         where.append("starts_at > ?")
         params.append(to_millis(starts_after))
+    beyond, order = (">", "ASC") if soonest_first else ("<", "DESC")
+    if after is not None:
+        where.append(f"(starts_at {beyond} ? OR (starts_at = ? AND id {beyond} ?))")
+        params += [after.starts_at_ms, after.starts_at_ms, after.id]
     clause = f" WHERE {' AND '.join(where)}" if where else ""
     rows = await store.fetchall(
         f"SELECT {_COLUMNS} FROM maintenance_windows{clause}"
-        " ORDER BY starts_at DESC, id DESC LIMIT ?",
+        f" ORDER BY starts_at {order}, id {order} LIMIT ?",
         (*params, limit),
     )
     if not rows:
@@ -357,6 +366,30 @@ async def windows_touching(
     if not rows:
         return []
     return _assemble(rows, await store.fetchall(*_components_query([row[0] for row in rows])))
+
+
+async def recent_windows_touching(
+    store: Store, monitor_ids: Iterable[str], *, now: dt.datetime, limit: int
+) -> list[StoredWindow]:
+    """Up to ``limit`` windows covering ``monitor_ids``, newest start first, chosen so
+    that plans never displace history: windows that have started (newest first) are
+    taken before those still ahead (soonest first), so a year of scheduled windows
+    cannot push what happened out of a page's list."""
+    ids = list(dict.fromkeys(monitor_ids))
+    if not ids:
+        return []
+    at = to_millis(now)
+    rows = await store.fetchall(
+        f"SELECT {_COLUMNS} FROM maintenance_windows WHERE id IN (SELECT window_id FROM"
+        f" maintenance_components WHERE monitor_id IN ({','.join('?' * len(ids))}))"
+        " ORDER BY starts_at > ?, CASE WHEN starts_at > ? THEN starts_at END,"
+        " starts_at DESC, id DESC LIMIT ?",
+        (*ids, at, at, limit),
+    )
+    if not rows:
+        return []
+    windows = _assemble(rows, await store.fetchall(*_components_query([row[0] for row in rows])))
+    return sorted(windows, key=lambda w: (w.starts_at, w.id), reverse=True)
 
 
 async def maintenance_days(

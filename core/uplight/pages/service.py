@@ -32,8 +32,10 @@ decides what goes in:
   permalink page is built for one page: an incident of a monitor that page
   does not show is not there.
 - Maintenance windows covering at least one of the page's monitors: active,
-  upcoming (scheduled to start within ``UPCOMING_MAINTENANCE_DAYS``), and the
-  ``RECENT_MAINTENANCE_LIMIT`` newest by start in every state. A window names
+  upcoming (scheduled to start within ``UPCOMING_MAINTENANCE_DAYS``), and up to
+  ``RECENT_MAINTENANCE_LIMIT`` in every state, newest start first, chosen from
+  the windows that have started before any still ahead, so far-future plans
+  never push history out (``recent_windows_touching``). A window names
   only the page's components, by their public names. Whether a window is
   active is decided by the clock, not by the stored status, which may lag it.
 
@@ -53,7 +55,7 @@ from ..config import Config
 from ..db.store import Store
 from ..incidents import store as db_incidents
 from ..maintenance.models import LIVE
-from ..maintenance.store import maintenance_days, windows_touching
+from ..maintenance.store import maintenance_days, recent_windows_touching, windows_touching
 from ..monitoring.store import DayCounts, daily_counts, latest_statuses
 from ..snapshot import (
     PERMALINK_UPDATES,
@@ -172,7 +174,9 @@ class PageService:
         counts = await daily_counts(self._store, ids, days[0])
         overlapped = await maintenance_days(self._store, ids, days[0], now)
         live = await windows_touching(self._store, ids, statuses=LIVE)
-        recent_windows = await windows_touching(self._store, ids, limit=RECENT_MAINTENANCE_LIMIT)
+        recent_windows = await recent_windows_touching(
+            self._store, ids, now=now, limit=RECENT_MAINTENANCE_LIMIT
+        )
         since = now - dt.timedelta(days=RECENT_INCIDENT_DAYS)
         incidents = await db_incidents.incidents_of_monitors(self._store, ids, ended_since=since)
         timelines = await db_incidents.incident_timelines(self._store, [i.id for i in incidents])

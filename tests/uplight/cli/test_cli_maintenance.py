@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -233,3 +234,36 @@ def test_tokens_and_environment(capsys, server: Server) -> None:
         timeout=30,
     )
     assert proc.returncode == 1 and proc.stderr.startswith("error: NO_TOKEN: ")
+
+
+def test_list_pages_with_a_cursor(capsys, server: Server) -> None:
+    """Issue 10, point 14: the same paging flags as `incidents list`."""
+    everything = run_json(capsys, server, "list", "--status", "upcoming", "--limit", "200")
+    assert len(everything) >= 3  # the config's nightly windows, at least
+    starts = [w["starts_at"] for w in everything]
+    assert starts == sorted(starts)  # upcoming: soonest first
+
+    seen: list[str] = []
+    cursor: list[str] = []
+    while True:
+        code, out, err = run(
+            capsys, server, "list", "--status", "upcoming", "--limit", "2", *cursor
+        )
+        assert code == 0, err
+        _, *lines = out.splitlines()
+        hint = lines[-1] if lines and lines[-1].startswith("(more:") else None
+        seen += [line.split()[0] for line in lines if line != hint]
+        if hint is None:
+            break
+        match = re.fullmatch(r"\(more: repeat with --cursor (\S+) for the next page\)", hint)
+        assert match, hint
+        cursor = ["--cursor", match[1]]
+    assert seen == [str(w["id"]) for w in everything]
+
+    # --json keeps stdout the list; the next position goes to stderr.
+    code, out, err = run(capsys, server, "list", "--status", "upcoming", "--limit", "1", "--json")
+    assert code == 0 and [w["id"] for w in json.loads(out)] == [everything[0]["id"]]
+    assert re.fullmatch(r"next cursor: \S+\n", err), err
+
+    code, _, err = run(capsys, server, "list", "--cursor", "nope")
+    assert code == 1 and err.startswith("error: INVALID_CURSOR: cursor: ")

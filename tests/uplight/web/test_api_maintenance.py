@@ -435,7 +435,7 @@ async def test_list_filters_order_and_limit(api_factory) -> None:
         assert await ids() == newest_first
         assert await ids("?limit=2") == newest_first[:2]
         assert await ids("?status=scheduled") == [later["id"], soon["id"]]
-        assert await ids("?status=upcoming") == [later["id"], soon["id"]]
+        assert await ids("?status=upcoming") == [soon["id"], later["id"]]  # soonest first
         assert await ids("?status=active") == [running["id"]]
         assert await ids("?status=completed") == [past["id"]]
         assert await ids("?status=cancelled") == [dropped["id"]]
@@ -458,6 +458,95 @@ async def test_default_limit_is_50(api_factory) -> None:
         assert len(body["items"]) == 50
         _, body = await api.call("GET", PATH + "?limit=200")
         assert len(body["items"]) == 55
+
+
+async def test_upcoming_with_a_limit_is_the_next_windows(api_factory) -> None:
+    """Issue 10, point 14: ``?status=upcoming&limit=10`` means the next ten."""
+    async with api_factory() as api:
+        created = [await schedule(api, start=hours) for hours in (30, 2, 500, 9, 1, 4)]
+        by_start = [w["id"] for w in sorted(created, key=lambda w: w["starts_at"])]
+        status, body = await api.call("GET", PATH + "?status=upcoming&limit=3")
+        assert status == 200, body
+        assert [w["id"] for w in body["items"]] == by_start[:3]
+        status, rest = await api.call(
+            "GET", PATH + f"?status=upcoming&limit=3&cursor={body['next_cursor']}"
+        )
+        assert [w["id"] for w in rest["items"]] == by_start[3:]
+        assert rest["next_cursor"] is None
+
+
+async def pages(api: Any, query: str, limit: int) -> list[list[dict[str, Any]]]:
+    """Every page of the list, following next_cursor."""
+    found, cursor = [], None
+    while True:
+        extra = f"&cursor={cursor}" if cursor else ""
+        status, body = await api.call("GET", f"{PATH}?limit={limit}{query}{extra}")
+        assert status == 200, body
+        found.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return found
+        assert len(found) < 100, "the cursor does not advance"
+
+
+async def test_cursor_paging_lists_every_window_once(api_factory) -> None:
+    """Issue 10, point 14: the list pages like the incident list (limit, cursor,
+    items, next_cursor), so no window is out of reach."""
+    async with api_factory() as api:
+        for hour in range(120):
+            await schedule(api, start=(hour % 40) + 1)  # three windows share each start
+        status, old = await api.call(
+            "POST",
+            PATH,
+            json={
+                "title": "Before 1970",
+                "starts_at": "1960-01-01T00:00:00Z",
+                "ends_at": "1960-01-01T01:00:00Z",
+            },
+        )
+        assert status == 201, old
+
+        newest = await pages(api, "", 50)
+        assert [len(p) for p in newest] == [50, 50, 21]
+        listed = [w for page in newest for w in page]
+        assert len({w["id"] for w in listed}) == 121
+        keys = [(w["starts_at"], w["id"]) for w in listed]
+        assert keys == sorted(keys, reverse=True)
+        assert listed[-1]["id"] == old["id"]  # a start before 1970 pages too
+
+        upcoming = [w for page in await pages(api, "&status=upcoming", 7) for w in page]
+        keys = [(w["starts_at"], w["id"]) for w in upcoming]
+        assert len(keys) == 120 and keys == sorted(keys)
+
+        # Exactly a page: the last page is full and says so.
+        status, body = await api.call("GET", f"{PATH}?limit=121")
+        assert len(body["items"]) == 121 and body["next_cursor"] is None
+
+        for bad in ("x", "1.", "1.2.3", "1.-2", " 1.2"):
+            status, body = await api.call("GET", PATH, query_string={"cursor": bad})
+            assert status == 422 and error(body) == ("INVALID_CURSOR", "cursor"), bad
+        status, body = await api.call("GET", f"{PATH}?cursor=-9999999999999999999.1")
+        assert status == 200 and body == {"items": [], "next_cursor": None}
+
+
+async def test_far_future_plans_do_not_push_history_off_the_page(api_factory) -> None:
+    """Issue 10, point 14: the page's recent list (50) keeps what happened."""
+    async with api_factory() as api:
+        done = await schedule(api, start=-3, hours=1, component_ids=["web"], title="Done")
+        running = await schedule(api, start=-1, hours=2, component_ids=["web"], title="Now")
+        for week in range(60):
+            await schedule(api, start=24 * 7 * (week + 1), component_ids=["web"])
+        _, body = await api.call("GET", PATH + "?status=upcoming&limit=1")
+        first_planned = body["items"][0]
+
+        response = await api.client.get("/api/public/v1/status.json")
+        recent = (await response.get_json())["maintenance"]["recent"]
+        ids = [w["id"] for w in recent]
+        assert len(recent) == 50
+        assert done["id"] in ids and running["id"] in ids
+        assert first_planned["id"] in ids  # the nearest plans fill what history leaves
+        starts = [w["starts_at"] for w in recent]
+        assert starts == sorted(starts, reverse=True)  # still newest first
 
 
 async def test_every_route_needs_a_token(api_factory) -> None:

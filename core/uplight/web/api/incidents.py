@@ -17,7 +17,6 @@ from pydantic_core import PydanticCustomError
 
 from ...config import ID_PATTERN
 from ...incidents.models import (
-    MAX_ID,
     PHASES,
     SEVERITIES,
     Incident,
@@ -32,15 +31,13 @@ from ..errors import ApiError
 from . import token_name
 from .fields import long_form, single_line, text_schema
 from .operations import ApiBlueprint, field_error
+from .paging import check_cursor, cursor_field, decode_cursor, encode_cursor, limit_field
 
 api = ApiBlueprint("incidents", "/api/v1/incidents", tag="incidents")
 
 TITLE_MAX = 200
 DESCRIPTION_MAX = 5000
 MESSAGE_MAX = 2000
-# Opaque to clients. Every string the pattern admits is a usable position, so the
-# documented schema and the validator agree (``re.search``: JSON Schema semantics).
-CURSOR_PATTERN = r"^([0-9]{1,19})\.([0-9]{1,19})$"
 SINCE_EXAMPLE = "2024-05-01T12:00:00Z"
 
 Severity = Literal["minor", "major", "critical"]
@@ -121,12 +118,8 @@ class IncidentQuery(BaseModel):
     since: dt.datetime | None = Field(
         None, description="only incidents still active at or after this time (ISO 8601)"
     )
-    limit: int = Field(50, ge=1, le=200, description="page size")
-    cursor: str | None = Field(
-        None,
-        description="next_cursor from the previous page",
-        json_schema_extra={"pattern": CURSOR_PATTERN},
-    )
+    limit: int = limit_field()
+    cursor: str | None = cursor_field()
 
     @field_validator("since", mode="before")
     @classmethod
@@ -146,12 +139,7 @@ class IncidentQuery(BaseModel):
         except OverflowError:  # 9999-12-31T23:59-23:59 is past the last representable UTC time
             raise ValueError("the time is out of range") from None
 
-    @field_validator("cursor")
-    @classmethod
-    def _cursor(cls, value: str | None) -> str | None:
-        if value is not None and not re.search(CURSOR_PATTERN, value):
-            raise PydanticCustomError("INVALID_CURSOR", "not one this API returned")
-        return value
+    _check_cursor = field_validator("cursor")(check_cursor)
 
 
 class IncidentUpdateOut(BaseModel):
@@ -218,18 +206,6 @@ def _fields(incident: Incident) -> dict[str, object]:
     }
 
 
-def encode_cursor(position: IncidentPosition) -> str:
-    return f"{position.started_at_ms}.{position.id}"
-
-
-def decode_cursor(cursor: str) -> IncidentPosition:
-    """A cursor the query model has validated; out-of-range numbers mean "before everything"."""
-    match = re.search(CURSOR_PATTERN, cursor)
-    assert match is not None
-    started, ident = (min(int(g), MAX_ID) for g in match.groups())
-    return IncidentPosition(started, ident)
-
-
 def _service() -> IncidentService:
     return runtime().incident_service
 
@@ -247,7 +223,7 @@ def _refused(exc: IncidentError) -> ApiError:
 )
 async def list_incidents(query: IncidentQuery) -> IncidentList:
     """Filter by `active`, `monitor` and `since`; page with `limit` and `cursor`."""
-    after = decode_cursor(query.cursor) if query.cursor is not None else None
+    after = IncidentPosition(*decode_cursor(query.cursor)) if query.cursor is not None else None
     page = await _service().list_incidents(
         active=query.active,
         monitor_id=query.monitor,
@@ -257,7 +233,9 @@ async def list_incidents(query: IncidentQuery) -> IncidentList:
     )
     return IncidentList(
         items=[incident_out(i) for i in page.items],
-        next_cursor=encode_cursor(page.next) if page.next is not None else None,
+        next_cursor=(
+            encode_cursor(page.next.started_at_ms, page.next.id) if page.next is not None else None
+        ),
     )
 
 

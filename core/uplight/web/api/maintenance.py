@@ -17,13 +17,14 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validat
 from pydantic_core import PydanticCustomError
 
 from ...maintenance.lifecycle import MaintenanceError
-from ...maintenance.models import StoredWindow, WindowFields
+from ...maintenance.models import StoredWindow, WindowFields, WindowPosition
 from ...maintenance.service import MaintenanceService, WindowNotFound
 from ..context import runtime
 from ..errors import ApiError
 from . import token_name
 from .fields import long_form, single_line, text_schema
 from .operations import ApiBlueprint, field_error
+from .paging import check_cursor, cursor_field, decode_cursor, encode_cursor, limit_field
 
 api = ApiBlueprint("maintenance", "/api/v1/maintenance", tag="maintenance")
 
@@ -119,9 +120,12 @@ class MaintenancePatch(_WindowRules):
 
 class MaintenanceQuery(BaseModel):
     status: Literal["upcoming", "active", "scheduled", "completed", "cancelled"] | None = Field(
-        None, description="upcoming: scheduled with a start still ahead"
+        None, description="upcoming: scheduled with a start still ahead, listed soonest first"
     )
-    limit: int = Field(50, ge=1, le=200, description="at most this many, newest start first")
+    limit: int = limit_field()
+    cursor: str | None = cursor_field()
+
+    _check_cursor = field_validator("cursor")(check_cursor)
 
 
 class MaintenanceWindowOut(BaseModel):
@@ -143,6 +147,7 @@ class MaintenanceWindowOut(BaseModel):
 
 class MaintenanceList(BaseModel):
     items: list[MaintenanceWindowOut]
+    next_cursor: str | None
 
 
 def window_out(window: StoredWindow) -> MaintenanceWindowOut:
@@ -180,13 +185,20 @@ async def _answer(window_id: int, action: Awaitable[StoredWindow]) -> Maintenanc
 @api.route(
     "GET",
     "",
-    summary="List maintenance windows, newest start first",
+    summary="List maintenance windows, newest start first (upcoming: soonest first)",
     query=MaintenanceQuery,
     response=MaintenanceList,
 )
 async def list_maintenance(query: MaintenanceQuery) -> MaintenanceList:
-    windows = await _service().list_windows(status=query.status, limit=query.limit)
-    return MaintenanceList(items=[window_out(w) for w in windows])
+    """Filter by `status`; page with `limit` and `cursor`, as the incident list does."""
+    after = WindowPosition(*decode_cursor(query.cursor)) if query.cursor is not None else None
+    page = await _service().list_windows(status=query.status, after=after, limit=query.limit)
+    return MaintenanceList(
+        items=[window_out(w) for w in page.items],
+        next_cursor=(
+            encode_cursor(page.next.starts_at_ms, page.next.id) if page.next is not None else None
+        ),
+    )
 
 
 @api.route(

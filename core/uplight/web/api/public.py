@@ -106,7 +106,10 @@ class PublicIncidents(BaseModel):
 class PublicMaintenanceLists(BaseModel):
     active: list[PublicMaintenance]
     upcoming: list[PublicMaintenance] = Field(description="Starting within the next 7 days.")
-    recent: list[PublicMaintenance] = Field(description="Up to 50, every state, newest first.")
+    recent: list[PublicMaintenance] = Field(
+        description="Up to 50, every state, newest first; started windows are chosen before"
+        " planned ones, so plans never push history out."
+    )
 
 
 class StatusDocument(BaseModel):
