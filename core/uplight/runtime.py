@@ -52,6 +52,7 @@ class Runtime:
             listeners=[self._record_result],
             in_maintenance=self.maintenance.is_active,
             clock=self.clock,
+            isolate=config.scheduler.isolate,
         )
         # Cumulative check statistics for /metrics, fed by every result.
         self.check_stats = CheckStats()

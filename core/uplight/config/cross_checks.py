@@ -12,7 +12,7 @@ from typing import Annotated, Any, Union, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 
 from ..paths import CONFIG_DIR
-from .models import ConfigIssue, MaintenanceConfig, MetricsConfig, PageConfig
+from .models import ConfigIssue, MaintenanceConfig, MetricsConfig, PageConfig, SchedulerConfig
 
 
 def check_token_file(
@@ -303,6 +303,18 @@ _TOML_WORDING = {
     "tuple_type": "must be an array",
     "string_type": "must be a string (in quotes)",
 }
+
+
+def check_isolated_types(
+    scheduler: SchedulerConfig | None, check_types: Mapping[str, Any], issues: list[ConfigIssue]
+) -> None:
+    """``[scheduler] isolate`` names check types: each must be one that is loaded."""
+    for index, name in enumerate(scheduler.isolate if scheduler else ()):
+        if name not in check_types:
+            hint = did_you_mean(name, check_types)
+            issues.append(
+                ConfigIssue(f"scheduler.isolate[{index}]", f"unknown check type {name!r}{hint}")
+            )
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str:

@@ -127,6 +127,10 @@ class StorageConfig(Strict):
 class SchedulerConfig(Strict):
     max_concurrency: int = Field(32, ge=1, le=1024)
     max_jitter: Duration = Field(10.0, ge=0, le=HOUR)
+    # Check types whose checks run in a worker process of their own, out of the event
+    # loop (docs/plugins.md, "Isolating an untrusted check type"); names are checked
+    # against the loaded check types with the monitors.
+    isolate: tuple[str, ...] = ()
 
 
 class MetricsConfig(Strict):

@@ -2,8 +2,18 @@
 
 One loop per monitor, a global semaphore as the concurrency cap, start times
 spread with jitter, missed ticks skipped rather than piled up. A check that
-raises, overruns its timeout or returns garbage becomes a ``down`` result with a
-message saying so; nothing a plugin does stops the scheduler or another monitor.
+raises (``SystemExit`` and ``KeyboardInterrupt`` included), overruns its timeout
+or returns garbage becomes a ``down`` result with a message saying so; nothing a
+plugin does stops the scheduler or another monitor:
+
+- a check that blocks the event loop is named by the watchdog (``watchdog.py``),
+  and a ``down`` result of another monitor whose run the stall covered is not
+  believed: that check is run again at once, and if a stall it did not cause
+  covers the second run too, the run is not counted (no result, a warning);
+- a monitor with ``MAX_ABANDONED`` checks still running after they ignored their
+  cancellation skips its runs until one of them ends;
+- check types named in ``[scheduler] isolate`` run in worker processes
+  (``isolation.py``).
 
 Every reading of time and every wait (due times, lag, timeouts, the grace given
 to a cancelled check) goes through the injected clock, so tests drive it.
@@ -13,12 +23,11 @@ from __future__ import annotations
 
 import asyncio
 import inspect
-import json
 import logging
 import math
 import random
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,13 +35,19 @@ from ..checks import CheckContext, CheckType
 from ..clock import Clock, SystemClock
 from ..config import MonitorConfig
 from ..models import CheckResult, CheckStatus, ResultRecord
+from .faults import MAX_MESSAGE, call_check, describe, guarded, validated
+from .isolation import IsolatedChecks
+from .watchdog import LoopWatchdog, Stall
 
 log = logging.getLogger(__name__)
 
 ResultListener = Callable[[MonitorConfig, ResultRecord], Awaitable[None] | None]
-MAX_MESSAGE = 2000
 # How long a cancelled check may take to unwind before it counts as abandoned.
 CANCEL_GRACE = 0.1
+# Checks of one monitor left running after they ignored their cancellation; at
+# this many its runs are skipped, so a check that swallows cancellation cannot
+# pile up one task per interval without bound.
+MAX_ABANDONED = 3
 
 
 @dataclass
@@ -48,6 +63,11 @@ class MonitorState:
     skipped_ticks: int = 0
     checks: Counter[str] = field(default_factory=Counter)  # by result status
     errors: Counter[str] = field(default_factory=Counter)  # by error reason
+    # Its checks that ignored their cancellation and are still running.
+    abandoned: set[asyncio.Task[Any]] = field(default_factory=set)
+    held_back: bool = False  # skipping runs: MAX_ABANDONED checks still running
+    stall_reruns: int = 0  # down results run again: another check's stall covered them
+    uncounted: int = 0  # runs not counted: a stall it did not cause covered the re-run too
 
 
 @dataclass
@@ -70,6 +90,7 @@ class Scheduler:
         in_maintenance: Callable[[str], bool] = lambda monitor_id: False,
         rng: random.Random | None = None,
         clock: Clock | None = None,
+        isolate: Iterable[str] = (),
     ) -> None:
         self.states = {m.id: MonitorState(m) for m in monitors}
         self._check_types = check_types
@@ -85,6 +106,8 @@ class Scheduler:
         # Checks cancelled because their loop was: ``stop`` waits for them.
         self._cancelled: set[asyncio.Task[Any]] = set()
         self.stats = SchedulerStats()
+        self.watchdog = LoopWatchdog(self._clock)
+        self.isolation = IsolatedChecks(check_types, isolate)
 
     @property
     def running(self) -> bool:
@@ -95,6 +118,7 @@ class Scheduler:
 
     def start(self) -> None:
         self.stats.started_at = self._clock.now().timestamp()
+        self.watchdog.start()
         for state in self.states.values():
             delay = self._rng.uniform(0, min(self._max_jitter, state.monitor.interval))
             self._tasks.append(
@@ -111,6 +135,8 @@ class Scheduler:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
+        await self.watchdog.stop()
+        await self.isolation.close()
         waiting = {t for t in self._abandoned | self._cancelled if not t.done()}
         if waiting:
             still = await self._wait_until(waiting, self._clock.monotonic() + grace)
@@ -124,16 +150,19 @@ class Scheduler:
         while True:
             state.next_due = due
             await self._clock.sleep_until(due)
-            async with self._semaphore:
-                lag = max(0.0, self._clock.monotonic() - due)
-                state.last_lag = lag
-                self.stats.max_lag = max(self.stats.max_lag * 0.9, lag)
-                try:
-                    await self._run_and_record(state)
-                except Exception:
-                    # run_check turns plugin faults into results; this is a bug of ours,
-                    # and it must not end this monitor's checks for good.
-                    log.exception("scheduler error for monitor %s", state.monitor.id)
+            if self._held_back(state):
+                state.skipped_ticks += 1
+            else:
+                async with self._semaphore:
+                    lag = max(0.0, self._clock.monotonic() - due)
+                    state.last_lag = lag
+                    self.stats.max_lag = max(self.stats.max_lag * 0.9, lag)
+                    try:
+                        await self._run_and_record(state)
+                    except Exception:
+                        # run_check turns plugin faults into results; this is a bug of
+                        # ours, and it must not end this monitor's checks for good.
+                        log.exception("scheduler error for monitor %s", state.monitor.id)
             now = self._clock.monotonic()
             due += interval
             if due <= now:
@@ -142,16 +171,49 @@ class Scheduler:
                 state.skipped_ticks += missed
                 due += missed * interval
 
-    async def run_once(self, monitor_id: str) -> ResultRecord:
-        """Run one monitor's check now and hand the result to the listeners."""
+    def _held_back(self, state: MonitorState) -> bool:
+        monitor = state.monitor
+        if len(state.abandoned) >= MAX_ABANDONED:
+            if not state.held_back:
+                log.warning(
+                    "monitor %s: %d of its %r checks ignored their cancellation and are"
+                    " still running; its checks are skipped until one of them ends",
+                    monitor.id,
+                    len(state.abandoned),
+                    monitor.type,
+                )
+            state.held_back = True
+        elif state.held_back:
+            state.held_back = False
+            log.info("monitor %s: an abandoned check ended; its checks resume", monitor.id)
+        return state.held_back
+
+    async def run_once(self, monitor_id: str) -> ResultRecord | None:
+        """Run one monitor's check now and hand the result to the listeners; None when
+        the run was not counted (event loop stalls it did not cause covered it)."""
         return await self._run_and_record(self.states[monitor_id])
 
-    async def _run_and_record(self, state: MonitorState) -> ResultRecord:
+    async def _run_and_record(self, state: MonitorState) -> ResultRecord | None:
         monitor = state.monitor
         state.running = True
         state.last_started = self.stats.last_tick = self._clock.now().timestamp()
         try:
-            record = await self.run_check(monitor)
+            record, stall = await self._attempt(monitor)
+            if stall is not None:
+                # Not the monitor's truth: the loop was not its to use. Ask again.
+                state.stall_reruns += 1
+                log.info(
+                    "monitor %s: %s; its down result is not believed, the check runs again",
+                    monitor.id,
+                    _blame(stall),
+                )
+                record, stall = await self._attempt(monitor)
+            if stall is not None:
+                state.uncounted += 1
+                log.warning(
+                    "monitor %s: %s again; this run is not counted", monitor.id, _blame(stall)
+                )
+                return None
         finally:
             state.running = False
         state.last = record
@@ -169,21 +231,43 @@ class Scheduler:
 
     async def run_check(self, monitor: MonitorConfig) -> ResultRecord:
         """One check under a hard timeout, with every plugin fault turned into a result."""
-        checked_at = self._clock.now()
-        try:
-            in_maintenance = bool(self._in_maintenance(monitor.id))
-        except Exception:
-            log.exception("maintenance lookup failed for monitor %s", monitor.id)
-            in_maintenance = False
+        return (await self._attempt(monitor))[0]
+
+    async def _attempt(self, monitor: MonitorConfig) -> tuple[ResultRecord, Stall | None]:
+        """One check, and the stall that makes its ``down`` result unbelievable, if any."""
         check_type = self._check_types.get(monitor.type)
         if check_type is None:
             result = CheckResult.down(f"unknown check type {monitor.type!r}")
-            return ResultRecord(monitor.id, checked_at, result, "exception", in_maintenance)
+            record = ResultRecord(
+                monitor.id, self._clock.now(), result, "exception", self._maintenance(monitor)
+            )
+            return record, None
         context = CheckContext(monitor_id=monitor.id, timeout=monitor.timeout)
+        if monitor.type not in self.isolation:
+            return await self._timed(
+                monitor, lambda: call_check(check_type, monitor.options, context)
+            )
+        # Waiting for the type's worker (one check at a time) is not the check's time.
+        async with self.isolation.slot(monitor.type) as worker:
+            return await self._timed(monitor, lambda: worker.run(monitor.options, context))
+
+    def _maintenance(self, monitor: MonitorConfig) -> bool:
+        try:
+            return bool(self._in_maintenance(monitor.id))
+        except Exception:
+            log.exception("maintenance lookup failed for monitor %s", monitor.id)
+            return False
+
+    async def _timed(
+        self, monitor: MonitorConfig, call: Callable[[], Coroutine[Any, Any, Any]]
+    ) -> tuple[ResultRecord, Stall | None]:
+        checked_at = self._clock.now()
+        in_maintenance = self._maintenance(monitor)
+        timer = self.watchdog.timer(monitor.id, monitor.type)
         started = self._clock.monotonic()
         # Called inside the task, so a check that raises before its first await (or is
         # not even a coroutine function) is caught like any other fault.
-        task = asyncio.create_task(_call_check(check_type, monitor.options, context))
+        task = asyncio.create_task(guarded(timer.run(call())))
         # The check gets its own timeout; the grace lets it report a precise message first.
         limit = monitor.timeout + min(1.0, max(0.05, monitor.timeout * 0.1))
         try:
@@ -195,44 +279,70 @@ class Scheduler:
                 task.add_done_callback(self._cancelled.discard)
             task.add_done_callback(_consume)
             raise
+        self.watchdog.observe()  # a stall our timer woke up from before the tick did
         elapsed = self._clock.monotonic() - started
-        reason: str | None = None
+        foreign, stall = self.watchdog.foreign_stall(monitor.id, started, started + elapsed)
+        result, reason = self._judge(monitor, task, unfinished, timer.busy, limit, elapsed)
         if unfinished:
             task.cancel()
-            await self._reap(task)
-            reason = "timeout"
-            result = CheckResult.down(f"check did not finish within {monitor.timeout:g}s", elapsed)
-        elif task.cancelled():
-            reason = "exception"
-            result = CheckResult.down("check was cancelled", elapsed)
-        elif (exc := task.exception()) is not None:
-            reason = "exception"
-            what = _describe(exc)
-            log.warning("check type %r raised for monitor %s: %s", monitor.type, monitor.id, what)
-            result = CheckResult.down(
-                f"check plugin {monitor.type!r} failed: {what}"[:MAX_MESSAGE], elapsed
-            )
-        else:
-            try:
-                result, problem = _validated(task.result(), monitor.type)
-            except Exception as exc:  # e.g. a message whose __str__ raises
-                result = CheckResult.down("")
-                problem = (
-                    f"check plugin {monitor.type!r} returned a result that cannot be read: "
-                    f"{type(exc).__name__}"
-                )
-            if problem:
-                reason = "invalid_result"
-                log.warning("monitor %s: %s", monitor.id, problem)
-                result = CheckResult.down(problem, elapsed)
-        return ResultRecord(monitor.id, checked_at, result, reason, in_maintenance)
+            await self._reap(task, monitor.id)
+        record = ResultRecord(monitor.id, checked_at, result, reason, in_maintenance)
+        # Believed unless a stall it did not cause took so much of its time that,
+        # without it, the check would still have been within its timeout.
+        believed = result.status is not CheckStatus.DOWN or stall is None
+        if believed or elapsed - foreign >= monitor.timeout:
+            return record, None
+        return record, stall
 
-    async def _reap(self, task: asyncio.Task[Any]) -> None:
+    def _judge(
+        self,
+        monitor: MonitorConfig,
+        task: asyncio.Task[Any],
+        unfinished: set[asyncio.Task[Any]],
+        busy: float,
+        limit: float,
+        elapsed: float,
+    ) -> tuple[CheckResult, str | None]:
+        """The result a finished (or cut off) check stands for, and its error reason.
+
+        ``busy``: how long the check's own steps held the event loop. One that held it
+        past its limit overran, even if it finished in the step that did.
+        """
+        kind = monitor.type
+        if unfinished or busy > limit:
+            held = (
+                f": it held the event loop for {busy:.1f}s"
+                if busy > self.watchdog.threshold
+                else ""
+            )
+            message = f"{kind} check did not finish within {monitor.timeout:g}s{held}"
+            return CheckResult.down(message, elapsed), "timeout"
+        if task.cancelled():
+            return CheckResult.down("check was cancelled", elapsed), "exception"
+        if (exc := task.exception()) is not None:
+            what = describe(exc)
+            log.warning("check type %r raised for monitor %s: %s", kind, monitor.id, what)
+            message = f"check plugin {kind!r} failed: {what}"[:MAX_MESSAGE]
+            return CheckResult.down(message, elapsed), "exception"
+        try:
+            result, problem = validated(task.result(), kind)
+        except (Exception, SystemExit, KeyboardInterrupt, GeneratorExit) as exc:
+            # e.g. a message whose __str__ raises: plugin code, run in our task
+            result = CheckResult.down("")
+            problem = (
+                f"check plugin {kind!r} returned a result that cannot be read: {type(exc).__name__}"
+            )
+        if problem:
+            log.warning("monitor %s: %s", monitor.id, problem)
+            return CheckResult.down(problem, elapsed), "invalid_result"
+        return result, None
+
+    async def _reap(self, task: asyncio.Task[Any], monitor_id: str) -> None:
         """Give a cancelled check a moment to unwind; abandon it if it does not."""
         try:
             await self._wait_until({task}, self._clock.monotonic() + CANCEL_GRACE)
         finally:
-            self._abandon(task)
+            self._abandon(task, monitor_id)
 
     async def _wait_until(
         self, tasks: set[asyncio.Task[Any]], deadline: float
@@ -251,7 +361,7 @@ class Scheduler:
             timer.cancel()
         return pending
 
-    def _abandon(self, task: asyncio.Task[Any]) -> None:
+    def _abandon(self, task: asyncio.Task[Any], monitor_id: str) -> None:
         if task.done():
             _consume(task)
             return
@@ -259,52 +369,19 @@ class Scheduler:
         self._abandoned.add(task)
         task.add_done_callback(self._abandoned.discard)
         task.add_done_callback(_consume)
+        if (state := self.states.get(monitor_id)) is not None:
+            state.abandoned.add(task)
+            task.add_done_callback(state.abandoned.discard)
 
 
-async def _call_check(check_type: CheckType, options: Any, context: CheckContext) -> Any:
-    outcome = check_type.check(options, context)
-    if inspect.isawaitable(outcome):
-        outcome = await outcome
-    return outcome
-
-
-def _describe(exc: BaseException) -> str:
-    try:
-        return f"{type(exc).__name__}: {exc}"
-    except Exception:  # an exception whose __str__ raises too
-        return type(exc).__name__
+def _blame(stall: Stall) -> str:
+    culprit = "a task outside any check"
+    if stall.monitor_id is not None:
+        culprit = f"monitor {stall.monitor_id} ({stall.check_type} check)"
+    return f"{culprit} held the event loop for {stall.seconds:.1f}s during its check"
 
 
 def _consume(task: asyncio.Task[Any]) -> None:
     # Retrieve the outcome so asyncio does not log "exception was never retrieved".
     if not task.cancelled():
         task.exception()
-
-
-def _validated(value: Any, type_name: str) -> tuple[CheckResult, str | None]:
-    """Check a plugin's return value; a garbage value is reported, never trusted."""
-    bad = CheckResult.down("")
-    if not isinstance(value, CheckResult):
-        return bad, (
-            f"check plugin {type_name!r} returned {type(value).__name__}, not a CheckResult"
-        )
-    try:
-        status = CheckStatus(value.status)
-    except ValueError:
-        return bad, f"check plugin {type_name!r} returned an unknown status {value.status!r}"
-    latency = value.latency
-    if latency is not None and (
-        isinstance(latency, bool)
-        or not isinstance(latency, int | float)
-        or not math.isfinite(latency)
-        or latency < 0
-    ):
-        return bad, f"check plugin {type_name!r} returned an invalid latency {latency!r}"
-    if not isinstance(value.details, dict):
-        return bad, f"check plugin {type_name!r} returned details that are not a table"
-    try:
-        json.dumps(value.details, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        return bad, f"check plugin {type_name!r} returned details that are not JSON: {exc}"
-    message = value.message if isinstance(value.message, str) else str(value.message)
-    return CheckResult(status, latency, message[:MAX_MESSAGE], value.details), None

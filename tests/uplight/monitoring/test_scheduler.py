@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import random
+import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from typing import Any
@@ -209,8 +211,9 @@ class Recorder:
 FAULTS = [
     ("raising", "exception", "check plugin 'raising' failed: RuntimeError: kaput"),
     ("sync-raising", "exception", "check plugin 'sync-raising' failed: ValueError: not even a"),
-    ("hanging", "timeout", "check did not finish within 0.2s"),
-    ("stubborn", "timeout", "check did not finish within 0.2s"),
+    # Issue 10, point 4: a timeout names the check type.
+    ("hanging", "timeout", "hanging check did not finish within 0.2s"),
+    ("stubborn", "timeout", "stubborn check did not finish within 0.2s"),
     ("str", "invalid_result", "check plugin 'str' returned str, not a CheckResult"),
     ("weird-status", "invalid_result", "check plugin 'weird-status' returned an unknown status"),
     ("non-json", "invalid_result", "check plugin 'non-json' returned details that are not JSON"),
@@ -288,7 +291,7 @@ async def test_on_the_system_clock_a_hanging_check_is_cut_off() -> None:
     scheduler = Scheduler([target], check_types(FakeClock()))
     record = await asyncio.wait_for(scheduler.run_check(target), timeout=10)
     assert record.error_reason == "timeout"
-    assert record.result.message == "check did not finish within 0.05s"
+    assert record.result.message == "hanging check did not finish within 0.05s"
     # Measured on the real clock: at least the limit (0.05 s and its 0.05 s grace).
     latency = record.result.latency
     assert latency is not None and latency >= 0.1 - 1e-3
@@ -675,3 +678,149 @@ async def test_an_exception_that_cannot_be_printed_is_still_reported() -> None:
     record = await scheduler.run_check(monitor("x", "raiser"))
     assert record.error_reason == "exception"
     assert record.result.message == "check plugin 'raiser' failed: Unprintable"
+
+
+# -- issue 10, point 1: a check that tries to end the process -----------------------------
+
+
+class ExitingCheck(CheckType):
+    """A library calling ``sys.exit()`` is enough."""
+
+    name = "exiting"
+
+    async def check(self, options: Any, context: CheckContext) -> CheckResult:
+        sys.exit(3)
+
+
+class InterruptingCheck(CheckType):
+    name = "interrupting"
+
+    async def check(self, options: Any, context: CheckContext) -> CheckResult:
+        await asyncio.sleep(0)
+        raise KeyboardInterrupt
+
+
+class GeneratorExitCheck(CheckType):
+    name = "generator-exit"
+
+    async def check(self, options: Any, context: CheckContext) -> CheckResult:
+        await asyncio.sleep(0)
+        raise GeneratorExit
+
+
+class SyncExitCheck(CheckType):
+    """Not even a coroutine: the call itself exits."""
+
+    name = "sync-exit"
+
+    def check(self, options: Any, context: CheckContext) -> CheckResult:  # type: ignore[override]
+        raise SystemExit("bye")
+
+
+class UnreadableExit(CheckType):
+    """Returns a result whose message exits when the scheduler reads it."""
+
+    name = "unreadable-exit"
+
+    async def check(self, options: Any, context: CheckContext) -> CheckResult:
+        class Message:
+            def __str__(self) -> str:
+                raise SystemExit(4)
+
+        return CheckResult.up(Message(), 0.1)  # type: ignore[arg-type]
+
+
+EXITS = [
+    ("exiting", "exception", "check plugin 'exiting' failed: SystemExit: 3"),
+    ("interrupting", "exception", "check plugin 'interrupting' failed: KeyboardInterrupt"),
+    ("generator-exit", "exception", "check plugin 'generator-exit' failed: GeneratorExit"),
+    ("sync-exit", "exception", "check plugin 'sync-exit' failed: SystemExit: bye"),
+    (
+        "unreadable-exit",
+        "invalid_result",
+        "check plugin 'unreadable-exit' returned a result that cannot be read: SystemExit",
+    ),
+]
+
+
+@pytest.mark.parametrize(("type_name", "reason", "message"), EXITS)
+async def test_a_check_that_exits_is_a_down_result_and_the_scheduler_goes_on(
+    clock: FakeClock, type_name: str, reason: str, message: str
+) -> None:
+    types: dict[str, CheckType] = {
+        "ok": OkCheck(clock),
+        "exiting": ExitingCheck(),
+        "interrupting": InterruptingCheck(),
+        "generator-exit": GeneratorExitCheck(),
+        "sync-exit": SyncExitCheck(),
+        "unreadable-exit": UnreadableExit(),
+    }
+    monitors = [monitor("ok", "ok", interval=0.2, timeout=0.1), monitor("bad", type_name)]
+    recorder = Recorder(clock)
+    scheduler = Scheduler(monitors, types, max_jitter=0, listeners=[recorder], clock=clock)
+    scheduler.start()
+    await run_for(clock, 2.5)
+    assert scheduler.running
+    await run_until_done(clock, scheduler.stop())
+
+    assert recorder.times["ok"] == ticks(0.0, 0.2, 2.5)  # every tick, never held up
+    bad = recorder.records["bad"]
+    assert recorder.times["bad"] == ticks(0.0, 1.0, 2.5)  # reported at once, every tick
+    assert all(r.result.status is CheckStatus.DOWN for r in bad)
+    assert {r.error_reason for r in bad} == {reason}
+    assert {r.result.message for r in bad} == {message}
+
+
+# -- issue 10, point 3: checks that swallow their cancellation are capped ----------------------
+
+
+async def test_abandoned_checks_are_capped_per_monitor(
+    clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    class Immortalish(StubbornCheck):
+        """Ignores its cancellation for 2 s, far past its 0.3 s interval."""
+
+        name = "immortalish"
+        linger = 2.0
+
+        def __init__(self, clock: FakeClock) -> None:
+            super().__init__(clock)
+            self.starts: list[float] = []
+
+        async def check(self, options: Any, context: CheckContext) -> CheckResult:
+            self.starts.append(self.clock.monotonic())
+            return await super().check(options, context)
+
+    caplog.set_level(logging.INFO, logger="uplight.monitoring.scheduler")
+    check = Immortalish(clock)
+    types: dict[str, CheckType] = {"immortalish": check, "ok": OkCheck(clock)}
+    target = monitor("stuck", "immortalish", interval=0.3, timeout=0.2)
+    ok = monitor("ok", "ok", interval=0.3, timeout=0.2)
+    recorder = Recorder(clock)
+    scheduler = Scheduler([target, ok], types, max_jitter=0, listeners=[recorder], clock=clock)
+    state = scheduler.states["stuck"]
+    peak = 0
+
+    scheduler.start()
+    for _ in range(80):  # 4 s, in steps of 50 ms
+        await run_for(clock, 0.05)
+        peak = max(peak, len(state.abandoned))
+    await run_until_done(clock, scheduler.stop())
+    await run_for(clock, 2.0)  # the ones stop gave up on end too
+
+    # Each run is cut off at 0.25 s and left behind 0.1 s later, its next tick missed:
+    # runs at 0, 0.6 and 1.2 s leave three behind; then the runs wait, skipped, until
+    # the first ends (cancelled at 0.25 s, it lingers 2 s), and resume at the next tick.
+    assert check.starts[:4] == pytest.approx([0.0, 0.6, 1.2, 2.4])
+    assert peak == 3
+    assert len(recorder.records["stuck"]) == len(check.starts)
+    assert {r.error_reason for r in recorder.records["stuck"]} == {"timeout"}
+    # The skipped ticks are counted: 0.3, 0.9 and 1.5 (overrun), 1.8 and 2.1 (held back).
+    assert state.skipped_ticks >= 5
+    assert recorder.times["ok"] == ticks(0.0, 0.3, 4.0)  # the others never notice
+    held = [r.getMessage() for r in caplog.records if "still running" in r.getMessage()]
+    assert held[0] == (
+        "monitor stuck: 3 of its 'immortalish' checks ignored their cancellation and are"
+        " still running; its checks are skipped until one of them ends"
+    )
+    assert any("stuck: an abandoned check ended; its checks resume" in m for m in caplog.messages)
