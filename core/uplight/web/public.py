@@ -18,32 +18,36 @@ Every successful public answer is bytes the page cache rendered once per
 snapshot, with ``ETag`` (and 304 on a matching ``If-None-Match``),
 ``Cache-Control: public, max-age=<ttl>``, ``Vary: Accept-Encoding``, gzip when
 the client accepts it, and the security headers. :func:`lookup`,
-:func:`rendered_for` and :func:`cached_answer` build that answer as plain data;
-the Quart views and the ASGI fast path (``fastpath.py``) both send what they
-return, so the two paths cannot drift apart.
+:func:`rendered_for` and :func:`~uplight.web.answers.cached_answer` build that
+answer as plain data; the Quart views and the ASGI fast path (``fastpath.py``)
+both send what they return, so the two paths cannot drift apart.
 """
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from quart import Blueprint, Quart, Response, current_app, request, url_for
 
 from ..pages.cache import CachedIncident, CachedPage, Rendered, SnapshotUnavailable
 from ..runtime import Runtime
+from .answers import (
+    ERROR_CACHE_CONTROL,
+    Answer,
+    cached_answer,
+    envelope,
+    error_page,
+    rate_limited,
+)
 from .assets import asset_url_for
 from .context import runtime
-from .negotiation import accepts_gzip, etag_matches, wants_html
-from .security import SECURITY_HEADERS, RateGate, rate_limited_message
+from .negotiation import accepts_gzip
+from .security import RateGate
 
 blueprint = Blueprint("public", __name__)
 PUBLIC_EXTENSION = "uplight.public"
 MAX_INCIDENT_ID = 2**63 - 1  # SQLite integers: a larger id cannot exist
-ERROR_CACHE_CONTROL = "no-store"  # an error must not outlive its cause in a shared cache
 
 
 # -- what a request asks for ----------------------------------------------------
@@ -111,41 +115,8 @@ def render_params(rt: Runtime, target: Target) -> dict[str, Any]:
 # -- answers ----------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class Answer:
-    """Status, headers and body exactly as sent, by either serving path."""
-
-    status: int
-    headers: tuple[tuple[str, str], ...]
-    body: bytes
-
-    def to_response(self) -> Response:
-        response = Response(self.body, status=self.status)
-        response.headers.clear()  # no default Content-Type: exactly our headers
-        for name, value in self.headers:
-            response.headers.add(name, value)
-        return response
-
-
 class NotFound(Exception):
     """Unknown page, incident or component (the message is safe to show)."""
-
-
-def cached_answer(rendered: Rendered, *, head: bool, if_none_match: str | None) -> Answer:
-    """A rendered cache entry → 200 (or 304), with every caching and security header."""
-    common = (
-        ("ETag", rendered.etag),
-        ("Cache-Control", f"public, max-age={rendered.max_age}"),
-        ("Vary", "Accept-Encoding"),
-        *SECURITY_HEADERS,
-    )
-    if etag_matches(if_none_match, rendered.etag):
-        return Answer(304, common, b"")
-    headers = [("Content-Type", rendered.media_type), *common]
-    if rendered.gzipped:
-        headers.append(("Content-Encoding", "gzip"))
-    headers.append(("Content-Length", str(len(rendered.body))))
-    return Answer(200, tuple(headers), b"" if head else rendered.body)
 
 
 async def lookup(rt: Runtime, target: Target, host: str | None) -> CachedPage | CachedIncident:
@@ -203,70 +174,9 @@ async def answer(
     return cached_answer(rendered, head=head, if_none_match=if_none_match)
 
 
-def envelope(
-    status: int, code: str, message: str, *, retry_after: int | None = None, head: bool = False
-) -> Answer:
-    """The public error envelope, never cached, with the security headers."""
-    # The same bytes as the rest of the API's envelope (compact, newline-terminated).
-    error = {"error": {"code": code, "message": message}}
-    body = (json.dumps(error, separators=(",", ":")) + "\n").encode()
-    headers = [("Content-Type", "application/json"), ("Cache-Control", ERROR_CACHE_CONTROL)]
-    if retry_after is not None:
-        headers.append(("Retry-After", str(retry_after)))
-    headers += [*SECURITY_HEADERS, ("Content-Length", str(len(body)))]
-    return Answer(status, tuple(headers), b"" if head else body)
-
-
-ErrorView = Literal["not_found", "rate_limited"]
-
-
-@functools.lru_cache(maxsize=8)
-def _error_page(
-    renderer: Any, view: ErrorView, base_url: str, asset_url: Callable[[str], str]
-) -> bytes:
-    # One body per renderer and view: a flood of 429s must not cost a render each.
-    return renderer.render(None, view=view, base_url=base_url, asset_url=asset_url)
-
-
-def error_page(
-    rt: Runtime, target: Target | None, accept: str | None, view: ErrorView, status: int
-) -> Answer | None:
-    """The html renderer's page for an error on an HTML route, when a browser asked
-    (``text/html`` in ``Accept``); None: answer with the envelope."""
-    renderer = rt.registry.renderers.get("html")
-    if target is None or not target.html_errors or renderer is None or not wants_html(accept):
-        return None
-    body = _error_page(renderer, view, rt.config.server.public_base_url, asset_url_for(renderer))
-    headers = (
-        ("Content-Type", renderer.media_type),
-        ("Cache-Control", ERROR_CACHE_CONTROL),
-        ("Vary", "Accept"),
-        *SECURITY_HEADERS,
-        ("Content-Length", str(len(body))),
-    )
-    return Answer(status, headers, body)
-
-
-def rate_limited(
-    retry_after: int,
-    *,
-    head: bool,
-    rt: Runtime | None = None,
-    target: Target | None = None,
-    accept: str | None = None,
-) -> Answer:
-    """429 with ``Retry-After``: the HTML page for a browser on an HTML route, else
-    the envelope."""
-    page = error_page(rt, target, accept, "rate_limited", 429) if rt is not None else None
-    if page is None:
-        message = rate_limited_message(retry_after)
-        return envelope(429, "RATE_LIMITED", message, retry_after=retry_after, head=head)
-    headers = (*page.headers[:3], ("Retry-After", str(retry_after)), *page.headers[3:])
-    return Answer(429, headers, b"" if head else page.body)
-
-
 def not_found(rt: Runtime, target: Target, message: str) -> Response:
-    page = error_page(rt, target, request.headers.get("Accept"), "not_found", 404)
+    accept = request.headers.get("Accept")
+    page = error_page(rt, accept, "not_found", 404, html_route=target.html_errors)
     if page is not None:
         return page.to_response()
     return envelope(404, "NOT_FOUND", message).to_response()
@@ -325,7 +235,7 @@ HTML_ENDPOINTS = frozenset(
         "public.root",
     }
 )
-HTML_ROUTE = Target("html", html_errors=True)  # what a 429 needs to know of an HTML route
+HTML_ROUTE = Target("html", html_errors=True)  # a route error before there is a target
 
 
 async def enforce_rate_limit() -> Response | None:
@@ -343,8 +253,8 @@ async def enforce_rate_limit() -> Response | None:
             retry_after,
             head=request.method == "HEAD",
             rt=rt,
-            target=HTML_ROUTE if request.endpoint in HTML_ENDPOINTS else None,
             accept=request.headers.get("Accept"),
+            html_route=request.endpoint in HTML_ENDPOINTS,
         )
         return answer.to_response()
     return None
