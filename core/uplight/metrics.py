@@ -20,7 +20,7 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterator, Mapping
 from typing import Protocol, TypeVar
 
 from prometheus_client.core import (
@@ -40,6 +40,7 @@ from .config import MonitorConfig
 from .db.writer import WriterStats
 from .models import CHECK_TO_STATUS, CheckStatus, Status
 from .monitoring.stats import ERROR_REASONS, LATENCY_BUCKETS, RESULTS, MonitorStats, Reported
+from .monitoring.watchdog import UNKNOWN
 from .notify.stats import RESULTS as NOTIFICATION_RESULTS
 from .notify.stats import ChannelFacts
 from .pages.cache import CacheStats
@@ -63,9 +64,14 @@ HELP: dict[str, str] = {
     "uplight_check_duration_seconds": "Check latency as measured by the check.",
     "uplight_monitor_last_check_timestamp_seconds": "Unix time the last check started.",
     "uplight_monitor_lag_seconds": "How late the last check started compared to its schedule.",
-    "uplight_scheduler_skipped_ticks_total": "Checks skipped because the previous one overran.",
+    "uplight_scheduler_skipped_ticks_total": "Checks skipped because earlier ones overran.",
+    "uplight_monitor_abandoned_checks": "Checks still running after ignoring their cancellation.",
+    "uplight_checks_not_counted_total": "Runs not counted: event loop stalls others caused hid them.",
     "uplight_check_errors_total": "Checks failed by the plugin: raised, timed out or bad result.",
     "uplight_scheduler_lag_seconds": "Largest start delay among the monitors' last checks.",
+    "uplight_event_loop_stalls_total": "Event loop stalls, by the check type that held the loop.",
+    "uplight_event_loop_stall_seconds_total": "Seconds the event loop was held by stalls.",
+    "uplight_event_loop_lag_seconds": "How late the event loop watchdog's latest tick ran.",
     "uplight_store_pending_writes": "Check results buffered plus write jobs queued, uncommitted.",
     "uplight_store_flushed_results_total": "Check results committed to the database.",
     "uplight_store_failed_flushes_total": "Flushes of buffered check results that failed.",
@@ -103,11 +109,28 @@ class MonitorRun(Protocol):
     def last_lag(self) -> float: ...
     @property
     def skipped_ticks(self) -> int: ...
+    @property
+    def abandoned(self) -> Collection[object]: ...
+    @property
+    def uncounted(self) -> int: ...
+
+
+class WatchdogView(Protocol):
+    """``monitoring.watchdog.LoopWatchdog``."""
+
+    @property
+    def stalls(self) -> Counter[str]: ...
+    @property
+    def stall_seconds(self) -> Counter[str]: ...
+    @property
+    def lag(self) -> float: ...
 
 
 class SchedulerView(Protocol):
     @property
     def states(self) -> Mapping[str, MonitorRun]: ...
+    @property
+    def watchdog(self) -> WatchdogView: ...
 
 
 class StatsView(Protocol):
@@ -209,6 +232,8 @@ class UplightCollector(Collector):
         )
         lag = _family(GaugeMetricFamily, "uplight_monitor_lag_seconds", "monitor")
         skipped = _family(CounterMetricFamily, "uplight_scheduler_skipped_ticks_total", "monitor")
+        abandoned = _family(GaugeMetricFamily, "uplight_monitor_abandoned_checks", "monitor")
+        uncounted = _family(CounterMetricFamily, "uplight_checks_not_counted_total", "monitor")
 
         for monitor_id, state in states.items():
             kind = state.monitor.type
@@ -230,7 +255,9 @@ class UplightCollector(Collector):
                 last_check.add_metric([monitor_id], s.last_checked)
             lag.add_metric([monitor_id], state.last_lag)
             skipped.add_metric([monitor_id], state.skipped_ticks)
-        yield from (up, status, checks, duration, last_check, lag, skipped)
+            abandoned.add_metric([monitor_id], len(state.abandoned))
+            uncounted.add_metric([monitor_id], state.uncounted)
+        yield from (up, status, checks, duration, last_check, lag, skipped, abandoned, uncounted)
         yield from self._declared_metrics(src.registry.check_types, states, stats, now)
 
         failures = _family(CounterMetricFamily, "uplight_check_errors_total", "type", "reason")
@@ -240,6 +267,7 @@ class UplightCollector(Collector):
         yield failures
         worst = max((s.last_lag for s in states.values()), default=0.0)
         yield _single(GaugeMetricFamily, "uplight_scheduler_lag_seconds", worst)
+        yield from _loop_metrics(src.scheduler.watchdog, {s.monitor.type for s in states.values()})
         yield from _store_metrics(src.store)
         yield from _page_cache_metrics(src.page_cache)
         yield from _notification_metrics(src.notifications, now)
@@ -294,6 +322,18 @@ class UplightCollector(Collector):
                     exc,
                 )
             return []
+
+
+def _loop_metrics(watchdog: WatchdogView, check_types: set[str]) -> Iterator[Metric]:
+    # Every monitored check type, and UNKNOWN (no check step to blame), from start-up.
+    kinds = sorted(check_types | set(watchdog.stalls) | {UNKNOWN})
+    stalls = _family(CounterMetricFamily, "uplight_event_loop_stalls_total", "type")
+    seconds = _family(CounterMetricFamily, "uplight_event_loop_stall_seconds_total", "type")
+    for kind in kinds:
+        stalls.add_metric([kind], watchdog.stalls[kind])
+        seconds.add_metric([kind], watchdog.stall_seconds[kind])
+    yield from (stalls, seconds)
+    yield _single(GaugeMetricFamily, "uplight_event_loop_lag_seconds", watchdog.lag)
 
 
 def _store_metrics(store: StoreView) -> Iterator[Metric]:

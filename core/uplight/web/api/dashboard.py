@@ -16,12 +16,25 @@ from .operations import ApiBlueprint
 api = ApiBlueprint("dashboard", "/api/v1/health", tag="health")
 
 
+class LoopStall(BaseModel):
+    """The event loop held for ``seconds``: by a check of ``monitor`` (of check type
+    ``type``), or by something else when both are null."""
+
+    at: dt.datetime
+    seconds: float
+    monitor: str | None
+    type: str | None
+
+
 class SchedulerHealth(BaseModel):
     running: bool
     monitors: int
     lag_seconds: float
     last_tick: dt.datetime | None
     abandoned_checks: int
+    loop_lag_seconds: float
+    loop_stalls: int
+    recent_stalls: list[LoopStall]  # newest first
 
 
 class MonitorHealth(BaseModel):
@@ -34,6 +47,8 @@ class MonitorHealth(BaseModel):
     consecutive_failures: int
     active_incident: int | None
     skipped_ticks: int
+    abandoned_checks: int  # still running; at 3 its checks are skipped
+    not_counted: int  # runs that event loop stalls caused by others covered twice
 
 
 class StoreHealth(BaseModel):
@@ -112,6 +127,8 @@ async def health_dashboard() -> Dashboard:
                 consecutive_failures=tracker.consecutive_failures,
                 active_incident=tracker.active_incident,
                 skipped_ticks=state.skipped_ticks,
+                abandoned_checks=len(state.abandoned),
+                not_counted=state.uncounted,
             )
         )
     return Dashboard(
@@ -123,6 +140,17 @@ async def health_dashboard() -> Dashboard:
             lag_seconds=max((s.last_lag for s in scheduler.states.values()), default=0.0),
             last_tick=_time(scheduler.stats.last_tick),
             abandoned_checks=scheduler.stats.abandoned_tasks,
+            loop_lag_seconds=round(scheduler.watchdog.lag, 3),
+            loop_stalls=scheduler.watchdog.stalls.total(),
+            recent_stalls=[
+                LoopStall(
+                    at=stall.at,
+                    seconds=round(stall.seconds, 3),
+                    monitor=stall.monitor_id,
+                    type=stall.check_type,
+                )
+                for stall in scheduler.watchdog.recent
+            ],
         ),
         monitors=monitors,
         store=StoreHealth(
