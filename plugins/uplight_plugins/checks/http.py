@@ -3,6 +3,13 @@
 Every check opens its own client and connection, so each result includes a fresh
 connect (and TLS handshake) and never depends on the health of a pooled socket.
 Network failures become ``down`` results with a short message; they never raise.
+
+The TLS context is built once per trust policy (``client_ssl_context``); the client
+itself costs about 50 µs of a check's 1-2 ms of CPU. A transport shared between
+checks without keep-alive was measured no cheaper with 10 checks in flight and
+dearer with 300 (httpcore's pool scans every open connection per request), and it
+would give a same-origin redirect a new connection where a check's own client
+reuses it, changing what the phases measure.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import os
+import ssl
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -167,6 +168,29 @@ async def test_https_with_ca_file(https: Callable[..., HttpServer], ca_file: Pat
     phases = result.details["phases"]
     assert set(phases) == {"connect", "tls", "ttfb"}
     assert all(value >= 0 for value in phases.values())
+
+
+async def test_each_check_connects_anew_and_the_ca_file_is_loaded_once(
+    https: Callable[..., HttpServer], ca_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    loaded: list[object] = []
+    real = ssl.create_default_context
+
+    def counting(*args: Any, **kwargs: Any) -> ssl.SSLContext:
+        if kwargs.get("cafile") == str(ca_file):
+            loaded.append(kwargs["cafile"])
+        return real(*args, **kwargs)
+
+    server = https({"/": Route(200, "secure")})
+    options = HttpOptions.model_validate({"url": server.url("/"), "ca_file": str(ca_file)})
+    monkeypatch.setattr(ssl, "create_default_context", counting)
+    for _ in range(3):
+        result = await HttpCheck().check(options, CheckContext(monitor_id="m", timeout=1.0))
+        assert result.status is CheckStatus.UP, result.message
+        # What the check measures: a connect and a handshake of its own, every time.
+        assert {"connect", "tls", "ttfb"} <= set(result.details["phases"])
+    assert len(server.requests) == 3
+    assert loaded == [str(ca_file)]
 
 
 async def test_https_with_localhost_name(https: Callable[..., HttpServer], ca_file: Path) -> None:
