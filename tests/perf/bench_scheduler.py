@@ -1,11 +1,21 @@
-"""Scheduler HTTP checks: checks per second the Scheduler completes against a local
-HTTP server, against a bare loop of httpx requests to the same server in the same run.
+"""Scheduler HTTP checks against a local server, each against bare httpx in the same run.
 
-The server is a minimal asyncio HTTP/1.1 server in its own process (so it does not
-share the measured event loop) on 127.0.0.1. Both sides open a new ``AsyncClient``
-per request, as the HTTP check does, with the same TLS context object (the check
-shares one; building one per request would measure certificate loading instead),
-and run at the same concurrency: the scheduler's ``max_concurrency``.
+Three figures:
+
+- throughput: checks per second the Scheduler completes with the built-in ``http``
+  check, every monitor always due, against a bare loop of httpx GETs at the same
+  concurrency;
+- CPU per check: this process's CPU time over those same runs, per request;
+- start lag: many monitors on a short interval on the real clock, config defaults
+  (``scheduler.max_concurrency`` and ``max_jitter``), p50/p99 of the lag the
+  scheduler records (due time to start), against bare timers spread evenly over the
+  interval doing the same requests under the same cap.
+
+The bare side opens a new connection for every request, as the check does (it is
+what the check measures): one ``AsyncClient`` without keep-alive. The server is a
+minimal asyncio HTTP/1.1 server on 127.0.0.1 in processes of its own (so it does not
+share the measured event loop or its CPU accounting), several behind one port
+(``SO_REUSEPORT``) for the lag run.
 """
 
 from __future__ import annotations
@@ -14,13 +24,14 @@ import asyncio
 import contextlib
 import multiprocessing
 import multiprocessing.queues
-import ssl
+import statistics
 import time
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import httpx
 
-from uplight.config import MonitorConfig
+from uplight.config import MonitorConfig, SchedulerConfig
 from uplight.models import CheckStatus, ResultRecord
 from uplight.monitoring.scheduler import Scheduler
 from uplight.plugins import load_plugins
@@ -38,7 +49,7 @@ RESPONSE = (
 )
 
 
-# -- the server (child process) -------------------------------------------------------------
+# -- the server (child processes) -----------------------------------------------------------
 
 
 async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -57,63 +68,83 @@ async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
             await writer.wait_closed()
 
 
-async def _serve(ports: multiprocessing.queues.Queue[int]) -> None:
-    server = await asyncio.start_server(_handle, "127.0.0.1", 0, backlog=1024)
+async def _serve(port: int, ports: multiprocessing.queues.Queue[int]) -> None:
+    server = await asyncio.start_server(_handle, "127.0.0.1", port, backlog=4096, reuse_port=True)
     ports.put(server.sockets[0].getsockname()[1])
     async with server:
         await server.serve_forever()
 
 
-def serve(ports: multiprocessing.queues.Queue[int]) -> None:
+def serve(port: int, ports: multiprocessing.queues.Queue[int]) -> None:
     """Child process entry point: serve until terminated."""
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_serve(ports))
+        asyncio.run(_serve(port, ports))
 
 
 class HttpServer:
-    """The server in its own process, for the ``with`` block."""
+    """``workers`` server processes on one port, for the ``with`` block."""
 
-    def __init__(self) -> None:
-        context = multiprocessing.get_context("spawn")
-        self._ports: multiprocessing.queues.Queue[int] = context.Queue()
-        self._process = context.Process(target=serve, args=(self._ports,), daemon=True)
+    def __init__(self, workers: int = 1) -> None:
+        self._context = multiprocessing.get_context("spawn")
+        self._ports: multiprocessing.queues.Queue[int] = self._context.Queue()
+        self._workers = workers
+        self._processes: list[Any] = []
         self.url = ""
 
+    def _start(self, port: int) -> int:
+        process = self._context.Process(target=serve, args=(port, self._ports), daemon=True)
+        process.start()
+        self._processes.append(process)
+        return self._ports.get(timeout=30)
+
     def __enter__(self) -> HttpServer:
-        self._process.start()
-        port = self._ports.get(timeout=30)
+        port = self._start(0)
+        for _ in range(self._workers - 1):
+            self._start(port)
         self.url = f"http://127.0.0.1:{port}/health"
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._process.terminate()
-        self._process.join(timeout=5)
-        if self._process.is_alive():
-            self._process.kill()
-            self._process.join()
+        for process in self._processes:
+            process.terminate()
+        for process in self._processes:
+            process.join(timeout=5)
+            if process.is_alive():
+                process.kill()
+                process.join()
 
 
-# -- the two sides --------------------------------------------------------------------------
+# -- throughput and CPU per check -----------------------------------------------------------
 
 
-def http_monitors(url: str) -> tuple[list[MonitorConfig], dict[str, Any]]:
+def http_monitors(
+    url: str, count: int, interval: float, timeout: float = 5.0
+) -> tuple[list[MonitorConfig], dict[str, Any]]:
     check_types = load_plugins(builtins_only=True).check_types
-    http = check_types["http"]
-    options = http.Options.model_validate({"url": url})
+    options = check_types["http"].Options.model_validate({"url": url})
     monitors = []
-    for i in range(MONITORS):
+    for i in range(count):
         base = MonitorConfig.model_validate(
             {"id": f"m{i}", "name": f"M{i}", "type": "http", "interval": "10s", "timeout": "5s"}
         )
-        # An interval far below what the checks take: every monitor is always due, so
-        # the semaphore, not the clock, sets the pace.
-        monitors.append(base.model_copy(update={"options": options, "interval": 0.001}))
+        update = {"options": options, "interval": interval, "timeout": timeout}
+        monitors.append(base.model_copy(update=update))
     return monitors, dict(check_types)
 
 
-async def scheduler_checks(url: str, total: int) -> float:
-    """Seconds until the Scheduler has completed ``total`` checks."""
-    monitors, check_types = http_monitors(url)
+@contextlib.contextmanager
+def measured(into: list[tuple[float, float]]) -> Any:
+    """Appends (wall seconds, this process's CPU seconds) for the block."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    yield
+    into.append((time.perf_counter() - wall, time.process_time() - cpu))
+
+
+async def scheduler_checks(url: str, total: int) -> None:
+    """Run the Scheduler until it has completed ``total`` checks, all up."""
+    # An interval far below what the checks take: every monitor is always due, so
+    # the semaphore, not the clock, sets the pace.
+    monitors, check_types = http_monitors(url, MONITORS, interval=0.001)
     done = asyncio.Event()
     seen: list[ResultRecord] = []
 
@@ -125,67 +156,192 @@ async def scheduler_checks(url: str, total: int) -> float:
     scheduler = Scheduler(
         monitors, check_types, max_concurrency=CONCURRENCY, max_jitter=0, listeners=[count]
     )
-    started = time.perf_counter()
     scheduler.start()
     try:
         await asyncio.wait_for(done.wait(), timeout=120)
-        elapsed = time.perf_counter() - started
     finally:
         await scheduler.stop()
     bad = [r for r in seen if r.result.status is not CheckStatus.UP]
     if bad:
         raise RuntimeError(f"{len(bad)} checks were not up, e.g. {bad[0].result.message}")
-    return elapsed
 
 
-async def bare_requests(url: str, total: int, verify: ssl.SSLContext) -> float:
-    """Seconds for ``total`` GETs, a new client each, ``CONCURRENCY`` at a time."""
+def bare_client() -> httpx.AsyncClient:
+    """httpx as cheaply as it opens a new connection per request."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    return httpx.AsyncClient(timeout=5, trust_env=False, limits=limits)
+
+
+async def bare_get(client: httpx.AsyncClient, url: str) -> None:
+    response = await client.get(url)
+    if response.status_code != 200:
+        raise RuntimeError(f"bare request got {response.status_code}")
+
+
+async def bare_requests(url: str, total: int) -> None:
+    """``total`` GETs, ``CONCURRENCY`` at a time."""
     issued = 0
 
-    async def worker() -> None:
+    async def worker(client: httpx.AsyncClient) -> None:
         nonlocal issued
         while issued < total:
             issued += 1
-            async with httpx.AsyncClient(verify=verify, timeout=5, trust_env=False) as client:
-                response = await client.get(url)
-                await response.aread()
-            if response.status_code != 200:
-                raise RuntimeError(f"bare request got {response.status_code}")
+            await bare_get(client, url)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
-    return time.perf_counter() - started
+    async with bare_client() as client:
+        await asyncio.gather(*(worker(client) for _ in range(CONCURRENCY)))
 
 
-def run(quick: bool = False) -> Comparison:
+def run(quick: bool = False) -> list[Comparison]:
     total = 150 if quick else 1000
-    repeats = 1 if quick else 2
-    verify = ssl.create_default_context()  # what the check shares between its requests
-    scheduler_times: list[float] = []
-    bare_times: list[float] = []
+    repeats = 1 if quick else 3
+    uplight: list[tuple[float, float]] = []
+    bare: list[tuple[float, float]] = []
     with HttpServer() as server:
 
         async def measure() -> None:
             # Warm up both paths (imports, the check's cached TLS context, the server).
-            await bare_requests(server.url, 2 * CONCURRENCY, verify)
+            await bare_requests(server.url, 2 * CONCURRENCY)
             await scheduler_checks(server.url, 2 * CONCURRENCY)
             for _ in range(repeats):
-                bare_times.append(await bare_requests(server.url, total, verify))
-                scheduler_times.append(await scheduler_checks(server.url, total))
+                with measured(bare):
+                    await bare_requests(server.url, total)
+                with measured(uplight):
+                    await scheduler_checks(server.url, total)
 
         asyncio.run(measure())
-    scheduler_best, bare_best = min(scheduler_times), min(bare_times)
-    return Comparison(
-        name="scheduler http",
-        unit="checks/s",
-        uplight=total / scheduler_best,
-        bare=total / bare_best,
-        notes=(
-            f"{total:,} checks per run, best of {repeats}; {MONITORS} monitors,"
-            f" concurrency {CONCURRENCY}; server: asyncio HTTP/1.1 in its own process",
-            "uplight: Scheduler loops + the built-in http check (new AsyncClient per check)",
-            "bare: httpx GET with a new AsyncClient per request, same concurrency",
-            "uplight runs (s): " + ", ".join(f"{t:.3f}" for t in scheduler_times),
-            "bare runs (s):    " + ", ".join(f"{t:.3f}" for t in bare_times),
+    (wall, _), (bare_wall, _) = min(uplight), min(bare)
+    cpu, bare_cpu = min(c for _, c in uplight), min(c for _, c in bare)
+    runs = f"{total:,} checks per run, best of {repeats}"
+    return [
+        Comparison(
+            name="scheduler http",
+            unit="checks/s",
+            uplight=total / wall,
+            bare=total / bare_wall,
+            notes=(
+                f"{runs}; {MONITORS} monitors, concurrency {CONCURRENCY};"
+                " server: asyncio HTTP/1.1 in its own process",
+                "uplight: Scheduler loops + the built-in http check (new connection per check)",
+                "bare: httpx GETs through one AsyncClient without keep-alive (a new"
+                " connection per request), same concurrency",
+                "uplight runs (s): " + ", ".join(f"{w:.3f}" for w, _ in uplight),
+                "bare runs (s):    " + ", ".join(f"{w:.3f}" for w, _ in bare),
+            ),
         ),
+        Comparison(
+            name="cpu per http check",
+            unit="ms",
+            uplight=cpu / total * 1000,
+            bare=bare_cpu / total * 1000,
+            lower_is_better=True,
+            notes=(
+                f"this process's CPU time (time.process_time) over the same runs; {runs}",
+                "uplight runs (ms/check): "
+                + ", ".join(f"{c / total * 1000:.3f}" for _, c in uplight),
+                "bare runs (ms/check):    " + ", ".join(f"{c / total * 1000:.3f}" for _, c in bare),
+            ),
+        ),
+    ]
+
+
+# -- start lag ------------------------------------------------------------------------------
+
+
+async def scheduler_lags(url: str, count: int, interval: float, seconds: float) -> list[float]:
+    """The lag of every check the Scheduler starts in ``seconds``, config defaults."""
+    monitors, check_types = http_monitors(url, count, interval)
+    lags: list[float] = []
+    defaults = SchedulerConfig()
+    scheduler = Scheduler(
+        monitors,
+        check_types,
+        max_concurrency=defaults.max_concurrency,
+        max_jitter=defaults.max_jitter,
     )
+
+    def record(monitor: MonitorConfig, result: ResultRecord) -> None:
+        if result.result.status is not CheckStatus.UP:
+            raise RuntimeError(f"a check was not up: {result.result.message}")
+        lags.append(scheduler.states[monitor.id].last_lag)
+
+    scheduler.add_listener(record)
+    scheduler.start()
+    try:
+        await asyncio.sleep(seconds)
+    finally:
+        await scheduler.stop()
+    return lags
+
+
+async def bare_lags(url: str, count: int, interval: float, seconds: float) -> list[float]:
+    """Timers spread evenly over the interval, each doing the same GET under the same cap."""
+    lags: list[float] = []
+    semaphore = asyncio.Semaphore(SchedulerConfig().max_concurrency)
+    start = time.monotonic()
+
+    async def loop(client: httpx.AsyncClient, index: int) -> None:
+        due = start + interval * index / count
+        while True:
+            await asyncio.sleep(max(0.0, due - time.monotonic()))
+            async with semaphore:
+                lags.append(max(0.0, time.monotonic() - due))
+                await bare_get(client, url)
+            due += interval
+
+    async with bare_client() as client:
+        tasks = [asyncio.create_task(loop(client, i)) for i in range(count)]
+        try:
+            await asyncio.sleep(seconds)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+    return lags
+
+
+def percentile(values: list[float], q: int) -> float:
+    if len(values) < 2:
+        return values[0] if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+def run_lag(quick: bool = False) -> list[Comparison]:
+    count, interval, seconds = (400, 12.0, 8.0) if quick else (2000, 20.0, 45.0)
+    results: dict[str, tuple[list[float], float]] = {}
+
+    def side(name: str, body: Callable[[], Coroutine[Any, Any, list[float]]]) -> None:
+        cpu = time.process_time()
+        lags = asyncio.run(body())
+        results[name] = (lags, time.process_time() - cpu)
+
+    with HttpServer(workers=2) as server:
+        side("bare", lambda: bare_lags(server.url, count, interval, seconds))
+        side("uplight", lambda: scheduler_lags(server.url, count, interval, seconds))
+    (lags, cpu), (bare, bare_cpu) = results["uplight"], results["bare"]
+
+    def summary(values: list[float], cpu_seconds: float) -> str:
+        return (
+            f"{len(values):,} checks started, p50 {percentile(values, 50) * 1000:.1f} ms,"
+            f" p99 {percentile(values, 99) * 1000:.1f} ms, max {max(values, default=0) * 1000:.0f}"
+            f" ms; CPU {cpu_seconds / seconds:.0%} of a core"
+        )
+
+    defaults = SchedulerConfig()
+    return [
+        Comparison(
+            name="scheduler start lag p99",
+            unit="ms",
+            uplight=percentile(lags, 99) * 1000,
+            bare=percentile(bare, 99) * 1000,
+            lower_is_better=True,
+            notes=(
+                f"{count:,} http monitors at {interval:g} s for {seconds:g} s on the real clock;"
+                f" scheduler defaults: max_concurrency {defaults.max_concurrency},"
+                f" max_jitter {defaults.max_jitter!r}; 2 server processes on one port",
+                "lag: from a check's due time to its start (the scheduler's last_lag)",
+                "uplight: " + summary(lags, cpu),
+                "bare:    " + summary(bare, bare_cpu) + " (timers spread evenly from the start)",
+            ),
+        )
+    ]

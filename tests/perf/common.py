@@ -12,17 +12,25 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Comparison:
-    """One benchmark: uplight's rate against the bare baseline's, in the same unit."""
+    """One benchmark: uplight's figure against the bare baseline's, in the same unit.
+
+    A rate by default; ``lower_is_better`` for costs such as milliseconds, so that
+    the ratio always reads the same way: 1.00 is as good as the baseline, less is worse.
+    """
 
     name: str
     unit: str
     uplight: float
     bare: float
     notes: tuple[str, ...] = field(default=())
+    lower_is_better: bool = False
 
     @property
     def ratio(self) -> float:
-        return self.uplight / self.bare if self.bare else float("nan")
+        better, worse = (
+            (self.bare, self.uplight) if self.lower_is_better else (self.uplight, self.bare)
+        )
+        return better / worse if worse else float("nan")
 
 
 def cpu_model() -> str:
