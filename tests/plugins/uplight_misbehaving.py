@@ -5,7 +5,9 @@ processes and for worker processes (``[scheduler] isolate``).
 - ``blocking``: ``time.sleep`` inside ``async def check``, holding the event loop;
 - ``crashing``: ends its process at once (``os._exit``), as a crash in C would;
 - ``hanging``: blocks for good;
-- ``fine``: answers up, and says which process it ran in.
+- ``fine``: answers up, and says which process it ran in;
+- ``patient``: a healthy check that waits 300 ms for its answer and takes a few
+  passes of the event loop to read it, as an HTTP check does.
 """
 
 from __future__ import annotations
@@ -62,7 +64,25 @@ class FineCheck(CheckType):
         return CheckResult.up("fine", 0.001, pid=os.getpid())
 
 
+class PatientCheck(CheckType):
+    name = "patient"
+
+    async def check(self, options: Any, context: CheckContext) -> CheckResult:
+        started = time.monotonic()
+        await asyncio.sleep(0.3)
+        for _ in range(20):
+            await asyncio.sleep(0)
+        return CheckResult.up("answered", time.monotonic() - started)
+
+
 @hookimpl
 def uplight_check_types(register: Any) -> None:
-    for check_type in (ExitingCheck, BlockingCheck, CrashingCheck, HangingCheck, FineCheck):
+    for check_type in (
+        ExitingCheck,
+        BlockingCheck,
+        CrashingCheck,
+        HangingCheck,
+        FineCheck,
+        PatientCheck,
+    ):
         register(check_type)

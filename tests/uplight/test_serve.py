@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import signal
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from helpers import free_port, wait_until
+from helpers import create_token, free_port, wait_until
 
 
 class _Ok(http.server.BaseHTTPRequestHandler):
@@ -376,3 +377,175 @@ def test_an_unknown_log_level_is_a_usage_error(tmp_path: Path) -> None:
     assert from_env.returncode == 2
     assert from_env.stderr.startswith("error: UPLIGHT_LOG_LEVEL='loud': use one of debug")
     assert from_env.stderr.count("\n") == 1
+
+
+# -- issue 10, points 1 and 2: plugins that misbehave in a real `uplight serve` ----------------
+
+MISBEHAVING = Path(__file__).parents[1] / "plugins"
+
+
+def misbehaving_config(tmp_path: Path, port: int, monitors: str, scheduler: str = "") -> Path:
+    """A config whose monitors use the check types of tests/plugins/uplight_misbehaving.py."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        f'[server]\nlisten = "127.0.0.1:{port}"\n[storage]\npath = "uplight.db"\n'
+        f'[scheduler]\nmax_jitter = "0s"\n{scheduler}\n'
+        "[public.rate_limit]\nenabled = false\n" + monitors
+    )
+    return config
+
+
+@pytest.fixture
+def misbehaving_installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The misbehaving plugin installed for every `uplight` command the test runs: an
+    entry point on PYTHONPATH."""
+    site = tmp_path / "site"
+    info = site / "uplight_misbehaving-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "METADATA").write_text(
+        "Metadata-Version: 2.1\nName: uplight-misbehaving\nVersion: 1.0\n"
+    )
+    (info / "entry_points.txt").write_text("[uplight]\nmisbehaving = uplight_misbehaving\n")
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(site), str(MISBEHAVING)]))
+
+
+@contextlib.contextmanager
+def serving_misbehaving(config: Path, port: int) -> Iterator[tuple[str, Path]]:
+    """`uplight serve` (with ``misbehaving_installed``); yields the base URL and the log.
+    On exit: SIGTERM, exit 0, and no traceback in the log."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    log = config.parent / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: httpx.get(f"{base}/healthz").status_code == 200, timeout=30)
+        yield base, log
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    output = log.read_text()
+    assert proc.returncode == 0, output
+    assert "Traceback" not in output and "never retrieved" not in output, output
+
+
+def results(config: Path) -> dict[str, list[tuple[str, str | None, str]]]:
+    """Each monitor's stored results: (status, error reason, message), oldest first."""
+    with contextlib.closing(sqlite3.connect(config.parent / "uplight.db")) as db:
+        rows = db.execute(
+            "SELECT monitor_id, status, error_reason, message FROM results ORDER BY id"
+        ).fetchall()
+    found: dict[str, list[tuple[str, str | None, str]]] = {}
+    for monitor_id, status, reason, message in rows:
+        found.setdefault(monitor_id, []).append((status, reason, message))
+    return found
+
+
+def test_a_check_calling_sys_exit_costs_only_its_own_results(
+    tmp_path: Path, target: str, misbehaving_installed: None
+) -> None:
+    """Point 1: the service keeps serving, results keep flowing, SIGTERM still flushes."""
+    port = free_port()
+    config = misbehaving_config(
+        tmp_path,
+        port,
+        f'[[monitors]]\nid = "target"\nname = "Target"\ntype = "http"\nurl = "{target}"\n'
+        'interval = "1s"\ntimeout = "1s"\n'
+        '[[monitors]]\nid = "exits"\nname = "Exits"\ntype = "exiting"\n'
+        'interval = "1s"\ntimeout = "1s"\n',
+    )
+    with serving_misbehaving(config, port) as (base, _):
+        for _ in range(3):  # /healthz answers all along, between the exits
+            assert httpx.get(f"{base}/healthz", timeout=5).json()["status"] == "ok"
+            time.sleep(1.0)
+        wait_until(lambda: all(len(results(config).get(m, [])) >= 3 for m in ("target", "exits")))
+        metrics = httpx.get(f"{base}/metrics").text
+        assert 'uplight_check_errors_total{reason="exception",type="exiting"}' in metrics
+    stored = results(config)
+    assert {row[0] for row in stored["target"]} == {"up"}
+    assert set(stored["exits"]) == {
+        ("down", "exception", "check plugin 'exiting' failed: SystemExit: 3")
+    }
+    with contextlib.closing(sqlite3.connect(config.parent / "uplight.db")) as db:
+        rollups = dict(
+            db.execute("SELECT monitor_id, sum(checks_total) FROM daily_rollups GROUP BY 1")
+        )
+    assert rollups == {m: len(rows) for m, rows in stored.items()}  # flushed on SIGTERM
+
+
+BLOCKED = (
+    '[[monitors]]\nid = "api"\nname = "API"\ntype = "patient"\ninterval = "2s"\ntimeout = "1s"\n'
+    '[[monitors]]\nid = "slow"\nname = "Slow"\ntype = "blocking"\ninterval = "4s"\n'
+    'timeout = "1s"\nseconds = 2.0\n'
+)
+
+
+def test_a_blocking_check_is_named_and_costs_no_other_monitor(
+    tmp_path: Path, misbehaving_installed: None
+) -> None:
+    """Point 2: the check that held the loop 2 s is down and named in the log, on
+    /metrics and on the dashboard; the healthy monitor it held up is never down."""
+    port = free_port()
+    config = misbehaving_config(tmp_path, port, BLOCKED)
+    token = create_token(config)
+    with serving_misbehaving(config, port) as (base, log):
+        wait_until(lambda: len(results(config).get("slow", [])) >= 2, timeout=30)
+        metrics = httpx.get(f"{base}/metrics").text
+        dashboard = httpx.get(
+            f"{base}/api/v1/health/dashboard", headers={"Authorization": f"Bearer {token}"}
+        ).json()
+    stored = results(config)
+    assert stored["api"] and {row[0] for row in stored["api"]} == {"up"}, stored["api"]
+    assert set(stored["slow"]) == {
+        (
+            "down",
+            "timeout",
+            "blocking check did not finish within 1s: it held the event loop for 2.0s",
+        )
+    }
+    output = log.read_text()
+    assert "monitor slow (check type 'blocking') held the event loop for 2.0" in output
+    stalls = [
+        float(line.rpartition(" ")[2])
+        for line in metrics.splitlines()
+        if line.startswith('uplight_event_loop_stalls_total{type="blocking"}')
+    ]
+    assert stalls and stalls[0] >= 2
+    assert 'uplight_event_loop_stalls_total{type="patient"} 0.0' in metrics
+    recent = dashboard["scheduler"]["recent_stalls"]
+    assert {(s["monitor"], s["type"]) for s in recent if s["type"]} == {("slow", "blocking")}
+    assert all(s["seconds"] >= 2.0 for s in recent if s["type"])
+    assert dashboard["scheduler"]["loop_stalls"] >= 2
+
+
+def test_an_isolated_check_type_runs_out_of_the_event_loop(
+    tmp_path: Path, misbehaving_installed: None
+) -> None:
+    """Point 2: `[scheduler] isolate` runs the blocking check type in a worker process:
+    it times out alone, the event loop never stalls, and a sys.exit() there is a result."""
+    port = free_port()
+    monitors = BLOCKED + (
+        '[[monitors]]\nid = "exits"\nname = "Exits"\ntype = "exiting"\n'
+        'interval = "2s"\ntimeout = "1s"\n'
+    )
+    scheduler = 'isolate = ["blocking", "exiting"]\n'
+    config = misbehaving_config(tmp_path, port, monitors, scheduler)
+    with serving_misbehaving(config, port) as (base, log):
+        wait_until(lambda: len(results(config).get("slow", [])) >= 2, timeout=30)
+        metrics = httpx.get(f"{base}/metrics").text
+    stored = results(config)
+    assert {row[0] for row in stored["api"]} == {"up"}
+    assert set(stored["slow"]) == {("down", "timeout", "blocking check did not finish within 1s")}
+    assert set(stored["exits"]) == {
+        ("down", "exception", "check plugin 'exiting' failed: SystemExit: 3")
+    }
+    assert 'uplight_event_loop_stalls_total{type="blocking"} 0.0' in metrics
+    assert "held the event loop" not in log.read_text()
