@@ -12,10 +12,10 @@ Each cache entry's answer is encoded for ASGI once and reused until the entry
 is replaced (a new snapshot is a new entry).
 
 Everything else passes through untouched: lifespan and websocket scopes, other
-methods and routes, query strings the API would reject (Quart answers with the
-422/400 envelope), and every error (unknown page or component, a cold compute
-failure). When it passes a request on after charging its token, it marks the
-scope so the Quart route does not charge it again.
+methods and routes, query strings the API would reject (a repeated parameter:
+Quart answers with the 422 envelope), and every error (unknown page or
+component, a cold compute failure). When it passes a request on after charging
+its token, it marks the scope so the Quart route does not charge it again.
 """
 
 from __future__ import annotations
@@ -102,11 +102,13 @@ def _api_target(renderer: str, allowed: frozenset[str], query_string: bytes) -> 
     if not query_string.isascii():
         return None  # raw non-ASCII: Quart's own decoding decides
     pairs = parse_qsl(query_string.decode("ascii"), keep_blank_values=True)
-    params = dict(pairs)
-    if len(params) != len(pairs) or not params.keys() <= allowed:
-        return None  # repeated or unknown parameters: the API's 422
-    if params.get("style", "flat") != "flat":
-        return None  # the API's 400 INVALID_STYLE
+    # Unknown parameters are ignored, as the API does (``?v=2`` busting a badge's
+    # cache); the target holds only what selects the bytes, so they never make a
+    # cache entry of their own. ``style`` has one value to draw: it selects nothing.
+    known = [(name, value) for name, value in pairs if name in allowed]
+    params = dict(known)
+    if len(params) != len(known):
+        return None  # a repeated parameter: the API's 422
     return Target(renderer, slug=params.get("page"), component=params.get("component"))
 
 

@@ -489,3 +489,30 @@ async def test_component_sort_order_null_is_last_on_the_page(api_factory) -> Non
         assert status == 200 and same["sort_order"] == 7
         # Only sort_order changed.
         assert same["public_name"] is None and same["name"] == "Web server"
+
+
+async def test_reorder_allows_only_post(api_factory) -> None:
+    """Issue 10, point 23: `components/reorder` is one route, not a component named
+    "reorder": its Allow header and a PATCH's 405 say POST."""
+    async with api_factory() as api:
+        await make_page(api)
+        await api.call("POST", f"{PAGES}/ops/components", json={"target_id": "web"})
+        reorder = f"{PAGES}/ops/components/reorder"
+
+        def allowed(response: Any) -> set[str]:
+            return {m.strip() for m in response.headers["Allow"].split(",")}
+
+        options = await api.client.open(reorder, method="OPTIONS", headers=api.auth)
+        assert options.status_code == 200 and allowed(options) == {"POST", "OPTIONS"}
+        for method in ("PATCH", "DELETE", "GET"):
+            response = await api.client.open(reorder, method=method, headers=api.auth, json={})
+            assert response.status_code == 405, method
+            assert allowed(response) == {"POST", "OPTIONS"}, method
+            assert (await response.get_json())["error"]["code"] == "METHOD_NOT_ALLOWED"
+
+        component = f"{PAGES}/ops/components/web"
+        options = await api.client.open(component, method="OPTIONS", headers=api.auth)
+        assert allowed(options) == {"PATCH", "DELETE", "OPTIONS"}
+        # A monitor id that only starts with the word is a component as usual.
+        options = await api.client.open(reorder + "ed", method="OPTIONS", headers=api.auth)
+        assert allowed(options) == {"PATCH", "DELETE", "OPTIONS"}

@@ -35,6 +35,9 @@ def api_blueprints() -> list[ApiBlueprint]:
 def install_api(app: Quart) -> None:
     blueprints = api_blueprints()
     for api in blueprints:
+        # Before any rule is added: a rule looks its converters up when it is bound.
+        app.url_map.converters.update(api.converters)
+    for api in blueprints:
         app.register_blueprint(api.blueprint)
     document = build_document(op for api in blueprints for op in api.operations)
 

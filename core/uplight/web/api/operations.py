@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from quart import Blueprint, Response, jsonify, request
+from werkzeug.routing import BaseConverter
 
 from ..errors import ApiError
 
@@ -45,12 +46,22 @@ class Operation:
 
 @dataclass
 class ApiBlueprint:
-    """A Quart blueprint that remembers its operations for the OpenAPI document."""
+    """A Quart blueprint that remembers its operations for the OpenAPI document.
+
+    ``lenient_query``: unknown query parameters are ignored instead of refused, for
+    URLs that are embedded elsewhere (a README badge with ``?v=2`` to bust a cache,
+    a feed with ``?utm_source=…``). The admin API stays strict: there a misspelt
+    filter silently ignored would answer a question nobody asked.
+    ``converters``: path converters its rules name, installed on the app before the
+    blueprint is registered.
+    """
 
     name: str
     url_prefix: str
     tag: str
     auth: bool = True
+    lenient_query: bool = False
+    converters: dict[str, type[BaseConverter]] = field(default_factory=dict)
     operations: list[Operation] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -103,8 +114,8 @@ class ApiBlueprint:
                         raise ApiError(404, "NOT_FOUND", "no such resource")
                 kwargs = dict(path_params)
                 if query is not None:
-                    kwargs["query"] = parse_query(query)
-                elif request.args:
+                    kwargs["query"] = parse_query(query, ignore_unknown=self.lenient_query)
+                elif request.args and not self.lenient_query:
                     raise unknown_parameter(next(iter(request.args)))
                 if body is not None:
                     kwargs["body"] = await parse_body(body)
@@ -129,18 +140,22 @@ async def parse_body(model: type[BaseModel]) -> BaseModel:
         raise validation_error(exc, "body") from None
 
 
-def parse_query(model: type[BaseModel]) -> BaseModel:
-    # A misspelt filter silently ignored would return the wrong rows: refuse it.
+def parse_query(model: type[BaseModel], *, ignore_unknown: bool = False) -> BaseModel:
+    values: dict[str, str] = {}
     for name in request.args:
         if name not in model.model_fields:
+            if ignore_unknown:
+                continue
+            # A misspelt filter silently ignored would return the wrong rows: refuse it.
             raise unknown_parameter(name)
         if len(request.args.getlist(name)) > 1:
             # Silently keeping the first value would answer a question not asked.
             error = field_error(422, "VALIDATION_ERROR", name, "given more than once")
             error.field = name[:100]
             raise error
+        values[name] = request.args[name]
     try:
-        return model.model_validate(request.args.to_dict())
+        return model.model_validate(values)
     except ValidationError as exc:
         raise validation_error(exc, "query") from None
 

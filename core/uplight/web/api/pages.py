@@ -14,6 +14,7 @@ import contextlib
 import re
 
 from quart import Response, jsonify
+from werkzeug.routing import BaseConverter
 
 from ...config import ID_PATTERN
 from ...pages import editing as edits
@@ -33,7 +34,22 @@ from .page_models import (
     StatusPagePatch,
 )
 
-api = ApiBlueprint("pages", "/api/v1/status-pages", tag="status pages")
+
+class ComponentSegment(BaseConverter):
+    """A component's ``target_id`` in a path: any segment but ``reorder``, which names
+    the reorder action. So ``/components/reorder`` is one route, answering POST; its
+    ``Allow`` header and a PATCH's 405 say so, instead of PATCH and DELETE reaching a
+    component that would have to be a monitor named "reorder"."""
+
+    regex = r"(?!reorder\Z)[^/]+"
+
+
+api = ApiBlueprint(
+    "pages",
+    "/api/v1/status-pages",
+    tag="status pages",
+    converters={"component": ComponentSegment},
+)
 
 # -- wire conversion and errors -------------------------------------------------
 
@@ -228,7 +244,7 @@ async def add_page_component(page: str, body: PageComponentCreate) -> PageCompon
 
 @api.route(
     "PATCH",
-    "/<page>/components/<target_id>",
+    "/<page>/components/<component:target_id>",
     summary="Change a component of a status page",
     body=PageComponentPatch,
     response=PageComponent,
@@ -247,7 +263,7 @@ async def update_page_component(
 
 @api.route(
     "DELETE",
-    "/<page>/components/<target_id>",
+    "/<page>/components/<component:target_id>",
     summary="Take a monitor off a status page",
     status=204,
     errors=(409,),

@@ -8,24 +8,22 @@ and rate limit, and the same fast path in front of Quart.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 from quart import Response
 
 from ...models import Status
-from ..errors import ApiError
 from ..public import Target, enforce_rate_limit, no_store_errors, serve
 from .operations import ApiBlueprint
 
-api = ApiBlueprint("public_api", "/api/public/v1", tag="public", auth=False)
+api = ApiBlueprint("public_api", "/api/public/v1", tag="public", auth=False, lenient_query=True)
 api.blueprint.before_request(enforce_rate_limit)
 api.blueprint.after_request(no_store_errors)
 
 PUBLIC_ERRORS = (404, 429, 503)
-BADGE_STYLES = ("flat",)
 
 
 class PageQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Other parameters are ignored (``?v=2`` to bust a cache, ``?utm_source=…``)."""
 
     page: str | None = Field(
         None,
@@ -37,7 +35,11 @@ class BadgeQuery(PageQuery):
     component: str | None = Field(
         None, description="A component's public id (from status.json); without it, the page."
     )
-    style: str = Field("flat", description='Only "flat"; anything else is 400 INVALID_STYLE.')
+    style: str = Field(
+        "flat",
+        description='Only "flat" is drawn; any other value (shields.io\'s "flat-square", an'
+        " empty one) gets it too, so an embedded badge never breaks.",
+    )
 
 
 # The JSON renderer's document, mirrored for the OpenAPI description; extra keys a
@@ -154,10 +156,9 @@ async def public_incidents_rss(query: PageQuery) -> Response:
     "/badge.svg",
     summary="A flat SVG badge of the page's or one component's state",
     query=BadgeQuery,
-    errors=(400, *PUBLIC_ERRORS),
+    errors=PUBLIC_ERRORS,
     media_type="image/svg+xml",
 )
 async def public_badge(query: BadgeQuery) -> Response:
-    if query.style not in BADGE_STYLES:
-        raise ApiError(400, "INVALID_STYLE", 'style: only "flat" is available', field="style")
+    # Every style draws the one there is; the cache entry is the same for all of them.
     return await serve(Target("badge", slug=query.page, component=query.component))
