@@ -126,11 +126,22 @@ class StorageConfig(Strict):
 
 class SchedulerConfig(Strict):
     max_concurrency: int = Field(32, ge=1, le=1024)
-    max_jitter: Duration = Field(10.0, ge=0, le=HOUR)
+    # Unset: each monitor's phase is spread over its whole interval (the scheduler's
+    # phase_fraction). Set: a cap on the first wait after a start, as it was when the
+    # default was 10s; "0s" starts every monitor at once.
+    max_jitter: Duration | None = None
     # Check types whose checks run in a worker process of their own, out of the event
     # loop (docs/plugins.md, "Isolating an untrusted check type"); names are checked
     # against the loaded check types with the monitors.
     isolate: tuple[str, ...] = ()
+
+    @field_validator("max_jitter")
+    @classmethod
+    def _jitter_at_most_an_hour(cls, value: float | None) -> float | None:
+        # Field(le=...) on an optional Duration would report "3600", not "1h".
+        if value is not None and value > HOUR:
+            raise ValueError(f"must be at most {format_duration(HOUR)}")
+        return value
 
 
 class MetricsConfig(Strict):

@@ -1,10 +1,10 @@
 """Runs each monitor's check on its interval and isolates plugin faults.
 
-One loop per monitor, a global semaphore as the concurrency cap, start times
-spread with jitter, missed ticks skipped rather than piled up. A check that
-raises (``SystemExit`` and ``KeyboardInterrupt`` included), overruns its timeout
-or returns garbage becomes a ``down`` result with a message saying so; nothing a
-plugin does stops the scheduler or another monitor:
+One loop per monitor, a global semaphore as the concurrency cap, each monitor at
+its own phase of its interval (``phase_fraction``), missed ticks skipped rather
+than piled up. A check that raises (``SystemExit`` and ``KeyboardInterrupt``
+included), overruns its timeout or returns garbage becomes a ``down`` result with
+a message saying so; nothing a plugin does stops the scheduler or another monitor:
 
 - a check that blocks the event loop is named by the watchdog (``watchdog.py``),
   and a ``down`` result of another monitor whose run the stall covered is not
@@ -22,10 +22,10 @@ to a cancelled check) goes through the injected clock, so tests drive it.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import inspect
 import logging
 import math
-import random
 from collections import Counter
 from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
@@ -48,6 +48,17 @@ CANCEL_GRACE = 0.1
 # this many its runs are skipped, so a check that swallows cancellation cannot
 # pile up one task per interval without bound.
 MAX_ABANDONED = 3
+
+
+def phase_fraction(monitor_id: str) -> float:
+    """Where in its interval a monitor runs, in [0, 1): a hash of its id.
+
+    Stable across restarts and processes (Python's ``hash`` of a string is salted
+    per process), and spread evenly: monitors fall due across the whole interval
+    rather than together.
+    """
+    digest = hashlib.blake2b(monitor_id.encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") / 2**64
 
 
 @dataclass
@@ -85,10 +96,9 @@ class Scheduler:
         check_types: dict[str, CheckType],
         *,
         max_concurrency: int = 32,
-        max_jitter: float = 10.0,
+        max_jitter: float | None = None,
         listeners: Iterable[ResultListener] = (),
         in_maintenance: Callable[[str], bool] = lambda monitor_id: False,
-        rng: random.Random | None = None,
         clock: Clock | None = None,
         isolate: Iterable[str] = (),
     ) -> None:
@@ -98,7 +108,6 @@ class Scheduler:
         self._max_jitter = max_jitter
         self._listeners = list(listeners)
         self._in_maintenance = in_maintenance
-        self._rng = rng or random.Random()
         self._clock: Clock = clock or SystemClock()
         self._tasks: list[asyncio.Task[None]] = []
         # Checks that ignored cancellation: kept referenced until they finish.
@@ -117,13 +126,28 @@ class Scheduler:
         self._listeners.append(listener)
 
     def start(self) -> None:
-        self.stats.started_at = self._clock.now().timestamp()
+        now = self.stats.started_at = self._clock.now().timestamp()
         self.watchdog.start()
         for state in self.states.values():
-            delay = self._rng.uniform(0, min(self._max_jitter, state.monitor.interval))
+            delay = self.first_delay(state.monitor, now)
             self._tasks.append(
                 asyncio.create_task(self._loop(state, delay), name=f"monitor:{state.monitor.id}")
             )
+
+    def first_delay(self, monitor: MonitorConfig, now: float) -> float:
+        """Seconds from ``now`` (unix) to the monitor's first run; its loop keeps the phase.
+
+        By default the phase is the monitor's fraction of its interval counted on the
+        wall clock, so monitors spread evenly over their interval and each keeps the
+        same second of it across restarts. ``max_jitter`` shorter than the interval
+        caps the first wait instead: first runs spread over it, counted from this
+        start (0: all at once); a cap of at least the interval changes nothing.
+        """
+        interval = monitor.interval
+        fraction = phase_fraction(monitor.id)
+        if self._max_jitter is not None and self._max_jitter < interval:
+            return fraction * self._max_jitter
+        return (fraction * interval - now) % interval
 
     async def stop(self, grace: float = 1.0) -> None:
         """Cancel the loops and every in-flight check; return when they are gone.

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
-import random
 import sys
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -23,7 +22,7 @@ from uplight.checks import CheckContext, CheckType
 from uplight.clock import FakeClock
 from uplight.config import MonitorConfig
 from uplight.models import CheckResult, CheckStatus, ResultRecord
-from uplight.monitoring.scheduler import CANCEL_GRACE, Scheduler
+from uplight.monitoring.scheduler import CANCEL_GRACE, Scheduler, phase_fraction
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -353,11 +352,9 @@ async def test_faulty_plugins_cost_only_their_own_checks(clock: FakeClock) -> No
         types,
         max_jitter=0.05,
         listeners=[recorder],
-        rng=random.Random(1),
         clock=clock,
     )
-    jitter = random.Random(1)
-    phase = {m.id: jitter.uniform(0, 0.05) for m in monitors}
+    phase = {m.id: phase_fraction(m.id) * 0.05 for m in monitors}  # the cap, from each id
     scheduler.start()
     await run_for(clock, 1.5)
     assert scheduler.running
@@ -490,7 +487,7 @@ async def test_concurrency_cap_holds(clock: FakeClock) -> None:
     assert scheduler.stats.max_lag > 0  # the queue at the semaphore is visible
 
 
-async def test_start_times_are_spread_by_seeded_jitter(clock: FakeClock) -> None:
+async def test_an_explicit_max_jitter_caps_the_first_wait(clock: FakeClock) -> None:
     starts: dict[str, float] = {}
 
     class Stamp(CheckType):
@@ -502,21 +499,18 @@ async def test_start_times_are_spread_by_seeded_jitter(clock: FakeClock) -> None
 
     monitors = [monitor(f"m{i}", "stamp", interval=10.0, timeout=1.0) for i in range(6)]
     monitors.append(monitor("short", "stamp", interval=0.2, timeout=0.1))
-    scheduler = Scheduler(
-        monitors, {"stamp": Stamp()}, max_jitter=0.6, rng=random.Random(42), clock=clock
-    )
+    scheduler = Scheduler(monitors, {"stamp": Stamp()}, max_jitter=0.6, clock=clock)
     scheduler.start()
     await run_for(clock, 0.8)
     await run_until_done(clock, scheduler.stop())
 
-    expected_rng = random.Random(42)
-    expected = [expected_rng.uniform(0, 0.6) for _ in range(6)]
-    expected.append(expected_rng.uniform(0, 0.2))  # the jitter never exceeds the interval
-    offsets = [starts[m.id] for m in monitors]
-    assert offsets == expected
-    assert all(0 <= offset <= 0.6 for offset in offsets)
-    assert max(offsets[:6]) - min(offsets[:6]) > 0.2
-    assert offsets[6] <= 0.2
+    # First runs spread over the cap from the start, each at its id's fraction of it.
+    offsets = [starts[m.id] for m in monitors[:6]]
+    assert offsets == [phase_fraction(m.id) * 0.6 for m in monitors[:6]]
+    assert max(offsets) - min(offsets) > 0.2
+    # A cap longer than the interval changes nothing: the phase on the wall clock.
+    second = T0.timestamp() + starts["short"]
+    assert second % 0.2 == pytest.approx(phase_fraction("short") * 0.2, abs=1e-6)
 
 
 async def test_listeners_are_isolated_and_async_ones_awaited(clock: FakeClock) -> None:
