@@ -33,9 +33,10 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
-# A step (or a tick's lateness) at least this long is a stall: long enough to
-# matter to a timeout, short enough to catch a blocking DNS lookup or file read.
-STALL_THRESHOLD = 0.25
+# A step (or a tick's lateness) at least this long is a stall: long enough that a
+# first call's imports or a busy machine's scheduling do not count, short enough
+# to catch a blocking request or DNS lookup before it costs others their timeout.
+STALL_THRESHOLD = 0.5
 TICK = 0.5
 RECENT = 20  # stalls the dashboard lists
 KEEP = 256  # stalls kept to judge the windows of the runs still in flight

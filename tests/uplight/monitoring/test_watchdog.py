@@ -221,13 +221,13 @@ async def test_a_stall_outside_any_check_is_seen_by_the_tick(
     assert any("outside any check step" in m for m in caplog.messages)
 
 
-@pytest.mark.parametrize(("timeout", "reruns"), [(5.0, 0), (1.0, 1)])
+@pytest.mark.parametrize(("timeout", "reruns"), [(10.0, 0), (1.0, 1)])
 async def test_a_real_outage_during_a_stall_is_still_down(
     clock: FakeClock, timeout: float, reruns: int
 ) -> None:
-    """A stall too short to explain the timeout does not excuse it: 0.3 s of a 5 s
-    timeout leaves the check 4.7 s, enough to answer. Of a 1 s timeout it leaves
-    0.7 s: the check runs again, and hangs again, this time with the loop its own."""
+    """A stall too short to explain the timeout does not excuse it: 0.6 s of a 10 s
+    timeout leaves the check 9.4 s, enough to answer. Of a 1 s timeout it leaves
+    0.4 s: the check runs again, and hangs again, this time with the loop its own."""
 
     class Hanging(CheckType):
         name = "hanging"
@@ -237,21 +237,21 @@ async def test_a_real_outage_during_a_stall_is_still_down(
             return CheckResult.up()
 
     recorder = Recorder()
-    types: dict[str, CheckType] = {"hanging": Hanging(), "blocker": Blocker(clock, 0.3)}
+    types: dict[str, CheckType] = {"hanging": Hanging(), "blocker": Blocker(clock, 0.6)}
     monitors = [
         monitor("down", "hanging", interval=30.0, timeout=timeout),
         monitor("slow", "blocker", interval=60.0, timeout=1.0),
     ]
     scheduler = Scheduler(monitors, types, max_jitter=0, listeners=[recorder], clock=clock)
     scheduler.start()
-    await run_for(clock, 10.0)
+    await run_for(clock, 15.0)
     await run_until_done(clock, scheduler.stop())
     [record] = recorder.records["down"]
     assert record.error_reason == "timeout"
     assert record.result.message == f"hanging check did not finish within {timeout:g}s"
     assert scheduler.states["down"].stall_reruns == reruns
     assert record.checked_at == T0 + dt.timedelta(seconds=reruns * 1.1)
-    # The short blocker held the loop 0.3 s, within its timeout: its result stands.
+    # The short blocker held the loop 0.6 s, within its timeout: its result stands.
     assert [r.result.status for r in recorder.records["slow"]] == [CheckStatus.UP]
     assert scheduler.watchdog.stalls == {"blocker": 1}
 
