@@ -342,7 +342,9 @@ class Scheduler:
             message = f"{kind} check did not finish within {monitor.timeout:g}s{held}"
             return CheckResult.down(message, elapsed), "timeout"
         if task.cancelled():
-            return CheckResult.down("check was cancelled", elapsed), "exception"
+            # Not by us (that would have been a timeout): it raised CancelledError itself.
+            message = f"check plugin {kind!r} failed: it was cancelled, not by the scheduler"
+            return CheckResult.down(message, elapsed), "exception"
         if (exc := task.exception()) is not None:
             what = describe(exc)
             log.warning("check type %r raised for monitor %s: %s", kind, monitor.id, what)

@@ -818,3 +818,20 @@ async def test_abandoned_checks_are_capped_per_monitor(
         " still running; its checks are skipped until one of them ends"
     )
     assert any("stuck: an abandoned check ended; its checks resume" in m for m in caplog.messages)
+
+
+async def test_a_check_raising_cancelled_error_itself_is_a_down_result(clock: FakeClock) -> None:
+    """Only the scheduler's own cancellation stays a cancellation."""
+
+    class SelfCancelling(CheckType):
+        name = "self-cancelling"
+
+        async def check(self, options: Any, context: CheckContext) -> CheckResult:
+            raise asyncio.CancelledError
+
+    scheduler = Scheduler([], {"self-cancelling": SelfCancelling()}, clock=clock)
+    record = await run_until_done(clock, scheduler.run_check(monitor("x", "self-cancelling")))
+    assert record.error_reason == "exception"
+    assert record.result.message == (
+        "check plugin 'self-cancelling' failed: it was cancelled, not by the scheduler"
+    )
