@@ -28,7 +28,7 @@ def _in_schema_order(*domains: tuple[Migration, ...]) -> tuple[Migration, ...]:
 
 
 MIGRATIONS: tuple[Migration, ...] = _in_schema_order(
-    monitoring_store.MIGRATIONS,  # m001 results and rollups
+    monitoring_store.MIGRATIONS,  # m001 results and rollups, m007 packed results
     auth_store.MIGRATIONS,  # m002 API tokens
     incidents_store.MIGRATIONS,  # m003
     maintenance_store.MIGRATIONS,  # m004

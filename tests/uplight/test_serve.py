@@ -11,12 +11,14 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 from helpers import create_token, free_port, wait_until
+from stored import stored_results
 
 
 class _Ok(http.server.BaseHTTPRequestHandler):
@@ -116,15 +118,15 @@ def test_serve_end_to_end(tmp_path: Path, target: str) -> None:
             proc.wait()
     assert proc.returncode == 0, output
     assert "Traceback" not in output
-    db = sqlite3.connect(tmp_path / "state" / "uplight.db")
-    rows = dict(db.execute("SELECT monitor_id, count(*) FROM results GROUP BY monitor_id"))
-    statuses = dict(
-        db.execute(
-            "SELECT monitor_id, group_concat(DISTINCT status) FROM results GROUP BY monitor_id"
-        )
-    )
+    stored = stored_results(tmp_path / "state" / "uplight.db")
+    rows = Counter(r.monitor_id for r in stored)
+    statuses = {
+        r.monitor_id: {r2.result.status.value for r2 in stored if r2.monitor_id == r.monitor_id}
+        for r in stored
+    }
     assert rows["target"] >= 1 and rows["nothing-there"] >= 1
-    assert statuses == {"target": "up", "nothing-there": "down"}
+    assert statuses == {"target": {"up"}, "nothing-there": {"down"}}
+    db = sqlite3.connect(tmp_path / "state" / "uplight.db")
     rollups = dict(
         db.execute("SELECT monitor_id, sum(checks_total) FROM daily_rollups GROUP BY monitor_id")
     )
@@ -439,13 +441,11 @@ def serving_misbehaving(config: Path, port: int) -> Iterator[tuple[str, Path]]:
 
 def results(config: Path) -> dict[str, list[tuple[str, str | None, str]]]:
     """Each monitor's stored results: (status, error reason, message), oldest first."""
-    with contextlib.closing(sqlite3.connect(config.parent / "uplight.db")) as db:
-        rows = db.execute(
-            "SELECT monitor_id, status, error_reason, message FROM results ORDER BY id"
-        ).fetchall()
     found: dict[str, list[tuple[str, str | None, str]]] = {}
-    for monitor_id, status, reason, message in rows:
-        found.setdefault(monitor_id, []).append((status, reason, message))
+    for r in stored_results(config.parent / "uplight.db"):
+        found.setdefault(r.monitor_id, []).append(
+            (r.result.status.value, r.error_reason, r.result.message)
+        )
     return found
 
 

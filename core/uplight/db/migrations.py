@@ -7,9 +7,12 @@ is recorded under its function's name, so a shipped one is never renamed or edit
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Sequence
 
 import aiosqlite
+
+log = logging.getLogger(__name__)
 
 Migration = Callable[[aiosqlite.Connection], Awaitable[None]]
 
@@ -25,6 +28,7 @@ async def migrate(db: aiosqlite.Connection, migrations: Sequence[Migration]) -> 
     for migration in migrations:
         if migration.__name__ in done:
             continue
+        log.debug("applying migration %s", migration.__name__)
         await db.execute("BEGIN IMMEDIATE")
         try:
             await migration(db)

@@ -9,6 +9,7 @@ and the function that writes buffered check results (``uplight.schema`` builds i
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import logging
 import os
@@ -23,6 +24,21 @@ from .migrations import Migration, migrate
 from .writer import WriteFn, Writer, WriteResults
 
 log = logging.getLogger(__name__)
+
+PRAGMAS = (
+    # Only a new file takes it (before its first table, and before WAL mode); an older
+    # file keeps auto_vacuum=NONE until `uplight db compact` rebuilds it.
+    "PRAGMA auto_vacuum=INCREMENTAL",
+    "PRAGMA journal_mode=WAL",
+    "PRAGMA synchronous=NORMAL",  # WAL + NORMAL: a commit survives a process crash
+    "PRAGMA foreign_keys=ON",
+    "PRAGMA busy_timeout=5000",
+    # The WAL is reused, never shrunk, after a checkpoint: past this it is truncated.
+    f"PRAGMA journal_size_limit={64 * 1024 * 1024}",
+)
+# Free pages handed back to the file system per write transaction: about 1 MB, a few
+# milliseconds, so buffered results and API writes never wait long behind it.
+RECLAIM_PAGES_PER_STEP = 256
 
 
 @dataclass(frozen=True)
@@ -58,14 +74,11 @@ class Store:
         """Create the file if needed, migrate, start the writer."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_db = await aiosqlite.connect(self.path, isolation_level=None)
-        for pragma in (
-            "PRAGMA journal_mode=WAL",
-            "PRAGMA synchronous=NORMAL",  # WAL + NORMAL: a commit survives a process crash
-            "PRAGMA foreign_keys=ON",
-            "PRAGMA busy_timeout=5000",
-        ):
+        for pragma in PRAGMAS:
             await self._write_db.execute(pragma)
-        await migrate(self._write_db, self._migrations)
+        if await migrate(self._write_db, self._migrations):
+            # A long migration leaves a WAL as large as what it wrote: give it back now.
+            await self._write_db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         # A percent-encoded file: URI, so a path holding "?", "#" or "%" names this file.
         self._read_db = await aiosqlite.connect(
             f"{self.path.absolute().as_uri()}?mode=ro", uri=True, isolation_level=None
@@ -113,6 +126,31 @@ class Store:
     async def flush(self) -> None:
         await self.writer.flush()
 
+    async def reclaim_space(self, *, pages_per_step: int = RECLAIM_PAGES_PER_STEP) -> int:
+        """Give the file's free pages back to the file system, a step (one short write
+        transaction) at a time; return how many. Nothing to do unless the file is in
+        incremental auto-vacuum mode (new files are; ``uplight db compact`` switches
+        older ones). The file shrinks at the WAL's next checkpoint."""
+
+        async def step(db: aiosqlite.Connection) -> int:
+            if await _pragma(db, "auto_vacuum") != 2:  # 2: INCREMENTAL
+                return 0
+            pages = min(await _pragma(db, "freelist_count"), pages_per_step)
+            # One page per statement: Python's sqlite3 steps a pragma that returns no
+            # columns only once, and each step of incremental_vacuum frees one page.
+            for _ in range(pages):
+                async with db.execute("PRAGMA incremental_vacuum(1)"):
+                    pass  # closing the cursor ends the statement, so COMMIT may follow
+            return pages
+
+        reclaimed = 0
+        while True:
+            pages = await self.write(step)
+            reclaimed += pages
+            if pages < pages_per_step:
+                return reclaimed
+            await asyncio.sleep(0)
+
     # -- reads ----------------------------------------------------------------
 
     async def fetchall(self, sql: str, params: Sequence[Any] = ()) -> list[Any]:
@@ -140,3 +178,9 @@ class Store:
             failed_flushes=stats.failed_flushes,
             last_flush=stats.last_flush,
         )
+
+
+async def _pragma(db: aiosqlite.Connection, name: str) -> int:
+    async with db.execute(f"PRAGMA {name}") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0

@@ -1,191 +1,184 @@
-"""SQL for check results and their daily rollups: the tables, the batch the store's
-writer flushes (``insert_results``), the reads, and retention."""
+"""SQL for raw check results: the batch the store's writer flushes (``insert_results``),
+the reads, and retention.
+
+Results are packed one block per monitor per UTC hour (``result_blocks.py`` says how),
+messages are stored once each (``result_texts``), monitors are small integers
+(``monitor_keys``). The daily and hourly rollups are in ``rollups_store.py``, the
+tables in ``migrations_store.py``.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
-from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import aiosqlite
 
 from ..db.migrations import Migration
-from ..db.sql import from_millis, run_script, to_millis
+from ..db.sql import from_millis, to_millis
 from ..db.store import Store
 from ..models import CheckResult, CheckStatus, ResultRecord
-
-
-async def m001_results_and_rollups(db: aiosqlite.Connection) -> None:
-    await run_script(
-        db,
-        """
-        CREATE TABLE results (
-            id INTEGER PRIMARY KEY,
-            monitor_id TEXT NOT NULL,
-            checked_at INTEGER NOT NULL,             -- unix milliseconds, UTC
-            status TEXT NOT NULL CHECK (status IN ('up', 'degraded', 'down')),
-            latency_ms REAL,
-            message TEXT NOT NULL DEFAULT '',
-            details TEXT NOT NULL DEFAULT '{}',      -- JSON object
-            error_reason TEXT,                       -- plugin fault: exception, timeout, invalid_result
-            in_maintenance INTEGER NOT NULL DEFAULT 0
-        );
-        CREATE INDEX results_by_monitor ON results (monitor_id, checked_at);
-        CREATE INDEX results_by_time ON results (checked_at);
-
-        -- One row per monitor per UTC day, updated in the same transaction as the
-        -- raw rows it counts, so history never scans raw results.
-        CREATE TABLE daily_rollups (
-            monitor_id TEXT NOT NULL,
-            day TEXT NOT NULL,                       -- YYYY-MM-DD, UTC
-            checks_total INTEGER NOT NULL DEFAULT 0,
-            up_count INTEGER NOT NULL DEFAULT 0,
-            degraded_count INTEGER NOT NULL DEFAULT 0,
-            down_count INTEGER NOT NULL DEFAULT 0,
-            maintenance_count INTEGER NOT NULL DEFAULT 0,
-            latency_count INTEGER NOT NULL DEFAULT 0,
-            latency_sum_ms REAL NOT NULL DEFAULT 0,
-            latency_max_ms REAL,
-            PRIMARY KEY (monitor_id, day)
-        ) WITHOUT ROWID;
-        """,
-    )
-
-
-MIGRATIONS: tuple[Migration, ...] = (m001_results_and_rollups,)
-
-_INSERT = (
-    "INSERT INTO results (monitor_id, checked_at, status, latency_ms, message, details,"
-    " error_reason, in_maintenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)"
+from .migrations_store import m001_results_and_rollups, m007_packed_results
+from .result_blocks import (
+    BLOCK_MS,
+    DETAILS_EMPTY,
+    DETAILS_INLINE,
+    DETAILS_NEWEST,
+    STATUS_CODES,
+    STATUSES,
+    Entry,
+    block_start,
+    decode,
+    encode,
+    latency_us,
 )
+from .rollups_store import DailyRollup as DailyRollup
+from .rollups_store import DayCounts as DayCounts
+from .rollups_store import daily_counts as daily_counts
+from .rollups_store import daily_rollups as daily_rollups
+from .rollups_store import fold_into_rollups, prune_hourly_rollups
 
-_UPSERT_ROLLUP = """
-INSERT INTO daily_rollups (monitor_id, day, checks_total, up_count, degraded_count,
-    down_count, maintenance_count, latency_count, latency_sum_ms, latency_max_ms)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-ON CONFLICT (monitor_id, day) DO UPDATE SET
-    checks_total = checks_total + excluded.checks_total,
-    up_count = up_count + excluded.up_count,
-    degraded_count = degraded_count + excluded.degraded_count,
-    down_count = down_count + excluded.down_count,
-    maintenance_count = maintenance_count + excluded.maintenance_count,
-    latency_count = latency_count + excluded.latency_count,
-    latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms,
-    latency_max_ms = CASE
-        WHEN latency_max_ms IS NULL THEN excluded.latency_max_ms
-        WHEN excluded.latency_max_ms IS NULL THEN latency_max_ms
-        ELSE max(latency_max_ms, excluded.latency_max_ms) END
+MIGRATIONS: tuple[Migration, ...] = (m001_results_and_rollups, m007_packed_results)
+
+# Many values in one statement, well under SQLite's limit of variables.
+_CHUNK = 500
+
+_UPSERT_TEXT = (
+    "INSERT INTO result_texts (text, last_seen) VALUES (?, ?)"
+    " ON CONFLICT (text) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)"
+)
+# SET reads the row as it was, so newest_status compares against the old newest_at.
+# `||` makes text of blobs: CAST keeps the bytes a blob.
+_UPSERT_BLOCK = """
+INSERT INTO result_blocks (monitor_key, starts_at, count, newest_at, newest_status, entries)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (monitor_key, starts_at) DO UPDATE SET
+    count = count + excluded.count,
+    newest_status = CASE WHEN excluded.newest_at >= newest_at
+        THEN excluded.newest_status ELSE newest_status END,
+    newest_at = max(newest_at, excluded.newest_at),
+    entries = CAST(entries || excluded.entries AS BLOB)
+"""
+_UPSERT_LATEST_DETAILS = """
+INSERT INTO latest_details (monitor_key, checked_at, details) VALUES (?, ?, ?)
+ON CONFLICT (monitor_key) DO UPDATE SET checked_at = excluded.checked_at,
+    details = excluded.details
+WHERE excluded.checked_at >= checked_at
 """
 
 
-def utc_day(value: dt.datetime) -> str:
-    return value.astimezone(dt.UTC).date().isoformat()
+async def monitor_keys(db: aiosqlite.Connection, monitor_ids: Iterable[str]) -> dict[str, int]:
+    """Each monitor id's key, new ones added (in the caller's transaction)."""
+    ids = sorted(set(monitor_ids))
+    await db.executemany(
+        "INSERT OR IGNORE INTO monitor_keys (monitor_id) VALUES (?)", [(m,) for m in ids]
+    )
+    found = {}
+    for offset in range(0, len(ids), _CHUNK):
+        chunk = ids[offset : offset + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        async with db.execute(
+            f"SELECT monitor_id, key FROM monitor_keys WHERE monitor_id IN ({marks})", chunk
+        ) as cursor:
+            found.update(await cursor.fetchall())
+    return found
+
+
+async def text_ids(db: aiosqlite.Connection, used: dict[str, int]) -> dict[str, int]:
+    """Each text's id, new ones added; ``used`` maps a text to the newest time (unix ms)
+    a result of this batch uses it. The empty text is id 0, never stored."""
+    await db.executemany(_UPSERT_TEXT, [(text, at) for text, at in used.items() if text])
+    found = {"": 0}
+    texts = [text for text in used if text]
+    for offset in range(0, len(texts), _CHUNK):
+        chunk = texts[offset : offset + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        async with db.execute(
+            f"SELECT text, id FROM result_texts WHERE text IN ({marks})", chunk
+        ) as cursor:
+            found.update(await cursor.fetchall())
+    return found
+
+
+class _Block:
+    __slots__ = ("count", "entries", "newest_at", "newest_status")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.entries = bytearray()
+        self.newest_at: int | None = None
+        self.newest_status = 0
+
+    def add(self, entry: Entry) -> None:
+        self.count += 1
+        self.entries += encode(entry)
+        if self.newest_at is None or entry.checked_at >= self.newest_at:
+            self.newest_at, self.newest_status = entry.checked_at, STATUS_CODES[entry.status]
 
 
 async def insert_results(db: aiosqlite.Connection, batch: list[ResultRecord]) -> None:
-    """Insert raw rows and fold them into the daily rollups, in the caller's transaction
-    (the store's writer calls this with each batch it flushes)."""
-    rows = []
-    totals: dict[tuple[str, str], list[Any]] = defaultdict(lambda: [0, 0, 0, 0, 0, 0, 0.0, None])
+    """Store a batch of results and fold them into the rollups, in the caller's
+    transaction (the store's writer calls this with each batch it flushes)."""
+    if not batch:
+        return
+    keys = await monitor_keys(db, (record.monitor_id for record in batch))
+    used: dict[str, int] = {}
     for record in batch:
-        result = record.result
-        latency_ms = None if result.latency is None else result.latency * 1000
-        rows.append(
-            (
-                record.monitor_id,
-                to_millis(record.checked_at),
-                result.status.value,
-                latency_ms,
-                result.message,
-                json.dumps(result.details, default=str, separators=(",", ":")),
-                record.error_reason,
-                int(record.in_maintenance),
-            )
+        at = to_millis(record.checked_at)
+        for text in (record.result.message, record.error_reason):
+            if text:
+                used[text] = max(used.get(text, at), at)
+    ids = await text_ids(db, used)
+    blocks: dict[tuple[int, int], _Block] = {}
+    newest_details: dict[int, tuple[int, str]] = {}
+    for record in batch:
+        result, key, at = record.result, keys[record.monitor_id], to_millis(record.checked_at)
+        mode, inline = DETAILS_EMPTY, None
+        if result.details:
+            text = json.dumps(result.details, default=str, separators=(",", ":"))
+            if result.status == CheckStatus.UP and record.error_reason is None:
+                mode = DETAILS_NEWEST
+                if key not in newest_details or at >= newest_details[key][0]:
+                    newest_details[key] = (at, text)
+            else:
+                mode, inline = DETAILS_INLINE, text
+        entry = Entry(
+            at,
+            CheckStatus(result.status),
+            latency_us(result.latency),
+            ids[result.message] if result.message else 0,
+            None if record.error_reason is None else ids[record.error_reason],
+            record.in_maintenance,
+            mode,
+            inline,
         )
-        total = totals[(record.monitor_id, utc_day(record.checked_at))]
-        total[0] += 1
-        total[1 + _STATUS_COLUMN[result.status]] += 1
-        total[4] += int(record.in_maintenance)
-        if latency_ms is not None:
-            total[5] += 1
-            total[6] += latency_ms
-            total[7] = latency_ms if total[7] is None else max(total[7], latency_ms)
-    await db.executemany(_INSERT, rows)
-    await db.executemany(_UPSERT_ROLLUP, [(*key, *values) for key, values in totals.items()])
+        blocks.setdefault((key, block_start(at)), _Block()).add(entry)
+    await db.executemany(
+        _UPSERT_BLOCK,
+        [
+            (key, start, b.count, b.newest_at, b.newest_status, bytes(b.entries))
+            for (key, start), b in blocks.items()
+        ],
+    )
+    await db.executemany(
+        _UPSERT_LATEST_DETAILS, [(key, at, text) for key, (at, text) in newest_details.items()]
+    )
+    await fold_into_rollups(db, batch, keys)
 
 
-_STATUS_COLUMN = {CheckStatus.UP: 0, CheckStatus.DEGRADED: 1, CheckStatus.DOWN: 2}
+# -- reads ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True, slots=True)
 class StoredResult:
-    id: int
     monitor_id: str
     checked_at: dt.datetime
     result: CheckResult
     error_reason: str | None
     in_maintenance: bool
-
-
-@dataclass(frozen=True, slots=True)
-class DailyRollup:
-    monitor_id: str
-    day: dt.date
-    checks_total: int
-    up_count: int
-    degraded_count: int
-    down_count: int
-    maintenance_count: int
-    latency_count: int
-    latency_sum_ms: float
-    latency_max_ms: float | None
-
-    @property
-    def uptime(self) -> float | None:
-        """Share of checks that were up or degraded (the service answered), 0..1."""
-        if not self.checks_total:
-            return None
-        return (self.up_count + self.degraded_count) / self.checks_total
-
-    @property
-    def latency_avg_ms(self) -> float | None:
-        return self.latency_sum_ms / self.latency_count if self.latency_count else None
-
-
-RESULT_COLUMNS = (
-    "id, monitor_id, checked_at, status, latency_ms, message, details, error_reason, in_maintenance"
-)
-ROLLUP_COLUMNS = (
-    "monitor_id, day, checks_total, up_count, degraded_count, down_count, maintenance_count,"
-    " latency_count, latency_sum_ms, latency_max_ms"
-)
-
-
-def result_from_row(row: Iterable[Any]) -> StoredResult:
-    rid, monitor_id, checked_at, status, latency_ms, message, details, reason, maint = row
-    return StoredResult(
-        id=rid,
-        monitor_id=monitor_id,
-        checked_at=from_millis(checked_at),
-        result=CheckResult(
-            CheckStatus(status),
-            None if latency_ms is None else latency_ms / 1000,
-            message,
-            json.loads(details),
-        ),
-        error_reason=reason,
-        in_maintenance=bool(maint),
-    )
-
-
-def rollup_from_row(row: Iterable[Any]) -> DailyRollup:
-    values = list(row)
-    values[1] = dt.date.fromisoformat(values[1])
-    return DailyRollup(*values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,119 +190,221 @@ class LatestStatus:
     checked_at: dt.datetime
 
 
-# One statement for many monitors: a correlated subquery per monitor walks the
-# (monitor_id, checked_at) index backwards, so each costs one index seek.
-_LATEST_CHUNK = 500
+# The block with a monitor's newest result: one seek in the (monitor_key, starts_at) index.
+_NEWEST_BLOCK = (
+    "(SELECT id FROM result_blocks WHERE monitor_key = k.key ORDER BY starts_at DESC LIMIT 1)"
+)
 
 
 async def latest_statuses(store: Store, monitor_ids: Iterable[str]) -> dict[str, LatestStatus]:
     """The status and time of each monitor's newest stored result (monitors without one
-    are absent)."""
+    are absent). Reads one row per monitor and decodes nothing."""
     ids = list(dict.fromkeys(monitor_ids))
     found: dict[str, LatestStatus] = {}
-    for offset in range(0, len(ids), _LATEST_CHUNK):
-        chunk = ids[offset : offset + _LATEST_CHUNK]
-        values = ",".join(["(?)"] * len(chunk))
+    for offset in range(0, len(ids), _CHUNK):
+        chunk = ids[offset : offset + _CHUNK]
+        marks = ",".join("?" * len(chunk))
         rows = await store.fetchall(
-            "SELECT monitor_id, status, checked_at FROM results WHERE id IN"
-            " (SELECT (SELECT id FROM results WHERE monitor_id = m.column1"
-            "  ORDER BY checked_at DESC, id DESC LIMIT 1)"
-            f" FROM (VALUES {values}) AS m)",
+            "SELECT k.monitor_id, b.newest_status, b.newest_at FROM monitor_keys AS k"
+            f" JOIN result_blocks AS b ON b.id = {_NEWEST_BLOCK}"
+            f" WHERE k.monitor_id IN ({marks})",
             chunk,
         )
         for monitor_id, status, checked_at in rows:
-            found[monitor_id] = LatestStatus(CheckStatus(status), from_millis(checked_at))
-    return found
-
-
-DayCounts = tuple[int, int, int, int, int]  # checks, up, degraded, down, in maintenance
-
-
-async def daily_counts(
-    store: Store, monitor_ids: Iterable[str], since: dt.date
-) -> dict[str, dict[str, DayCounts]]:
-    """Per monitor, the rollup counts of each UTC day from ``since`` on, keyed by the
-    ISO date. The narrow read behind a page's history: only the counting columns and
-    no object per row, because a page of 200 components reads 18,000 of them."""
-    ids = list(dict.fromkeys(monitor_ids))
-    found: dict[str, dict[str, DayCounts]] = {m: {} for m in ids}
-    if not ids:
-        return found
-    marks = ",".join("?" * len(ids))
-    rows = await store.fetchall(
-        "SELECT monitor_id, day, checks_total, up_count, degraded_count, down_count,"
-        f" maintenance_count FROM daily_rollups WHERE monitor_id IN ({marks}) AND day >= ?",
-        (*ids, since.isoformat()),
-    )
-    for row in rows:
-        found[row[0]][row[1]] = row[2:]
+            found[monitor_id] = LatestStatus(STATUSES[status], from_millis(checked_at))
     return found
 
 
 async def latest_results(store: Store, monitor_ids: Iterable[str]) -> dict[str, StoredResult]:
     """The newest stored result of each monitor that has one."""
-    latest = {}
-    for monitor_id in monitor_ids:
+    ids = list(dict.fromkeys(monitor_ids))
+    newest: dict[str, tuple[Entry, str | None]] = {}
+    for offset in range(0, len(ids), _CHUNK):
+        chunk = ids[offset : offset + _CHUNK]
+        marks = ",".join("?" * len(chunk))
         rows = await store.fetchall(
-            f"SELECT {RESULT_COLUMNS} FROM results WHERE monitor_id = ?"
-            " ORDER BY checked_at DESC, id DESC LIMIT 1",
-            (monitor_id,),
+            "SELECT k.monitor_id, b.starts_at, b.entries, d.checked_at, d.details"
+            f" FROM monitor_keys AS k JOIN result_blocks AS b ON b.id = {_NEWEST_BLOCK}"
+            " LEFT JOIN latest_details AS d ON d.monitor_key = k.key"
+            f" WHERE k.monitor_id IN ({marks})",
+            chunk,
         )
-        if rows:
-            latest[monitor_id] = result_from_row(rows[0])
-    return latest
+        for monitor_id, starts_at, blob, details_at, details in rows:
+            entry = decode(starts_at, blob)[-1]
+            newest[monitor_id] = (entry, details if details_at == entry.checked_at else None)
+    texts = await _texts(store, [entry for entry, _ in newest.values()])
+    return {
+        monitor_id: stored_result(monitor_id, entry, texts, details)
+        for monitor_id, (entry, details) in newest.items()
+    }
+
+
+_BLOCKS_PER_READ = 4
 
 
 async def recent_results(
     store: Store, monitor_id: str, *, limit: int = 100, since: dt.datetime | None = None
 ) -> list[StoredResult]:
     """Newest first."""
-    rows = await store.fetchall(
-        f"SELECT {RESULT_COLUMNS} FROM results WHERE monitor_id = ? AND checked_at >= ?"
-        " ORDER BY checked_at DESC, id DESC LIMIT ?",
-        (monitor_id, to_millis(since) if since else 0, limit),
+    keys = await store.fetchall(
+        "SELECT k.key, d.checked_at, d.details FROM monitor_keys AS k"
+        " LEFT JOIN latest_details AS d ON d.monitor_key = k.key WHERE k.monitor_id = ?",
+        (monitor_id,),
     )
-    return [result_from_row(row) for row in rows]
+    if not keys or limit <= 0:
+        return []
+    key, details_at, details = keys[0]
+    lowest = to_millis(since) if since is not None else None
+    entries: list[Entry] = []
+    below: int | None = None  # blocks before this start are still to read
+    while len(entries) < limit:
+        rows = await store.fetchall(
+            "SELECT starts_at, entries FROM result_blocks WHERE monitor_key = ?"
+            " AND starts_at > ? AND starts_at < ? ORDER BY starts_at DESC LIMIT ?",
+            (
+                key,
+                -(2**62) if lowest is None else lowest - BLOCK_MS,
+                2**62 if below is None else below,
+                _BLOCKS_PER_READ,
+            ),
+        )
+        for starts_at, blob in rows:
+            for entry in reversed(decode(starts_at, blob)):
+                if lowest is not None and entry.checked_at < lowest:
+                    break
+                entries.append(entry)
+            below = starts_at
+        if len(rows) < _BLOCKS_PER_READ:
+            break
+    entries = entries[:limit]
+    texts = await _texts(store, entries)
+    return [
+        # Only the monitor's newest result can still have its details in latest_details.
+        stored_result(
+            monitor_id, entry, texts, details if i == 0 and details_at == entry.checked_at else None
+        )
+        for i, entry in enumerate(entries)
+    ]
 
 
-async def daily_rollups(
-    store: Store, monitor_ids: Iterable[str], since: dt.date
-) -> dict[str, list[DailyRollup]]:
-    """Rollups from ``since`` (inclusive) on, oldest first, by monitor."""
-    ids = list(monitor_ids)
-    found: dict[str, list[DailyRollup]] = {m: [] for m in ids}
-    if not ids:
-        return found
-    marks = ",".join("?" * len(ids))
-    rows = await store.fetchall(
-        f"SELECT {ROLLUP_COLUMNS} FROM daily_rollups"
-        f" WHERE monitor_id IN ({marks}) AND day >= ? ORDER BY monitor_id, day",
-        (*ids, since.isoformat()),
+def stored_result(
+    monitor_id: str, entry: Entry, texts: dict[int, str], newest_details: str | None
+) -> StoredResult:
+    """A decoded entry as a result. ``newest_details``: the monitor's ``latest_details``
+    when ``entry`` is its newest result. A text missing from ``texts`` reads as empty:
+    retention drops texts just after the results that used them."""
+    if entry.details_mode == DETAILS_INLINE:
+        details_text = entry.details
+    elif entry.details_mode == DETAILS_NEWEST:
+        details_text = newest_details
+    else:
+        details_text = None
+    return StoredResult(
+        monitor_id=monitor_id,
+        checked_at=from_millis(entry.checked_at),
+        result=CheckResult(
+            entry.status,
+            None if entry.latency_us is None else entry.latency_us / 1_000_000,
+            texts.get(entry.message_id, ""),
+            json.loads(details_text) if details_text else {},
+        ),
+        error_reason=None if entry.reason_id is None else texts.get(entry.reason_id, ""),
+        in_maintenance=entry.in_maintenance,
     )
-    for row in rows:
-        rollup = rollup_from_row(row)
-        found[rollup.monitor_id].append(rollup)
+
+
+async def _texts(store: Store, entries: Sequence[Entry]) -> dict[int, str]:
+    wanted = sorted({e.message_id for e in entries} | {e.reason_id or 0 for e in entries} - {0})
+    found = {0: ""}
+    for offset in range(0, len(wanted), _CHUNK):
+        chunk = wanted[offset : offset + _CHUNK]
+        marks = ",".join("?" * len(chunk))
+        found.update(
+            await store.fetchall(f"SELECT id, text FROM result_texts WHERE id IN ({marks})", chunk)
+        )
     return found
 
 
-PRUNE_CHUNK = 5000
+# -- retention --------------------------------------------------------------------------------
+
+PRUNE_CHUNK = 500  # blocks (or hourly rollups) deleted per transaction
+# Texts outlive the results that used them by this much, so a result that arrives late
+# (checked before the cutoff, stored after a prune pass) still finds its message.
+TEXT_GRACE_MS = 24 * BLOCK_MS
 
 
-async def prune_results(store: Store, before: dt.datetime) -> int:
-    """Delete raw results older than ``before`` in small transactions; rollups stay."""
+async def prune_results(
+    store: Store, before: dt.datetime, *, hourly_before: dt.datetime | None = None
+) -> int:
+    """Delete raw results checked before ``before``, monitor by monitor in small
+    transactions; return how many. Daily rollups stay; hourly rollups of hours that
+    ended by ``hourly_before`` go too (none when it is None)."""
     cutoff = to_millis(before)
-
-    async def delete_chunk(db: aiosqlite.Connection) -> int:
-        cursor = await db.execute(
-            "DELETE FROM results WHERE id IN (SELECT id FROM results WHERE checked_at < ? LIMIT ?)",
-            (cutoff, PRUNE_CHUNK),
-        )
-        return cursor.rowcount
-
+    hourly_cutoff = None if hourly_before is None else to_millis(hourly_before)
     deleted = 0
-    while True:
-        count = await store.write(delete_chunk)
-        deleted += count
-        if count < PRUNE_CHUNK:
-            return deleted
-        await asyncio.sleep(0)  # let other writes and the results flush through
+    for (key,) in await store.fetchall("SELECT key FROM monitor_keys ORDER BY key"):
+        while True:
+            count, more = await store.write(
+                lambda db, key=key: _prune_monitor(db, key, cutoff, hourly_cutoff)
+            )
+            deleted += count
+            if not more:
+                break
+            await asyncio.sleep(0)  # let other writes and the results flush through
+        await asyncio.sleep(0)
+    await store.write(lambda db: _prune_leftovers(db, cutoff))
+    return deleted
+
+
+async def _prune_monitor(
+    db: aiosqlite.Connection, key: int, cutoff: int, hourly_cutoff: int | None
+) -> tuple[int, bool]:
+    """One transaction's worth for one monitor: whole blocks that ended by ``cutoff``,
+    then the block the cutoff falls in, then hourly rollups. Returns the results
+    deleted and whether more is left to do."""
+    async with db.execute(
+        "DELETE FROM result_blocks WHERE id IN (SELECT id FROM result_blocks"
+        " WHERE monitor_key = ? AND starts_at <= ? ORDER BY starts_at LIMIT ?) RETURNING count",
+        (key, cutoff - BLOCK_MS, PRUNE_CHUNK),
+    ) as cursor:
+        counts = [count for (count,) in await cursor.fetchall()]
+    if len(counts) == PRUNE_CHUNK:
+        return sum(counts), True
+    deleted = sum(counts) + await _trim_block(db, key, cutoff)
+    if hourly_cutoff is not None:
+        if await prune_hourly_rollups(db, key, hourly_cutoff, PRUNE_CHUNK) == PRUNE_CHUNK:
+            return deleted, True
+    return deleted, False
+
+
+async def _trim_block(db: aiosqlite.Connection, key: int, cutoff: int) -> int:
+    """Drop the results before ``cutoff`` from the block it falls in."""
+    start = block_start(cutoff)
+    if start == cutoff:
+        return 0
+    async with db.execute(
+        "SELECT id, entries FROM result_blocks WHERE monitor_key = ? AND starts_at = ?",
+        (key, start),
+    ) as cursor:
+        row = await cursor.fetchone()
+    if row is None:
+        return 0
+    block_id, blob = row
+    entries = decode(start, blob)
+    kept = [e for e in entries if e.checked_at >= cutoff]
+    if len(kept) == len(entries):
+        return 0
+    if not kept:
+        await db.execute("DELETE FROM result_blocks WHERE id = ?", (block_id,))
+    else:
+        # Re-encoded oldest first: same-millisecond results keep their order.
+        await db.execute(
+            "UPDATE result_blocks SET count = ?, entries = ? WHERE id = ?",
+            (len(kept), b"".join(encode(e) for e in kept), block_id),
+        )
+    return len(entries) - len(kept)
+
+
+async def _prune_leftovers(db: aiosqlite.Connection, cutoff: int) -> None:
+    await db.execute("DELETE FROM latest_details WHERE checked_at < ?", (cutoff,))
+    await db.execute("DELETE FROM result_texts WHERE last_seen < ?", (cutoff - TEXT_GRACE_MS,))

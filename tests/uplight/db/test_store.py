@@ -14,12 +14,14 @@ from typing import Any
 
 import aiosqlite
 import pytest
+from stored import count_results, stored_results
 
 from uplight.db.migrations import migrate
 from uplight.db.sql import from_millis, to_millis
 from uplight.db.store import Store
 from uplight.models import CheckResult, CheckStatus, ResultRecord
-from uplight.monitoring.store import m001_results_and_rollups, recent_results
+from uplight.monitoring.migrations_store import m001_results_and_rollups
+from uplight.monitoring.store import StoredResult, recent_results
 from uplight.schema import MIGRATIONS, build_store
 
 BASE = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
@@ -44,10 +46,6 @@ def raw(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, .
     """Read with a plain sqlite3 connection, independent of the store."""
     with sqlite3.connect(path) as conn:
         return conn.execute(sql, params).fetchall()
-
-
-def count_results(path: Path) -> int:
-    return raw(path, "SELECT count(*) FROM results")[0][0]
 
 
 @pytest.fixture
@@ -90,22 +88,20 @@ async def test_buffered_results_are_written_on_close(db_path: Path) -> None:
     await store.close()
 
     assert count_results(db_path) == 11
-    assert raw(db_path, "SELECT count(*) FROM results WHERE monitor_id = 'web'") == [(10,)]
-    assert raw(
-        db_path,
-        "SELECT checked_at, status, latency_ms, message, details, error_reason, in_maintenance"
-        " FROM results WHERE monitor_id = 'dns'",
-    ) == [
-        (
-            int(BASE.timestamp() * 1000),
-            "down",
+    on_disk = stored_results(db_path)
+    assert [r.monitor_id for r in on_disk] == ["dns"] + ["web"] * 10
+    assert on_disk[0] == StoredResult(
+        "dns",
+        BASE,
+        CheckResult(
+            CheckStatus.DOWN,
             None,
             "check plugin 'dns' failed: boom",
-            '{"phase":"resolve","n":[1,2]}',
-            "exception",
-            1,
-        )
-    ]
+            {"phase": "resolve", "n": [1, 2]},
+        ),
+        "exception",
+        True,
+    )
 
     async with build_store(db_path, flush_interval=60) as reopened:
         recent = await recent_results(reopened, "web", limit=100)
@@ -135,7 +131,9 @@ async def test_results_are_flushed_within_the_interval(db_path: Path) -> None:
         # A second burst is flushed by the next tick too, without any close or flush call.
         store.add_result(record(checked_at=BASE + dt.timedelta(minutes=1)))
         started = time.monotonic()
-        while count_results(db_path) < 6:
+        # The writer counts a flush once its COMMIT has returned, a moment after the rows
+        # are visible on disk.
+        while count_results(db_path) < 6 or (await store.facts()).flushed_results < 6:
             assert time.monotonic() - started < 2.0, "second burst not flushed within 2 s"
             await asyncio.sleep(0.02)
         facts = await store.facts()
@@ -166,9 +164,13 @@ async def test_migrations_apply_once_and_pragmas_hold(db_path: Path) -> None:
         foreign_keys = await store.write(_pragma("foreign_keys"))
         journal_mode = await store.write(_pragma("journal_mode"))
         synchronous = await store.write(_pragma("synchronous"))
+        auto_vacuum = await store.write(_pragma("auto_vacuum"))
+        size_limit = await store.write(_pragma("journal_size_limit"))
     assert foreign_keys == 1
     assert journal_mode == "wal"
     assert synchronous == 1  # NORMAL
+    assert auto_vacuum == 2  # INCREMENTAL: a new file takes it
+    assert size_limit == 64 * 1024 * 1024
     first = raw(db_path, "SELECT name, applied_at FROM migrations ORDER BY rowid")
     assert [name for name, _ in first] == names
     assert raw(db_path, "PRAGMA journal_mode") == [("wal",)]  # persistent in the file
@@ -185,7 +187,9 @@ async def test_migrations_apply_once_and_pragmas_hold(db_path: Path) -> None:
         assert await migrate(conn, MIGRATIONS) == names
         assert await migrate(conn, MIGRATIONS) == []
     tables = {name for (name,) in raw(fresh, "SELECT name FROM sqlite_master WHERE type='table'")}
-    assert {"migrations", "results", "daily_rollups"} <= tables
+    packed = {"monitor_keys", "result_texts", "result_blocks", "latest_details", "hourly_rollups"}
+    assert {"migrations", "daily_rollups", *packed} <= tables
+    assert "results" not in tables  # m001's table, packed and dropped by m007
 
 
 def _pragma(name: str) -> Callable[[aiosqlite.Connection], Awaitable[Any]]:
@@ -235,36 +239,30 @@ async def test_a_failing_write_rolls_back_and_the_writer_goes_on(
         store.add_result(record(checked_at=BASE + dt.timedelta(seconds=i)))
 
     async def insert_then_fail(db: aiosqlite.Connection) -> None:
-        await db.execute(
-            "INSERT INTO results (monitor_id, checked_at, status) VALUES ('ghost', 1, 'up')"
-        )
+        await db.execute("INSERT INTO monitor_keys (monitor_id) VALUES ('ghost')")
         raise ValueError("boom from the job")
 
     with pytest.raises(ValueError, match="boom from the job"):
         await store.write(insert_then_fail)
     # The job's row was rolled back; the results buffered before it were committed.
-    assert raw(db_path, "SELECT count(*) FROM results WHERE monitor_id = 'ghost'") == [(0,)]
+    assert raw(db_path, "SELECT count(*) FROM monitor_keys WHERE monitor_id = 'ghost'") == [(0,)]
     assert count_results(db_path) == 3
 
-    async def violate_check(db: aiosqlite.Connection) -> None:
-        await db.execute(
-            "INSERT INTO results (monitor_id, checked_at, status) VALUES ('ghost', 1, 'weird')"
-        )
+    async def violate_constraint(db: aiosqlite.Connection) -> None:
+        await db.execute("INSERT INTO monitor_keys (monitor_id) VALUES (NULL)")
 
     with pytest.raises(sqlite3.IntegrityError):
-        await store.write(violate_check)
+        await store.write(violate_constraint)
 
     async def insert_ok(db: aiosqlite.Connection) -> int:
-        cursor = await db.execute(
-            "INSERT INTO results (monitor_id, checked_at, status) VALUES ('manual', 2, 'up')"
-        )
+        cursor = await db.execute("INSERT INTO monitor_keys (monitor_id) VALUES ('manual')")
         return cursor.lastrowid or 0
 
     assert await store.write(insert_ok) > 0
     store.add_result(record(checked_at=BASE + dt.timedelta(seconds=10)))
     await store.flush()
-    assert count_results(db_path) == 5
-    assert raw(db_path, "SELECT count(*) FROM results WHERE monitor_id = 'ghost'") == [(0,)]
+    assert count_results(db_path) == 4
+    assert raw(db_path, "SELECT count(*) FROM monitor_keys WHERE monitor_id = 'ghost'") == [(0,)]
     facts = await store.facts()
     assert facts.failed_flushes == 0
     assert facts.flushed_results == 4
@@ -301,7 +299,8 @@ async def test_writes_racing_close_are_all_answered(db_path: Path) -> None:
 
     async def insert(db: aiosqlite.Connection) -> str:
         await db.execute(
-            "INSERT INTO results (monitor_id, checked_at, status) VALUES ('job', 1, 'up')"
+            "INSERT INTO result_texts (text, last_seen) VALUES ('job', 1)"
+            " ON CONFLICT (text) DO UPDATE SET last_seen = last_seen + 1"
         )
         return "done"
 
@@ -310,7 +309,8 @@ async def test_writes_racing_close_are_all_answered(db_path: Path) -> None:
     await store.close()
     outcomes = await asyncio.wait_for(asyncio.gather(*writes, return_exceptions=True), 2.0)
     assert outcomes == ["done"] * 5
-    assert count_results(db_path) == 6
+    assert raw(db_path, "SELECT last_seen FROM result_texts WHERE text = 'job'") == [(5,)]
+    assert count_results(db_path) == 1
 
 
 # -- reads ------------------------------------------------------------------------------------

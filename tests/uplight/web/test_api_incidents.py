@@ -10,6 +10,7 @@ import pytest
 from servers import HttpServer, Route
 
 from uplight.models import CheckResult, ResultRecord
+from uplight.monitoring.store import recent_results
 
 ON_PAGE_DB = """
 [[pages.components]]
@@ -449,10 +450,9 @@ monitor = "target"
             [ended] = await incidents()
             assert ended["id"] == incident["id"] and ended["status"] == "ended"
             # The raw results that drove it are stored too.
-            rows = await api.runtime.store.fetchall(
-                "SELECT status FROM results WHERE monitor_id = 'target' ORDER BY id"
-            )
-            assert [r[0] for r in rows] == ["up", "degraded", "degraded", "down", "up", "up"]
+            stored = await recent_results(api.runtime.store, "target")
+            statuses = [r.result.status.value for r in reversed(stored)]
+            assert statuses == ["up", "degraded", "degraded", "down", "up", "up"]
 
 
 async def test_maintenance_suppresses_incidents_from_real_checks(api_factory) -> None:

@@ -9,6 +9,7 @@ import time
 from typing import Any
 
 import pytest
+from stored import stored_results
 
 import uplight.maintenance.service
 from uplight.maintenance.store import get_window
@@ -584,8 +585,8 @@ async def test_results_during_a_window_are_flagged(api_factory) -> None:
         assert unflagged.result.status == "down" and not unflagged.in_maintenance
         await api.runtime.store.flush()
         db = sqlite3.connect(api.runtime.store.path)
-        results = dict(db.execute("SELECT monitor_id, in_maintenance FROM results"))
-        assert results == {"web": 1, "db": 0}
+        results = {r.monitor_id: r.in_maintenance for r in stored_results(api.runtime.store.path)}
+        assert results == {"web": True, "db": False}
         rollups = {
             row[0]: row[1:]
             for row in db.execute(

@@ -1,0 +1,40 @@
+"""Read the check results in a database file with plain ``sqlite3``, independently of a
+running Store: for tests that look at what reached the disk."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+from uplight.monitoring.result_blocks import decode
+from uplight.monitoring.store import StoredResult, stored_result
+
+
+def stored_results(path: Path | str) -> list[StoredResult]:
+    """Every stored result, by monitor id, oldest first (ties: the order they were stored)."""
+    with sqlite3.connect(path) as conn:
+        texts = dict(conn.execute("SELECT id, text FROM result_texts"))
+        newest = {
+            key: (at, details)
+            for key, at, details in conn.execute(
+                "SELECT monitor_key, checked_at, details FROM latest_details"
+            )
+        }
+        rows = conn.execute(
+            "SELECT k.monitor_id, k.key, b.starts_at, b.entries FROM result_blocks AS b"
+            " JOIN monitor_keys AS k ON k.key = b.monitor_key ORDER BY k.monitor_id, b.starts_at"
+        ).fetchall()
+    results: list[StoredResult] = []
+    for i, (monitor_id, key, starts_at, blob) in enumerate(rows):
+        entries = decode(starts_at, blob)
+        last_block = i + 1 == len(rows) or rows[i + 1][0] != monitor_id
+        for j, entry in enumerate(entries):
+            at, details = newest.get(key, (None, None))
+            is_newest = last_block and j + 1 == len(entries) and at == entry.checked_at
+            results.append(stored_result(monitor_id, entry, texts, details if is_newest else None))
+    return results
+
+
+def count_results(path: Path | str) -> int:
+    with sqlite3.connect(path) as conn:
+        return conn.execute("SELECT coalesce(sum(count), 0) FROM result_blocks").fetchone()[0]
