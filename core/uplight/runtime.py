@@ -16,7 +16,7 @@ from .maintenance.service import MaintenanceService
 from .models import ResultRecord
 from .monitoring.scheduler import Scheduler
 from .monitoring.stats import CheckStats
-from .monitoring.store import prune_results
+from .monitoring.store import HOURLY_ROLLUPS_KEPT, prune_results
 from .notify.service import Notifications
 from .pages.cache import PageCache
 from .pages.editing import PageEditor
@@ -137,10 +137,14 @@ class Runtime:
         while True:
             try:
                 retention = dt.timedelta(days=self.config.storage.retention_days)
-                cutoff = self.clock.now() - retention
-                deleted = await prune_results(self.store, cutoff)
+                now = self.clock.now()
+                cutoff = now - retention
+                hourly = now - max(retention, HOURLY_ROLLUPS_KEPT)
+                deleted = await prune_results(self.store, cutoff, hourly_before=hourly)
                 if deleted:
                     log.info("pruned %d results older than %s", deleted, cutoff.isoformat())
+                # In short steps, so checks and API writes are not held up behind it.
+                await self.store.reclaim_space()
             except Exception:
                 log.exception("pruning old results failed")
             await asyncio.sleep(PRUNE_EVERY)

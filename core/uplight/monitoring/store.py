@@ -35,6 +35,7 @@ from .result_blocks import (
     encode,
     latency_us,
 )
+from .rollups_store import HOURLY_ROLLUPS_KEPT as HOURLY_ROLLUPS_KEPT
 from .rollups_store import DailyRollup as DailyRollup
 from .rollups_store import DayCounts as DayCounts
 from .rollups_store import daily_counts as daily_counts
