@@ -1,4 +1,7 @@
-"""``python -m tests.perf [--quick] [--only store|scheduler|snapshot|page|serve|config|lag]``: run the benchmarks."""
+"""``python -m tests.perf [--quick] [--only NAME]``: run the benchmarks (``--help`` lists the names).
+
+The soak runs for minutes (``UPLIGHT_SOAK_SECONDS`` sets how long; ``--quick``: 60 s).
+"""
 
 from __future__ import annotations
 
@@ -7,7 +10,7 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import bench_config, bench_page, bench_scheduler, bench_snapshot, bench_store
+from . import bench_config, bench_page, bench_scheduler, bench_snapshot, bench_soak, bench_store
 from .common import Comparison, machine_facts, print_facts, print_notes, print_table
 
 # A benchmark returns one comparison, or several measured in the same runs.
@@ -19,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[bool], Comparison | list[Comparison]]] = {
     "page": bench_snapshot.run_cold_path,
     "serve": bench_page.run,
     "config": bench_config.run,
+    "soak": bench_soak.run,
 }
 
 

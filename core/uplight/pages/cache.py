@@ -17,6 +17,15 @@ renderer made of it. Rules:
 - Rendered bodies are cached on the snapshot they came from, per renderer and
   parameters, with a strong ETag from a hash of the uncompressed bytes (the
   gzip variant's ETag ends in ``-gz``); gzip is done once per body.
+- The serving paths render with :meth:`Cached.render`: the render and the gzip
+  run in one worker thread (``RENDER_THREADS``), never on the event loop (a page
+  of 1,000 components takes a few hundred milliseconds), and concurrent requests
+  for the same body share one render. This is safe because a snapshot is
+  immutable data (frozen dataclasses and tuples) that nothing changes after the
+  compute; the thread only reads it and returns new bytes, which the loop stores.
+  One thread, not the default pool: renders are CPU work that cannot run in
+  parallel under the GIL anyway, and each extra thread may keep its own malloc
+  arena of freed render buffers.
 - Admin writes (pages, incidents, maintenance) show within one TTL; routes may
   call :meth:`PageCache.invalidate` to show them at once.
 
@@ -30,12 +39,14 @@ a key no slug can take.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gzip as gzip_module
 import hashlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar, Unpack
 
@@ -49,6 +60,11 @@ FAILURE_BACKOFF = 1.0
 MAX_INCIDENT_ENTRIES = 256  # ids come from URLs: bound what visitors can make us hold
 MAX_BODY_VARIANTS = 32  # per snapshot: renderers, parameter sets, identity or gzip
 GZIP_LEVEL = 6
+RENDER_THREADS = 1
+
+# Module-wide: shared by every cache (a config reload builds a new one), started on
+# the first render; concurrent.futures joins it at interpreter exit.
+_render_pool = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="uplight-render")
 
 T = TypeVar("T", PageSnapshot, IncidentPage)
 
@@ -123,6 +139,7 @@ class Cached(Generic[T]):
         self.computed_at = computed_at  # on the cache's clock
         self._renderers = renderers or {}
         self._bodies: dict[Hashable, Rendered] = {}
+        self._pending: dict[Hashable, asyncio.Future[tuple[Rendered, Rendered | None]]] = {}
 
     def body(
         self, renderer: Renderer | str, *, gzip: bool = False, **params: Unpack[RenderParams]
@@ -130,33 +147,90 @@ class Cached(Generic[T]):
         """``renderer.render(subject, **params)``, rendered once per snapshot; with
         ``gzip`` the gzip-compressed variant (compressed once, deterministic bytes).
 
-        ``renderer`` is a renderer or the name of one the cache was given.
+        ``renderer`` is a renderer or the name of one the cache was given. Renders
+        on the calling thread: the serving paths use :meth:`render`.
         """
-        if isinstance(renderer, str):
-            found = self._renderers.get(renderer)
-            if found is None:
-                raise KeyError(f"no renderer named {renderer!r}")
-            renderer = found
-        key = (renderer.name, tuple(sorted((k, _param_key(v)) for k, v in params.items())))
-        plain = self._bodies.get((key, False))
+        renderer = self._renderer(renderer)
+        key = _body_key(renderer, params)
+        found = self._bodies.get((key, gzip))
+        if found is not None:
+            return found
+        plain, packed = self._make(renderer, self._bodies.get((key, False)), gzip, params)
+        return self._store(key, plain, packed)
+
+    async def render(
+        self, renderer: Renderer | str, *, gzip: bool = False, **params: Unpack[RenderParams]
+    ) -> Rendered:
+        """:meth:`body`, with a body not made yet rendered (and gzipped) in the render
+        thread while the event loop goes on; concurrent callers share that render."""
+        renderer = self._renderer(renderer)
+        key = _body_key(renderer, params)
+        found = self._bodies.get((key, gzip))
+        if found is not None:
+            return found
+        # The gzip variant's render makes the plain body too: wait for it rather than
+        # render the same bytes twice.
+        pending = self._pending.get((key, gzip)) or self._pending.get((key, True))
+        if pending is None:
+            plain = self._bodies.get((key, False))
+            loop = asyncio.get_running_loop()
+            pending = loop.run_in_executor(_render_pool, self._make, renderer, plain, gzip, params)
+            self._pending[(key, gzip)] = pending
+            pending.add_done_callback(functools.partial(self._rendered, key, gzip))
+        # Shielded: a visitor gone must not cancel the render the others wait for.
+        plain, packed = await asyncio.shield(pending)
+        return self._store(key, plain, packed if gzip else None)
+
+    def _rendered(
+        self, key: Hashable, gzip: bool, done: asyncio.Future[tuple[Rendered, Rendered | None]]
+    ) -> None:
+        # Stored before any waiter resumes, so a request arriving in between finds it.
+        del self._pending[(key, gzip)]
+        if not done.cancelled() and done.exception() is None:
+            self._store(key, *done.result())
+
+    def _renderer(self, renderer: Renderer | str) -> Renderer:
+        if not isinstance(renderer, str):
+            return renderer
+        found = self._renderers.get(renderer)
+        if found is None:
+            raise KeyError(f"no renderer named {renderer!r}")
+        return found
+
+    def _make(
+        self, renderer: Renderer, plain: Rendered | None, gzip: bool, params: RenderParams
+    ) -> tuple[Rendered, Rendered | None]:
+        # Pure: reads the immutable subject and returns new values (the render thread
+        # runs it); only the event loop stores them, in _store.
         if plain is None:
             data = renderer.render(self.subject, **params)
             if not isinstance(data, bytes):
                 raise TypeError(f"renderer {renderer.name!r} returned {type(data).__name__}")
             plain = Rendered(data, renderer.media_type, etag_of(data), False, self.max_age)
-            self._keep((key, False), plain)
         if not gzip:
-            return plain
-        packed = self._bodies.get((key, True))
-        if packed is None:
-            data = gzip_module.compress(plain.body, compresslevel=GZIP_LEVEL, mtime=0)
-            packed = Rendered(data, plain.media_type, plain.etag[:-1] + '-gz"', True, self.max_age)
-            self._keep((key, True), packed)
-        return packed
+            return plain, None
+        data = gzip_module.compress(plain.body, compresslevel=GZIP_LEVEL, mtime=0)
+        packed = Rendered(data, plain.media_type, plain.etag[:-1] + '-gz"', True, self.max_age)
+        return plain, packed
 
-    def _keep(self, key: Hashable, rendered: Rendered) -> None:
+    def _store(self, key: Hashable, plain: Rendered, packed: Rendered | None) -> Rendered:
+        # The first stored wins, so every caller of one snapshot gets the same object.
+        plain = self._keep((key, False), plain)
+        if packed is None:
+            return plain
+        return self._keep((key, True), packed)
+
+    def _keep(self, key: Hashable, rendered: Rendered) -> Rendered:
+        found = self._bodies.get(key)
+        if found is not None:
+            return found
         if len(self._bodies) < MAX_BODY_VARIANTS:
             self._bodies[key] = rendered
+        return rendered
+
+
+def _body_key(renderer: Renderer, params: RenderParams) -> Hashable:
+    return (renderer.name, tuple(sorted((k, _param_key(v)) for k, v in params.items())))
 
 
 class CachedPage(Cached[PageSnapshot]):

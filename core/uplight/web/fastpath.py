@@ -9,7 +9,9 @@ with the functions the Quart views use (``lookup``, ``rendered_for``,
 rate limiter instance (one budget per client whichever path answers), Host →
 page resolution, ETag/304, gzip, Cache-Control, Vary and security headers.
 Each cache entry's answer is encoded for ASGI once and reused until the entry
-is replaced (a new snapshot is a new entry).
+is replaced (a new snapshot is a new entry); the encoded answers are held only
+as long as the page cache holds their entry (weakly keyed), so replaced
+snapshots and their rendered bodies are freed at once.
 
 Everything else passes through untouched: lifespan and websocket scopes, other
 methods and routes, query strings the API would reject (a repeated parameter:
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import functools
 import re
+import weakref
 from collections.abc import Awaitable, Callable, MutableMapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,7 +32,7 @@ from urllib.parse import parse_qsl
 
 from quart import Quart
 
-from ..pages.cache import SnapshotUnavailable
+from ..pages.cache import Cached, SnapshotUnavailable
 from .context import EXTENSION
 from .negotiation import accepts_gzip, etag_matches
 from .public import (
@@ -112,7 +115,7 @@ def _api_target(renderer: str, allowed: frozenset[str], query_string: bytes) -> 
     return Target(renderer, slug=params.get("page"), component=params.get("component"))
 
 
-MAX_PREPARED = 64  # entries are replaced every TTL: old ones go when this fills
+MAX_PREPARED = 64  # per entry: targets (page, fragment, permalinks) and encodings
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,7 +147,11 @@ class FastPath:
         self.inner = inner
         self.enabled = True  # tests and the benchmark compare against Quart alone
         self.stats = FastPathStats()
-        self._prepared: dict[tuple[Any, Target, bool], Prepared] = {}
+        # Weak keys: an entry the page cache has replaced (every TTL) goes with its
+        # answers. Holding it here kept dozens of old snapshots and bodies alive.
+        self._prepared: weakref.WeakKeyDictionary[Cached[Any], dict[Any, Prepared]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
@@ -189,10 +196,9 @@ class FastPath:
             gzip = accepts_gzip(accept_encoding)
             # Keyed by the entry itself: a new snapshot is a new entry, so nothing stale
             # is ever served from here, and a reload (a new cache) starts afresh.
-            key = (entry, target, gzip)
-            prepared = self._prepared.get(key)
+            prepared = self._prepared.get(entry, {}).get((target, gzip))
             if prepared is None:
-                prepared = self._prepare(rt, entry, target, gzip)
+                prepared = await self._prepare(rt, entry, target, gzip)
         except (NotFound, SnapshotUnavailable):
             # Quart builds the error answers (the 404 page needs the Accept rules).
             scope[RATE_CHECKED] = True
@@ -206,16 +212,17 @@ class FastPath:
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body, "more_body": False})
 
-    def _prepare(self, rt: Any, entry: Any, target: Target, gzip: bool) -> Prepared:
-        rendered = rendered_for(rt, entry, target, gzip=gzip)
+    async def _prepare(self, rt: Any, entry: Any, target: Target, gzip: bool) -> Prepared:
+        rendered = await rendered_for(rt, entry, target, gzip=gzip)
         ok = cached_answer(rendered, head=False, if_none_match=None)
         not_modified = cached_answer(rendered, head=False, if_none_match=rendered.etag)
         prepared = Prepared(
             rendered.etag, _raw_headers(ok.headers), ok.body, _raw_headers(not_modified.headers)
         )
-        if len(self._prepared) >= MAX_PREPARED:
-            self._prepared.clear()
-        self._prepared[(entry, target, gzip)] = prepared
+        answers = self._prepared.setdefault(entry, {})
+        if len(answers) >= MAX_PREPARED:
+            answers.clear()
+        answers[(target, gzip)] = prepared
         return prepared
 
 

@@ -145,14 +145,15 @@ async def lookup(rt: Runtime, target: Target, host: str | None) -> CachedPage | 
     return page
 
 
-def rendered_for(
+async def rendered_for(
     rt: Runtime, entry: CachedPage | CachedIncident, target: Target, *, gzip: bool
 ) -> Rendered:
-    """The entry's bytes for the target's renderer and parameters (rendered once)."""
+    """The entry's bytes for the target's renderer and parameters: rendered once,
+    off the event loop (see ``pages/cache.py``)."""
     renderer = rt.registry.renderers.get(target.renderer)
     if renderer is None:  # a built-in removed by packaging: nothing to render with
         raise NotFound(f"no {target.renderer} renderer is installed")
-    return entry.body(renderer, gzip=gzip, **render_params(rt, target))
+    return await entry.render(renderer, gzip=gzip, **render_params(rt, target))
 
 
 async def answer(
@@ -170,7 +171,7 @@ async def answer(
     into the public error answers.
     """
     entry = await lookup(rt, target, host)
-    rendered = rendered_for(rt, entry, target, gzip=accepts_gzip(accept_encoding))
+    rendered = await rendered_for(rt, entry, target, gzip=accepts_gzip(accept_encoding))
     return cached_answer(rendered, head=head, if_none_match=if_none_match)
 
 

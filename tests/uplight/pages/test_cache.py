@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import gzip
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -319,6 +320,79 @@ async def test_a_failing_renderer_is_not_cached(cache) -> None:
         with pytest.raises(ValueError):
             entry.body(Broken(), gzip=False)
     assert Broken.calls == 2
+
+
+class Gated(Renderer):
+    """Records the thread it renders on; waits on a thread event so a test can hold it."""
+
+    name = "gated"
+    media_type = "text/plain; charset=utf-8"
+
+    def __init__(self) -> None:
+        self.threads: list[str] = []
+        self.release = threading.Event()
+        self.fail = False
+
+    def render(self, snapshot: Any, **params: Any) -> bytes:
+        self.threads.append(threading.current_thread().name)
+        assert self.release.wait(10)
+        if self.fail:
+            raise ValueError("boom")
+        return (f"{snapshot.title} " * 100).encode()
+
+
+async def test_render_runs_off_the_loop_once_for_all_waiters(cache) -> None:
+    renderer = Gated()
+    entry = await cache.page()
+    assert entry is not None
+    waiters = [
+        asyncio.create_task(entry.render(renderer, gzip=gzip, view="page"))
+        for gzip in (True, False, True, False, True)
+    ]
+    await asyncio.sleep(0.05)
+    # The loop is free while the render is held: this coroutine runs.
+    assert renderer.threads and not any(w.done() for w in waiters)
+    renderer.release.set()
+    answers = await asyncio.gather(*waiters)
+    assert len(renderer.threads) == 1  # one render, gzip included, for all five
+    assert renderer.threads[0].startswith("uplight-render")
+    packed, plain = answers[0], answers[1]
+    assert packed.gzipped and not plain.gzipped
+    assert all(a is packed for a in answers[::2]) and all(a is plain for a in answers[1::2])
+    assert gzip.decompress(packed.body) == plain.body
+    # Stored: the synchronous path and later renders get the same objects, no render.
+    assert entry.body(renderer, gzip=True, view="page") is packed
+    assert await entry.render(renderer, gzip=False, view="page") is plain
+    assert len(renderer.threads) == 1
+
+
+async def test_a_cancelled_waiter_does_not_cancel_the_render(cache) -> None:
+    renderer = Gated()
+    entry = await cache.page()
+    assert entry is not None
+    gone = asyncio.create_task(entry.render(renderer, gzip=True))
+    stays = asyncio.create_task(entry.render(renderer, gzip=True))
+    await asyncio.sleep(0.05)
+    gone.cancel()
+    renderer.release.set()
+    assert (await stays).gzipped
+    assert gone.cancelled() and len(renderer.threads) == 1
+
+
+async def test_a_failed_render_reaches_every_waiter_and_is_not_cached(cache) -> None:
+    renderer = Gated()
+    renderer.fail = True
+    renderer.release.set()
+    entry = await cache.page()
+    assert entry is not None
+    results = await asyncio.gather(
+        entry.render(renderer), entry.render(renderer), return_exceptions=True
+    )
+    assert all(isinstance(r, ValueError) for r in results)
+    assert len(renderer.threads) == 1
+    renderer.fail = False
+    assert (await entry.render(renderer)).body.startswith(b"Main ")
+    assert len(renderer.threads) == 2
 
 
 async def test_the_real_page_service_single_flight(

@@ -8,7 +8,9 @@ would send them.
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import weakref
 from dataclasses import dataclass
 from typing import Any
 
@@ -273,3 +275,23 @@ async def test_non_http_scopes_pass_through() -> None:
     for kind in ("lifespan", "websocket"):
         await fast({"type": kind, "path": "/status", "method": "GET"}, None, None)  # type: ignore[arg-type]
     assert seen == ["lifespan", "websocket"]
+
+
+async def test_replaced_snapshots_are_not_kept_by_the_fast_path(api_factory) -> None:
+    """Its encoded answers live as long as the page cache's entry, no longer: holding
+    the entries made RSS climb by a page's bodies every cache window (issue 11, point 3)."""
+    async with api_factory(UNLIMITED) as api:
+        fast: FastPath = api.app.asgi_app
+        assert (await call(api.app, "/status")).status == 200
+        first = await api.runtime.page_cache.page()
+        assert first is not None and first in fast._prepared
+        gone = weakref.ref(first)
+        del first
+        for _ in range(5):
+            api.runtime.page_cache.invalidate()  # a new snapshot, a new entry
+            for gzip in ("gzip", "identity"):
+                answer = await call(api.app, "/status", headers={"Accept-Encoding": gzip})
+                assert answer.status == 200
+        gc.collect()
+        assert gone() is None
+        assert len(fast._prepared) == 1
