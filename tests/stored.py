@@ -3,6 +3,7 @@ running Store: for tests that look at what reached the disk."""
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from uplight.monitoring.store import StoredResult, stored_result
 
 def stored_results(path: Path | str) -> list[StoredResult]:
     """Every stored result, by monitor id, oldest first (ties: the order they were stored)."""
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         texts = dict(conn.execute("SELECT id, text FROM result_texts"))
         newest = {
             key: (at, details)
@@ -36,5 +37,5 @@ def stored_results(path: Path | str) -> list[StoredResult]:
 
 
 def count_results(path: Path | str) -> int:
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn:
         return conn.execute("SELECT coalesce(sum(count), 0) FROM result_blocks").fetchone()[0]
