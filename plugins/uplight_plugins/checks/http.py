@@ -240,7 +240,8 @@ async def _fetch(
         follow_redirects=options.follow_redirects,
         max_redirects=MAX_REDIRECTS,
         trust_env=False,  # no proxy or .netrc from the environment: check the target itself
-        event_hooks={"request": [_header_guard(options)]},
+        # Most monitors configure no headers, and parsing the URL for the guard costs.
+        event_hooks={"request": [_header_guard(list(options.headers))]} if options.headers else {},
     ) as client:
         request = client.build_request(
             options.method,
@@ -272,15 +273,18 @@ def _ssl_context(verify: bool, ca_file: Path | None) -> ssl.SSLContext:
     return client_ssl_context(verify=verify, ca_file=ca_file)
 
 
-def _header_guard(options: HttpOptions) -> Any:
+def _header_guard(names: list[str]) -> Any:
     """Drop configured headers when a redirect leaves the origin, as httpx does for
     Authorization, so a credential header never reaches a third party."""
-    origin = httpx.URL(options.url)
-    names = list(options.headers)
+    origin: tuple[str, str, int | None] | None = None
 
     async def guard(request: httpx.Request) -> None:
+        nonlocal origin
         url = request.url
-        if (url.scheme, url.host, url.port) != (origin.scheme, origin.host, origin.port):
+        here = (url.scheme, url.host, url.port)
+        if origin is None:  # the client's first request is the configured URL
+            origin = here
+        elif here != origin:
             for name in names:
                 request.headers.pop(name, None)
 
