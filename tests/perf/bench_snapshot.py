@@ -28,6 +28,7 @@ from typing import Any
 
 from uplight.clock import FakeClock
 from uplight.config import Config, parse_config
+from uplight.models import CheckResult, CheckStatus, ResultRecord
 from uplight.pages.cache import PageCache
 from uplight.pages.provisioning import provision_pages
 from uplight.pages.service import PageService
@@ -63,10 +64,12 @@ def config_text(components: int) -> str:
 
 
 def fill(path: Path, components: int, incidents: int, seed: int = 3) -> None:
-    """Rows straight into the store's tables: rollups for every day, a few raw results
-    per monitor (the latest decides its status), incidents with updates, windows."""
+    """Rows straight into the store's tables: rollups for every day, incidents with
+    updates, windows; then a few raw results per monitor through the store (the latest
+    decides its status)."""
     rng = random.Random(seed)
-    rollups, results = [], []
+    rollups: list[tuple[Any, ...]] = []
+    results: list[ResultRecord] = []
     for i in range(components):
         checks = rng.choice((96, 288, 1440, 2880))  # intervals of 15 min down to 30 s
         for back in range(HISTORY_DAYS):
@@ -80,8 +83,9 @@ def fill(path: Path, components: int, incidents: int, seed: int = 3) -> None:
             rollups.append(row)
         for k in range(5):
             status = rng.choice(("up",) * 8 + ("degraded", "down"))
-            at = _ms(NOW - dt.timedelta(minutes=5 - k))
-            results.append((f"m{i}", at, status, 12.5, "200 OK", "{}", None, 0))
+            at = NOW - dt.timedelta(minutes=5 - k)
+            result = CheckResult(CheckStatus(status), 0.0125, "200 OK")
+            results.append(ResultRecord(f"m{i}", at, result))
     incident_rows, updates = [], []
     for n in range(incidents):
         started = NOW - dt.timedelta(hours=rng.uniform(1, 13 * 24))
@@ -110,11 +114,6 @@ def fill(path: Path, components: int, incidents: int, seed: int = 3) -> None:
             rollups,
         )
         db.executemany(
-            "INSERT INTO results (monitor_id, checked_at, status, latency_ms, message, details,"
-            " error_reason, in_maintenance) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            results,
-        )
-        db.executemany(
             "INSERT INTO incidents (id, monitor_id, monitor_name, auto_severity,"
             " severity_override, public_title, public_description, started_at, ended_at,"
             " updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -135,6 +134,15 @@ def fill(path: Path, components: int, incidents: int, seed: int = 3) -> None:
             "INSERT INTO maintenance_components (window_id, monitor_id, position) VALUES (?, ?, ?)",
             covered,
         )
+    asyncio.run(add_results(path, results))
+
+
+async def add_results(path: Path, records: list[ResultRecord]) -> None:
+    """Raw results go through the store: they are packed, not plain rows."""
+    async with build_store(path) as store:
+        for record in records:
+            store.add_result(record)
+        await store.flush()
 
 
 async def prepare(path: Path, config: Config) -> None:
@@ -152,12 +160,12 @@ def bare_reads(db: sqlite3.Connection, ids: list[str]) -> int:
     rows += len(
         db.execute("SELECT * FROM page_components ORDER BY page_slug, sort_order, id").fetchall()
     )
-    values = ",".join(["(?)"] * len(ids))
     rows += len(
         db.execute(
-            "SELECT monitor_id, status, checked_at FROM results WHERE id IN (SELECT (SELECT id"
-            " FROM results WHERE monitor_id = m.column1 ORDER BY checked_at DESC, id DESC"
-            f" LIMIT 1) FROM (VALUES {values}) AS m)",
+            "SELECT k.monitor_id, b.newest_status, b.newest_at FROM monitor_keys AS k"
+            " JOIN result_blocks AS b ON b.id = (SELECT id FROM result_blocks"
+            " WHERE monitor_key = k.key ORDER BY starts_at DESC LIMIT 1)"
+            f" WHERE k.monitor_id IN ({marks})",
             ids,
         ).fetchall()
     )

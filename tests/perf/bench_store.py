@@ -1,10 +1,12 @@
 """Store ingest: check results per second through ``Store.add_result`` and the writer,
-against a bare ``executemany`` of the same rows into the same table in the same run.
+against a bare ``executemany`` of the same results as plain rows in the same run.
 
-The bare side is a ceiling, not a rival: it skips what the store does on top (the
-conversion from ``ResultRecord``, the daily rollups folded in the same transaction,
-the hop to aiosqlite's thread). Both commit one transaction per ``max_batch`` rows
-(the writer's batch size), on a fresh file with the same PRAGMAs and schema.
+The bare side is a ceiling, not a rival: it inserts pre-built rows into a table of one
+row per result (release 0.1.0's ``results``, made by ``m001``) and skips what the store
+does on top (the conversion from ``ResultRecord``, packing results into hourly blocks,
+storing each message once, the daily and hourly rollups folded in the same
+transaction, the hop to aiosqlite's thread). Both commit one transaction per
+``max_batch`` results (the writer's batch size), on a fresh file with the same PRAGMAs.
 """
 
 from __future__ import annotations
@@ -20,8 +22,12 @@ import time
 from pathlib import Path
 from typing import Any
 
+import aiosqlite
+
+from uplight.db.migrations import migrate
 from uplight.db.writer import Writer
 from uplight.models import CheckResult, CheckStatus, ResultRecord
+from uplight.monitoring.migrations_store import m001_results_and_rollups
 from uplight.schema import build_store
 
 from .common import Comparison
@@ -92,20 +98,20 @@ async def store_ingest(path: Path, records: list[ResultRecord]) -> tuple[float, 
         transactions = store.writer.stats.flushes
     assert facts.flushed_results == len(records), facts
     with sqlite3.connect(path) as conn:
-        assert conn.execute("SELECT count(*) FROM results").fetchone()[0] == len(records)
+        assert conn.execute("SELECT sum(count) FROM result_blocks").fetchone()[0] == len(records)
         total = conn.execute("SELECT sum(checks_total) FROM daily_rollups").fetchone()[0]
         assert total == len(records), total
     return elapsed, transactions
 
 
 def prepare_schema(path: Path) -> None:
-    """The store's own migrations, so the table and its indexes are the same."""
+    """A row per result, with its indexes: the table ``m001`` made."""
 
-    async def migrate() -> None:
-        async with build_store(path):
-            pass
+    async def make() -> None:
+        async with aiosqlite.connect(path, isolation_level=None) as conn:
+            await migrate(conn, [m001_results_and_rollups])
 
-    asyncio.run(migrate())
+    asyncio.run(make())
 
 
 def bare_ingest(path: Path, rows: list[tuple[Any, ...]]) -> float:
@@ -153,9 +159,10 @@ def run(quick: bool = False) -> Comparison:
         notes=(
             f"{count:,} results across {MONITORS} monitors, best of {repeats};"
             f" batch = writer max_batch = {MAX_BATCH}",
-            "uplight: Store.add_result + writer flushes (raw rows + daily rollups, aiosqlite)",
-            "bare: sqlite3 executemany of pre-built rows, same schema/PRAGMAs, BEGIN/COMMIT"
-            " per batch",
+            "uplight: Store.add_result + writer flushes (packed results + daily and hourly"
+            " rollups, aiosqlite)",
+            "bare: sqlite3 executemany of pre-built rows into m001's one-row-per-result"
+            " table, same PRAGMAs, BEGIN/COMMIT per batch",
             "uplight runs (s): " + ", ".join(f"{t:.3f}" for t in store_times),
             "uplight transactions per run: " + ", ".join(map(str, transactions)),
             "bare runs (s):    " + ", ".join(f"{t:.3f}" for t in bare_times),
