@@ -10,16 +10,26 @@ import sys
 import time
 from collections.abc import Callable
 
-from . import bench_config, bench_page, bench_scheduler, bench_snapshot, bench_soak, bench_store
+from . import (
+    bench_config,
+    bench_page,
+    bench_scheduler,
+    bench_snapshot,
+    bench_soak,
+    bench_storage,
+    bench_store,
+)
 from .common import Comparison, machine_facts, print_facts, print_notes, print_table
 
 # A benchmark returns one comparison, or several measured in the same runs.
 BENCHMARKS: dict[str, Callable[[bool], Comparison | list[Comparison]]] = {
     "store": bench_store.run,
+    "storage": bench_storage.run,
     "scheduler": bench_scheduler.run,
     "lag": bench_scheduler.run_lag,
     "snapshot": bench_snapshot.run_compute,
     "page": bench_snapshot.run_cold_path,
+    "bigpage": bench_snapshot.run_big_page,
     "serve": bench_page.run,
     "config": bench_config.run,
     "soak": bench_soak.run,

@@ -12,12 +12,21 @@ on a read-only connection, rows fetched and thrown away. Median of N each.
 path, ``PageCache(ttl=0)`` (a compute and an HTML render per request); bare is
 the cached path, ``PageCache(ttl=10)`` (a dict look-up and the stored bytes), both
 asking for the gzip variant of the full page, one request after another.
+
+``bigpage``: a page of 1,000 components x 90 days (300 with ``--quick``): the
+compute, the HTML bytes (plain and gzip), and how long the event loop is held
+while the page is rendered and gzipped the way the serving paths do it
+(``Cached.render``: in the render thread) against rendering on the loop
+(``Cached.body``, as before issue 11), each measured by a 1 ms ticker on the
+loop: the longest gap between its ticks is the longest stall a check or a
+``/healthz`` would have suffered.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gzip
 import random
 import sqlite3
 import statistics
@@ -29,7 +38,7 @@ from typing import Any
 from uplight.clock import FakeClock
 from uplight.config import Config, parse_config
 from uplight.models import CheckResult, CheckStatus, ResultRecord
-from uplight.pages.cache import PageCache
+from uplight.pages.cache import Cached, PageCache
 from uplight.pages.provisioning import provision_pages
 from uplight.pages.service import PageService
 from uplight.plugins import PluginRegistry, load_plugins
@@ -312,5 +321,110 @@ def run_cold_path(quick: bool = False) -> Comparison:
             "uplight: PageCache(ttl=0), every request computes the snapshot and renders it",
             "bare: PageCache(ttl=10), every request is a cache hit (the ceiling)",
             f"cold request: {1000 / cold:.2f} ms; cached request: {1e6 / cached:.1f} us",
+        ),
+    )
+
+
+class Ticker:
+    """A coroutine ticking every millisecond: the longest gap is the longest loop stall."""
+
+    def __init__(self) -> None:
+        self.longest = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        last = time.perf_counter()
+        while True:
+            await asyncio.sleep(0.001)
+            now = time.perf_counter()
+            self.longest = max(self.longest, now - last)
+            last = now
+
+    async def __aenter__(self) -> Ticker:
+        self._task = asyncio.create_task(self._run())
+        await asyncio.sleep(0.01)  # running before the work starts
+        self.longest = 0.0
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._task is not None
+        await asyncio.sleep(0.005)  # its next tick measures a stall that just ended
+        self._task.cancel()
+        await asyncio.gather(self._task, return_exceptions=True)
+
+
+def run_big_page(quick: bool = False) -> Comparison:
+    components = 300 if quick else 1000
+    repeats = 3 if quick else 7
+    registry = load_plugins(builtins_only=True)
+    html = registry.renderers["html"]
+    params: dict[str, Any] = {"view": "page", "refresh_seconds": 30}
+    with tempfile.TemporaryDirectory(prefix="uplight-bench-") as tmp:
+        config, path = build(Path(tmp), registry, components, 50)
+
+        async def measure() -> dict[str, Any]:
+            out: dict[str, Any] = {"compute": [], "compute_stall": [], "on": [], "off": []}
+            out.update(on_stall=[], off_stall=[], render=[], gzip=[])
+            async with build_store(path) as store:
+                service = PageService(config, store, clock=FakeClock(NOW))
+                await service.refresh()
+                await service.page_snapshot("main")  # warm SQLite's page cache
+                for _ in range(repeats):
+                    async with Ticker() as ticker:
+                        started = time.perf_counter()
+                        snapshot = await service.page_snapshot("main")
+                        out["compute"].append(time.perf_counter() - started)
+                    out["compute_stall"].append(ticker.longest)
+                    assert snapshot is not None and len(snapshot.components) == components
+                    # On the loop, as before: the render and the gzip hold it.
+                    entry = Cached(snapshot, max_age=10, computed_at=0.0)
+                    async with Ticker() as ticker:
+                        started = time.perf_counter()
+                        packed = entry.body(html, gzip=True, **params)
+                        out["on"].append(time.perf_counter() - started)
+                    out["on_stall"].append(ticker.longest)
+                    # As the serving paths do now: in the render thread.
+                    entry = Cached(snapshot, max_age=10, computed_at=0.0)
+                    async with Ticker() as ticker:
+                        started = time.perf_counter()
+                        packed = await entry.render(html, gzip=True, **params)
+                        out["off"].append(time.perf_counter() - started)
+                    out["off_stall"].append(ticker.longest)
+                    # The two steps apart, for the notes.
+                    started = time.perf_counter()
+                    plain = html.render(snapshot, **params)
+                    out["render"].append(time.perf_counter() - started)
+                    started = time.perf_counter()
+                    gzip.compress(plain, compresslevel=6, mtime=0)
+                    out["gzip"].append(time.perf_counter() - started)
+                out["html_bytes"] = len(plain)
+                out["gzip_bytes"] = len(packed.body)
+                out["cells"] = sum(len(c.history) for c in snapshot.components)
+            return out
+
+        out = asyncio.run(measure())
+
+    def ms(key: str) -> float:
+        return statistics.median(out[key]) * 1000
+
+    html_bytes, cells = out["html_bytes"], out["cells"]
+    return Comparison(
+        name="big page: loop held by the render",
+        unit="ms",
+        uplight=ms("off_stall"),
+        bare=ms("on_stall"),
+        lower_is_better=True,
+        notes=(
+            f"{components} components x {HISTORY_DAYS} days ({cells:,} cells), 50 incidents;"
+            f" medians of {repeats}",
+            f"HTML {html_bytes:,} bytes ({html_bytes / cells:.1f} per cell),"
+            f" gzip {out['gzip_bytes']:,} bytes",
+            f"compute (PageService.page_snapshot): {ms('compute'):.0f} ms,"
+            f" loop held up to {ms('compute_stall'):.0f} ms by it",
+            f"render {ms('render'):.0f} ms + gzip {ms('gzip'):.0f} ms",
+            f"on the loop (Cached.body): {ms('on'):.0f} ms, loop held {ms('on_stall'):.0f} ms",
+            f"off the loop (Cached.render, render thread): {ms('off'):.0f} ms,"
+            f" loop held {ms('off_stall'):.1f} ms",
+            "ratio = loop held on the loop / loop held off it",
         ),
     )

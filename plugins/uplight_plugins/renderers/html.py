@@ -26,10 +26,11 @@ import datetime as dt
 import hashlib
 import html
 import math
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from pathlib import Path
-from typing import Any, NamedTuple, Unpack
+from typing import Any, Unpack
 from urllib.parse import quote, urlsplit
 
 from jinja2 import Environment, PackageLoader, select_autoescape
@@ -80,44 +81,92 @@ def utc_text(value: dt.datetime) -> str:
     return value.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")
 
 
-class HistoryCell(NamedTuple):
-    """What a history cell's label depends on (a day's check count does not show)."""
+# A history cell's class: one short word per state (status.css colours them). The
+# cells are most of a big page's bytes, so each is just ``<i class=op></i>``.
+CELL_CLASSES: dict[Status, str] = {
+    Status.OPERATIONAL: "op",
+    Status.DEGRADED: "dg",
+    Status.PARTIAL_OUTAGE: "po",
+    Status.MAJOR_OUTAGE: "mo",
+    Status.MAINTENANCE: "mt",
+    Status.NO_DATA: "nd",
+}
+_CELLS = {status: f"<i class={word}></i>" for status, word in CELL_CLASSES.items()}
+_ONE_DAY = dt.timedelta(days=1)
 
-    date: dt.date
-    status: Status
-    uptime: float | None
+
+@lru_cache(maxsize=4096)  # a few distinct uptimes per page: bounded for any homelab
+def day_words(status: Status, uptime: float | None) -> str:
+    """What a history cell says after its date, e.g. "99.8% uptime, operational"."""
+    if status is Status.MAINTENANCE and uptime is None:
+        # Every check of the day failed during maintenance: planned, so no uptime.
+        return "maintenance"
+    if status is Status.NO_DATA or uptime is None:
+        return "no data"
+    return f"{percent(uptime)} uptime, {STATUS_LABELS[status].lower()}"
 
 
 def cell_label(day: Any) -> str:
     """The accessible name of one history cell, e.g. "2026-11-20: 99.8% uptime, operational"."""
-    if day.status is Status.MAINTENANCE and day.uptime is None:
-        # Every check of the day failed during maintenance: planned, so no uptime.
-        return f"{day.date.isoformat()}: maintenance"
-    if day.status is Status.NO_DATA or day.uptime is None:
-        return f"{day.date.isoformat()}: no data"
-    return (
-        f"{day.date.isoformat()}: {percent(day.uptime)} uptime, {STATUS_LABELS[day.status].lower()}"
-    )
+    return f"{day.date.isoformat()}: {day_words(day.status, day.uptime)}"
 
 
-@lru_cache(maxsize=32768)  # a few hundred bytes each: bounded for any homelab
-def _cell(date: dt.date, status: Status, uptime: float | None) -> str:
-    label = html.escape(cell_label(HistoryCell(date, status, uptime)), quote=True)
-    return (
-        f'<span class="cell cell-{status.value}" role="img" '
-        f'aria-label="{label}" title="{label}"></span>'
-    )
+def history_runs(history: tuple[Any, ...]) -> list[tuple[dt.date, dt.date, int, str]]:
+    """Consecutive days that read the same, as (first, last, days, words)."""
+    runs: list[tuple[dt.date, dt.date, int, str]] = []
+    for day in history:
+        words = day_words(day.status, day.uptime)
+        if runs:
+            first, last, days, previous = runs[-1]
+            if previous == words and day.date == last + _ONE_DAY:
+                runs[-1] = (first, day.date, days + 1, words)
+                continue
+        runs.append((day.date, day.date, 1, words))
+    return runs
+
+
+@lru_cache(maxsize=8192)
+def _run_item(first: dt.date, last: dt.date, days: int, words: str) -> str:
+    if days == 1:
+        return f"<li>{first.isoformat()}: {html.escape(words)}</li>"
+    span = f"{first.isoformat()} to {last.isoformat()}: {html.escape(words)}"
+    return f'<li data-n="{days}">{span}</li>'
+
+
+@lru_cache(maxsize=1024)
+def _rest_item(words: str) -> str:
+    return f"<li data-rest>All other days: {html.escape(words)}</li>"
 
 
 def history_cells(history: tuple[Any, ...]) -> str:
-    """One component's history cells as markup (most of the page's bytes).
+    """One component's history as markup: most of a big page's bytes, so kept small.
 
-    Built in Python with each cell cached by what it shows (day, state,
-    uptime): between two snapshots only a component's today cell changes, so a
-    refresh formats almost nothing again.
+    The cells are bare coloured boxes, hidden from assistive technology; before
+    them a visually hidden list says what every day read, with or without
+    JavaScript: the runs of days that differ from the component's usual day
+    ("2026-11-01: 98.26% uptime, partial outage", "2026-09-22 to 2026-09-24: no
+    data"), in order, then "All other days: 100% uptime, operational". status.js
+    makes each cell's tooltip from that list when the pointer reaches it.
     """
-    # Every label was escaped in _cell; the template marks the result |safe.
-    return "\n".join(_cell(d.date, d.status, d.uptime) for d in history)
+    if not history:
+        return '<ol class="visually-hidden"></ol><div class="cells" aria-hidden="true"></div>'
+    runs = history_runs(history)
+    usual: Counter[str] = Counter()
+    for _, _, days, words in runs:
+        usual[words] += days
+    common = usual.most_common(1)[0][0]
+    # Every text was escaped in _run_item and _rest_item; the template marks it |safe.
+    if len(runs) == 1:
+        items = _run_item(*runs[0])
+    else:
+        items = "".join(_run_item(*run) for run in runs if run[3] != common)
+        items += _rest_item(common)
+    cells = "".join(_CELLS[day.status] for day in history)
+    first = history[0].date.isoformat()
+    return (
+        f'<ol class="visually-hidden" data-first="{first}">{items}</ol>'
+        f'<div class="cells" aria-hidden="true">{cells}</div>'
+    )
 
 
 @cache
@@ -166,32 +215,34 @@ class HtmlRenderer(Renderer):
         common = {"asset_url": asset_url}
         if view in ("not_found", "rate_limited"):
             base = local_path(params.get("base_url") or "/").rstrip("/")
-            markup = _env.get_template(f"{view}.html").render(home=f"{base}/status", **common)
+            chunks = _env.get_template(f"{view}.html").generate(home=f"{base}/status", **common)
         elif isinstance(snapshot, IncidentPage):
-            markup = _env.get_template("incident.html").render(ip=snapshot, **common)
+            chunks = _env.get_template("incident.html").generate(ip=snapshot, **common)
         elif isinstance(snapshot, PageSnapshot):
-            markup = self._render_page(snapshot, view, params, common)
+            chunks = self._render_page(snapshot, view, params, common)
         else:
             raise TypeError(f"html renderer cannot render {type(snapshot).__name__}")
-        return markup.encode()
+        # Chunk by chunk: one str of a whole big page (UCS-2 once it holds a "—") would
+        # double its size in memory and hold the GIL while it is encoded at once.
+        return b"".join(chunk.encode() for chunk in chunks)
 
     def _render_page(
         self, page: PageSnapshot, view: str, params: RenderParams, common: dict[str, Any]
-    ) -> str:
+    ) -> Iterator[str]:
         prefix = local_path(page.base_url).rstrip("/")
         links = {
             "rss": f"{prefix}/api/public/v1/incidents.rss?page={quote(page.slug)}",
             "json": f"{prefix}/api/public/v1/status.json?page={quote(page.slug)}",
         }
         if view == "fragment":
-            return _env.get_template("fragment.html").render(page=page, links=links, **common)
+            return _env.get_template("fragment.html").generate(page=page, links=links, **common)
         if view != "page":
             raise ValueError(f"unknown html view {view!r}")
         fragment_url = params.get("fragment_url") or (
             local_path(page.page_url).split("?")[0].rstrip("/") + "/fragment"
         )
         refresh = int(params.get("refresh_seconds") or DEFAULT_REFRESH_SECONDS)
-        return _env.get_template("status.html").render(
+        return _env.get_template("status.html").generate(
             page=page,
             links=links,
             fragment_url=fragment_url,

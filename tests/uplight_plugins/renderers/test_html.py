@@ -6,6 +6,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import re
+from typing import Any
 
 import pytest
 from snapshots import (
@@ -22,7 +23,13 @@ from snapshots import (
 )
 
 from uplight import BANNER_LABELS, HISTORY_DAYS, STATUS_LABELS, Status
-from uplight_plugins.renderers.html import ASSETS, HtmlRenderer, percent
+from uplight_plugins.renderers.html import (
+    ASSETS,
+    CELL_CLASSES,
+    HtmlRenderer,
+    history_cells,
+    percent,
+)
 
 RENDERER = HtmlRenderer()
 
@@ -66,25 +73,90 @@ def test_components_show_status_word_icon_and_uptime() -> None:
     assert len(find_all(elements, "svg", "icon-major_outage")) >= 1
 
 
+def day_labels(markup: str) -> list[list[tuple[str, str]]]:
+    """Per component, per day: (its accessible label, its cell's class).
+
+    The labels come from the visually hidden list before the cells: runs of days
+    (each checked against the range it names), then the words of all other days.
+    """
+    histories: list[dict[str, Any]] = []
+    part = None
+    for element in parse_html(markup):
+        if element.tag == "div" and "history" in element.classes:
+            histories.append({"runs": {}, "rest": None, "cells": []})
+            part = None
+        elif histories and element.tag == "ol" and "visually-hidden" in element.classes:
+            histories[-1]["first"] = dt.date.fromisoformat(element.attrs["data-first"] or "")
+            part = "runs"
+        elif histories and element.tag == "div" and "cells" in element.classes:
+            assert element.attrs["aria-hidden"] == "true"  # the list says it in words
+            part = "cells"
+        elif part == "runs" and element.tag == "li":
+            span, words = element.text.split(": ", 1)
+            if "data-rest" in element.attrs:
+                assert span == "All other days" and histories[-1]["rest"] is None
+                histories[-1]["rest"] = words
+                continue
+            days = int(element.attrs.get("data-n") or 1)
+            first, _, last = span.partition(" to ")
+            start = dt.date.fromisoformat(first)
+            dates = [start + dt.timedelta(days=k) for k in range(days)]
+            assert dates[-1] == dt.date.fromisoformat(last or first), element.text
+            for date in dates:
+                assert date not in histories[-1]["runs"]
+                histories[-1]["runs"][date] = words
+        elif part == "cells" and element.tag == "i":
+            assert not element.text and list(element.attrs) == ["class"]
+            histories[-1]["cells"].append(element.attrs["class"] or "")
+        else:
+            part = None
+    out = []
+    for h in histories:
+        dates = [h["first"] + dt.timedelta(days=k) for k in range(len(h["cells"]))]
+        assert set(h["runs"]) <= set(dates)
+        words = [h["runs"].get(date, h["rest"]) for date in dates]
+        assert None not in words  # every day has its words
+        labels = [f"{date.isoformat()}: {w}" for date, w in zip(dates, words, strict=True)]
+        out.append(list(zip(labels, h["cells"], strict=True)))
+    return out
+
+
 def test_history_has_90_cells_with_accessible_names() -> None:
-    elements = parse_html(render(page_snapshot()))
+    markup = render(page_snapshot())
+    elements = parse_html(markup)
     histories = find_all(elements, "div", "history")
     assert len(histories) == 5
-    cells = find_all(elements, "span", "cell")
-    assert len(cells) == 5 * HISTORY_DAYS
-    label = re.compile(r"^\d{4}-\d{2}-\d{2}: (no data|\d+(\.\d+)?% uptime, [a-z ]+)$")
-    for cell in cells:
-        assert cell.attrs["role"] == "img"
-        assert label.match(cell.attrs["aria-label"] or ""), cell.attrs
-        assert cell.attrs["title"] == cell.attrs["aria-label"]
-    website = cells[:HISTORY_DAYS]  # first component: no data for its first 30 days
-    assert website[0].attrs["aria-label"] == "2026-08-23: no data"
-    assert "cell-no_data" in website[0].classes
-    assert website[70].attrs["aria-label"] == "2026-11-01: 98.26% uptime, partial outage"
-    assert website[-1].attrs["aria-label"] == "2026-11-20: 100% uptime, operational"
-    nextcloud = cells[2 * HISTORY_DAYS : 3 * HISTORY_DAYS]
-    assert "cell-maintenance" in nextcloud[60].classes
-    assert nextcloud[60].attrs["aria-label"].endswith("maintenance")
+    assert all(h.attrs["role"] == "group" for h in histories)
+    days = day_labels(markup)
+    assert [len(d) for d in days] == [HISTORY_DAYS] * 5
+    label = re.compile(r"^\d{4}-\d{2}-\d{2}: (no data|maintenance|\d+(\.\d+)?% uptime, [a-z ]+)$")
+    classes = set(CELL_CLASSES.values())
+    for label_text, cell in (day for one in days for day in one):
+        assert label.match(label_text), label_text
+        assert cell in classes
+    website = days[0]  # first component: no data for its first 30 days
+    assert website[0] == ("2026-08-23: no data", CELL_CLASSES[Status.NO_DATA])
+    assert website[70][0] == "2026-11-01: 98.26% uptime, partial outage"
+    assert website[-1][0] == "2026-11-20: 100% uptime, operational"
+    nextcloud = days[2]
+    assert nextcloud[60][1] == CELL_CLASSES[Status.MAINTENANCE]
+    assert nextcloud[60][0].endswith("maintenance")
+
+
+def test_history_cells_are_light() -> None:
+    """A page of 1,000 components x 90 days was 14.4 MB, 160 bytes a cell (issue 11,
+    point 5): a cell is now a bare box, and days that read alike one list item."""
+    snap = page_snapshot()
+    for c in snap.components:
+        markup = history_cells(c.history)
+        assert markup in render(snap, view="fragment")
+        assert len(markup) / len(c.history) < 30, (c.name, len(markup))
+    clean = history_cells(history())
+    assert clean.count("<li") == 1 and f'<li data-n="{HISTORY_DAYS}">' in clean
+    # The usual day is said once; only the days that differ are listed.
+    bad = history(overrides={10: Status.MAJOR_OUTAGE, 11: Status.MAJOR_OUTAGE})
+    markup = history_cells(bad)
+    assert markup.count("<li") == 2 and "All other days: 100% uptime, operational" in markup
 
 
 def test_groups_in_order_with_ungrouped_last() -> None:
@@ -186,7 +258,7 @@ def test_fragment_is_the_live_region_only() -> None:
     assert fragment.strip() in page  # the page embeds exactly the fragment
     elements = parse_html(fragment)
     assert [e.tag for e in elements[:1]] == ["section"] and "banner" in elements[0].classes
-    assert len(find_all(elements, "span", "cell")) == 5 * HISTORY_DAYS
+    assert sum(len(days) for days in day_labels(fragment)) == 5 * HISTORY_DAYS
 
 
 def test_live_region_points_at_the_fragment_of_its_page() -> None:
@@ -222,7 +294,7 @@ def test_assets_exist_and_load_nothing_from_elsewhere() -> None:
     assert "prefers-color-scheme: dark" in css  # dark mode
     assert "max-width" in css  # responsive
     for status in Status:  # every level has its colour, icon colour and cell style
-        assert f".icon-{status.value}" in css and f".cell-{status.value}" in css
+        assert f".icon-{status.value}" in css and f".cells > .{CELL_CLASSES[status]}" in css
 
 
 def test_incident_page_has_the_full_timeline() -> None:
@@ -381,9 +453,8 @@ def test_a_window_completed_early_shows_when_it_ended() -> None:
 def test_maintenance_cell_label_reads_as_maintenance() -> None:
     cells = history(overrides={89: Status.MAINTENANCE})
     snap = page_snapshot(components=(component("m", "Mail", cells=cells),))
-    elements = parse_html(render(snap))
-    last = find_all(elements, "span", "cell")[-1]
-    assert last.attrs["aria-label"] == "2026-11-20: 97.9% uptime, maintenance"
+    last = day_labels(render(snap))[0][-1]
+    assert last == ("2026-11-20: 97.9% uptime, maintenance", CELL_CLASSES[Status.MAINTENANCE])
 
 
 def test_a_maintenance_day_with_nothing_counted_reads_as_maintenance() -> None:
@@ -391,5 +462,5 @@ def test_a_maintenance_day_with_nothing_counted_reads_as_maintenance() -> None:
     cells = history(overrides={89: Status.MAINTENANCE})
     cells = (*cells[:-1], dataclasses.replace(cells[-1], uptime=None))
     snap = page_snapshot(components=(component("m", "Mail", cells=cells),))
-    last = find_all(parse_html(render(snap)), "span", "cell")[-1]
-    assert last.attrs["aria-label"] == "2026-11-20: maintenance"
+    last = day_labels(render(snap))[0][-1]
+    assert last == ("2026-11-20: maintenance", CELL_CLASSES[Status.MAINTENANCE])

@@ -1,6 +1,6 @@
 // uplight status page: keeps the dynamic region fresh and shows local times.
 // Our own small script, no framework, no CDN. The page is complete without it:
-// this only adds a periodic refresh and local-time tooltips.
+// this only adds a periodic refresh, local-time tooltips and history-cell tooltips.
 (function () {
   "use strict";
 
@@ -36,6 +36,59 @@
         times[i].title = localText(date);
       }
     }
+  }
+
+  function isoDay(time) {
+    var date = new Date(time);
+    return date.getUTCFullYear() + "-" + pad(date.getUTCMonth() + 1) + "-" + pad(date.getUTCDate());
+  }
+
+  function parseDay(text) {
+    return Date.UTC(+text.slice(0, 4), +text.slice(5, 7) - 1, +text.slice(8, 10));
+  }
+
+  // A history cell carries no text of its own (a page of a thousand components would
+  // weigh megabytes): the hidden list before the cells names the runs of days that
+  // differ from the usual one, "2026-09-22 to 2026-09-24: no data" (data-n: how many
+  // days), then "All other days: 100% uptime, operational" (data-rest). A cell's
+  // tooltip is its own day and what that day read.
+  function cellTitle(cell) {
+    var cells = cell.parentNode;
+    var list = cells.previousElementSibling;
+    var first = list && list.getAttribute("data-first");
+    if (!first) {
+      return "";
+    }
+    var day = parseDay(first) + Array.prototype.indexOf.call(cells.children, cell) * 86400000;
+    var rest = "";
+    for (var i = 0; i < list.children.length; i++) {
+      var item = list.children[i];
+      var text = item.textContent;
+      var words = text.slice(text.indexOf(": "));
+      if (item.hasAttribute("data-rest")) {
+        rest = words;
+        continue;
+      }
+      var start = parseDay(text);
+      var days = parseInt(item.getAttribute("data-n") || "1", 10);
+      if (day >= start && day < start + days * 86400000) {
+        return isoDay(day) + words;
+      }
+    }
+    return rest ? isoDay(day) + rest : "";
+  }
+
+  // Made when the pointer first reaches a cell: one listener for every cell, the
+  // swapped-in ones included, and nothing done for the cells nobody points at.
+  function explainCells() {
+    document.addEventListener("mouseover", function (event) {
+      var cell = event.target;
+      var parent = cell.parentNode;
+      if (cell.tagName === "I" && !cell.title && parent && parent.classList &&
+          parent.classList.contains("cells")) {
+        cell.title = cellTitle(cell);
+      }
+    });
   }
 
   function bannerText(root) {
@@ -112,6 +165,7 @@
 
   function init() {
     localizeTimes(document);
+    explainCells();
     var live = document.getElementById("live");
     if (live) {
       startRefresh(live);
