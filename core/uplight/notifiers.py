@@ -28,6 +28,8 @@ class Notification:
 
     ``title`` and ``text`` are ready-made plain-text wording; a channel may use
     the structured fields to format its own (Slack blocks, an HTML email…).
+    For an incident, ``text`` holds the reason in one line (``Reason: …``) and
+    ends with a link: ``url`` when the incident is public, else ``operator_url``.
     ``idempotency_key`` is stable across retries of this message: send it
     where the service accepts one (the webhook sends ``Idempotency-Key``) so
     receivers can drop duplicates of an at-least-once delivery.
@@ -46,10 +48,20 @@ class Notification:
     started_at: dt.datetime | None = None
     ended_at: dt.datetime | None = None
     downtime_seconds: float | None = None
-    url: str | None = None  # the incident's public permalink, when it has one
+    # The incident's public permalink; None when it has none: a monitor on no page
+    # has private incidents (see operator_url).
+    url: str | None = None
     created_at: dt.datetime | None = None
     # e.g. the phase and message of an update, a certificate's days_left
     extra: dict[str, Any] = field(default_factory=dict)
+    # The incident in the operator's view (the admin API: <public_base_url>/api/v1/incidents/<id>),
+    # public or private; None when the message is about no incident.
+    operator_url: str | None = None
+    # The check result behind the event (opened, severity changed: the failing one; ended:
+    # the one that met the recovery threshold; reminder: the latest failure seen).
+    reason: str | None = None  # its message, scrubbed of the monitor's secrets, one line
+    latency_seconds: float | None = None
+    check_type: str | None = None  # the monitor's type: http, dns, tls, …
 
     def to_json(self) -> dict[str, Any]:
         """The webhook payload: every field, times as ISO 8601 with Z."""

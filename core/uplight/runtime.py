@@ -58,9 +58,8 @@ class Runtime:
         self.check_stats = CheckStats()
         self.scheduler.add_listener(self.check_stats.observe)
         # After the store's listener, so a transition's write flushes the result first.
-        self.incidents = IncidentEngine(
-            self.store, config.monitors, is_on_a_page=self._is_on_a_page, clock=self.clock
-        )
+        # Every monitor's thresholds open incidents; a page decides only what is public.
+        self.incidents = IncidentEngine(self.store, config.monitors, clock=self.clock)
         self.scheduler.add_listener(self.incidents.observe)
         # Notifications: outbox rows are written inside each event's own transaction.
         self.notifications = Notifications(
@@ -69,6 +68,7 @@ class Runtime:
             self.store,
             clock=self.clock,
             in_maintenance=self.maintenance.is_active,
+            is_public=self._is_on_a_page,
         )
         self.incidents.transition_listeners.append(self.notifications.on_transition)
         self.scheduler.add_listener(self.notifications.observe)  # certificate warnings
@@ -126,7 +126,8 @@ class Runtime:
         return self.incidents.tracker(monitor_id)
 
     def _is_on_a_page(self, monitor_id: str) -> bool:
-        """Only a monitor bound to a page opens incidents (config and API pages alike)."""
+        """An automatic incident is public (has a permalink) only when its monitor is on a
+        page (config and API pages alike); otherwise only the operator sees it."""
         return self.pages.is_on_a_page(monitor_id)
 
     def _record_result(self, monitor: MonitorConfig, record: ResultRecord) -> None:

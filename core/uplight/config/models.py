@@ -187,6 +187,9 @@ class MonitorConfig(Strict):
     recovery_threshold: int = Field(1, ge=1, le=100)
     # Channel ids ([[notifiers]]); None: [defaults] notify. A list here replaces the defaults.
     notify: tuple[str, ...] | None = None
+    # false: an informational check; its thresholds open no incident (so nothing notifies
+    # but certificate warnings), its results are stored, graphed and shown all the same.
+    incidents: bool = True
     options: Any = Field(default=None, exclude=True)
 
     @field_validator("timeout")

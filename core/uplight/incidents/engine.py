@@ -3,9 +3,10 @@
 Rules (docs/api/incidents.md says the same for operators):
 
 - A run of ``failure_threshold`` consecutive non-up results (``down`` or
-  ``degraded``) opens an incident, if the monitor is bound to at least one page.
-  Its severity is ``major`` when the run holds a ``down``, else ``minor``;
-  ``started_at`` is the first bad result of the run.
+  ``degraded``) opens an incident, for every monitor, on a page or not (where
+  it is public is the page service's business), unless the monitor opts out
+  with ``incidents = false``. Its severity is ``major`` when the run holds a
+  ``down``, else ``minor``; ``started_at`` is the first bad result of the run.
 - While it is active, a ``down`` result raises a ``minor`` incident to
   ``major``. The engine never lowers a severity and never sets ``critical``
   (that is the operator's word). When worsening lifts the engine's severity
@@ -19,6 +20,10 @@ Rules (docs/api/incidents.md says the same for operators):
   count but never raise its severity.
 - Each transition is one store transaction; ``transition_listeners`` run
   inside it, so an outbox row and the incident commit or roll back together.
+  The event carries the result that caused it: its message (scrubbed of the
+  monitor's secrets), latency and check type, which notifications say.
+- A monitor's state change (up, degraded, down, from one result to the next)
+  is logged at ``info`` with that scrubbed message: the log says why.
 - At start, active incidents are restored from the database (no duplicate
   after a restart; the counters start from zero). An active incident whose
   monitor is no longer configured is ended then: no result could ever end it.
@@ -31,7 +36,7 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -39,6 +44,7 @@ from ..clock import Clock, SystemClock
 from ..config import MonitorConfig
 from ..db.store import Store
 from ..models import CheckStatus, ResultRecord
+from ..notify.scrub import scrub_reason
 from . import store as db_incidents
 from .models import auto_title as auto_title  # pages/views still imports it from here
 
@@ -60,6 +66,24 @@ class IncidentEvent:
     at: dt.datetime  # the check result that caused it
     started_at: dt.datetime
     downtime_seconds: float | None = None  # ended only: ended_at - started_at
+    # The result that caused it (None: no result did, e.g. its monitor was removed).
+    reason: str | None = None  # its message, scrubbed of the monitor's secrets
+    latency: float | None = None  # seconds
+    check_type: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Cause:
+    """What an event says about the result behind it."""
+
+    reason: str | None = None
+    latency: float | None = None
+    check_type: str | None = None
+
+    @classmethod
+    def of(cls, monitor: MonitorConfig, record: ResultRecord) -> Cause:
+        result = record.result
+        return cls(scrub_reason(result.message, monitor.options), result.latency, monitor.type)
 
 
 TransitionListener = Callable[[aiosqlite.Connection, IncidentEvent], Awaitable[None]]
@@ -75,6 +99,7 @@ class MonitorTracker:
     run_has_down: bool = False
     active_incident: int | None = None
     auto_severity: str | None = None  # the engine's severity of the active incident
+    last_status: CheckStatus | None = None  # of the last result (the log's state changes)
 
 
 class IncidentEngine:
@@ -83,12 +108,10 @@ class IncidentEngine:
         store: Store,
         monitors: Iterable[MonitorConfig],
         *,
-        is_on_a_page: Callable[[str], bool],
         clock: Clock | None = None,
     ) -> None:
         self.store = store
         self.monitors = {m.id: m for m in monitors}
-        self.is_on_a_page = is_on_a_page
         self.clock: Clock = clock or SystemClock()
         self.transition_listeners: list[TransitionListener] = []
         self._trackers = {monitor_id: MonitorTracker() for monitor_id in self.monitors}
@@ -102,7 +125,7 @@ class IncidentEngine:
         for tracker in self._trackers.values():
             tracker.consecutive_failures = tracker.consecutive_successes = 0
             tracker.run_started_at, tracker.run_has_down = None, False
-            tracker.active_incident = tracker.auto_severity = None
+            tracker.active_incident = tracker.auto_severity = tracker.last_status = None
         for incident in await db_incidents.active_incidents(self.store):
             if incident.monitor_id in self.monitors:
                 tracker = self.tracker(incident.monitor_id)
@@ -132,6 +155,11 @@ class IncidentEngine:
     async def _observe(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         tracker = self.tracker(monitor.id)
         status = record.result.status
+        cause: Cause | None = None
+        if status is not tracker.last_status:
+            cause = Cause.of(monitor, record)
+            _log_change(monitor, tracker.last_status, record, cause)
+            tracker.last_status = status
         if status is CheckStatus.UP:
             tracker.consecutive_failures = 0
             tracker.run_started_at, tracker.run_has_down = None, False
@@ -140,7 +168,8 @@ class IncidentEngine:
                 tracker.active_incident is not None
                 and tracker.consecutive_successes >= monitor.recovery_threshold
             ):
-                await self._end(monitor.id, tracker.active_incident, record.checked_at)
+                cause = cause or Cause.of(monitor, record)
+                await self._end(monitor.id, tracker.active_incident, record.checked_at, cause)
             return
         tracker.consecutive_successes = 0
         if record.in_maintenance:
@@ -154,13 +183,17 @@ class IncidentEngine:
         tracker.consecutive_failures += 1
         tracker.run_has_down = tracker.run_has_down or status is CheckStatus.DOWN
         if tracker.active_incident is None:
-            if tracker.consecutive_failures >= monitor.failure_threshold and self.is_on_a_page(
-                monitor.id
-            ):
+            if tracker.consecutive_failures >= monitor.failure_threshold and monitor.incidents:
                 severity = "major" if tracker.run_has_down else "minor"
-                await self._open(monitor, severity, tracker.run_started_at, record.checked_at)
+                cause = cause or Cause.of(monitor, record)
+                await self._open(
+                    monitor, severity, tracker.run_started_at, record.checked_at, cause
+                )
         elif status is CheckStatus.DOWN and tracker.auto_severity == "minor":
-            await self._raise(monitor.id, tracker.active_incident, "major", record.checked_at)
+            cause = cause or Cause.of(monitor, record)
+            await self._raise(
+                monitor.id, tracker.active_incident, "major", record.checked_at, cause
+            )
 
     # -- transitions: one transaction each, listeners inside ---------------------
 
@@ -174,6 +207,7 @@ class IncidentEngine:
         severity: str,
         started_at: dt.datetime | None,
         at: dt.datetime,
+        cause: Cause,
     ) -> None:
         started = started_at or at
 
@@ -186,17 +220,26 @@ class IncidentEngine:
                 started_at=started,
                 at=at,
             )
-            event = IncidentEvent("opened", incident_id, monitor.id, severity, None, at, started)
+            event = IncidentEvent(
+                "opened",
+                incident_id,
+                monitor.id,
+                severity,
+                None,
+                at,
+                started,
+                **_fields(cause),
+            )
             await self._notify(db, event)
             return incident_id
 
         incident_id = await self.store.write(write)
         tracker = self.tracker(monitor.id)
         tracker.active_incident, tracker.auto_severity = incident_id, severity
-        log.info("incident %d opened: %s (%s)", incident_id, monitor.id, severity)
+        log.info("incident %d opened: %s (%s): %s", incident_id, monitor.id, severity, cause.reason)
 
     async def _raise(
-        self, monitor_id: str, incident_id: int, severity: str, at: dt.datetime
+        self, monitor_id: str, incident_id: int, severity: str, at: dt.datetime, cause: Cause
     ) -> None:
         async def write(db: aiosqlite.Connection) -> None:
             current = await db_incidents.incident_in(db, incident_id)
@@ -216,6 +259,7 @@ class IncidentEngine:
                     previous,
                     at,
                     current.started_at,
+                    **_fields(cause),
                 )
                 await self._notify(db, event)
 
@@ -223,7 +267,9 @@ class IncidentEngine:
         self.tracker(monitor_id).auto_severity = severity
         log.info("incident %d raised to %s", incident_id, severity)
 
-    async def _end(self, monitor_id: str, incident_id: int, at: dt.datetime) -> None:
+    async def _end(
+        self, monitor_id: str, incident_id: int, at: dt.datetime, cause: Cause | None = None
+    ) -> None:
         async def write(db: aiosqlite.Connection) -> None:
             current = await db_incidents.incident_in(db, incident_id)
             if current is None or current.ended_at is not None:
@@ -240,6 +286,7 @@ class IncidentEngine:
                 ended,
                 current.started_at,
                 (ended - current.started_at).total_seconds(),
+                **_fields(cause or Cause()),
             )
             await self._notify(db, event)
 
@@ -247,3 +294,30 @@ class IncidentEngine:
         tracker = self.tracker(monitor_id)
         tracker.active_incident = tracker.auto_severity = None
         log.info("incident %d ended", incident_id)
+
+
+def _fields(cause: Cause) -> dict[str, Any]:
+    return {"reason": cause.reason, "latency": cause.latency, "check_type": cause.check_type}
+
+
+def _log_change(
+    monitor: MonitorConfig, before: CheckStatus | None, record: ResultRecord, cause: Cause
+) -> None:
+    """One ``info`` line per change of a monitor's state, saying why (a first result only
+    when it is not up: a start with everything up says nothing)."""
+    status = record.result.status
+    if before is None and status is CheckStatus.UP:
+        return
+    was = f" (was {before})" if before is not None else ""
+    latency = f", {cause.latency:.3f}s" if cause.latency is not None else ""
+    planned = ", in maintenance" if record.in_maintenance else ""
+    log.info(
+        "monitor %s is %s%s: %s [%s check%s%s]",
+        monitor.id,
+        str(status),
+        was,
+        cause.reason or "no message",
+        monitor.type,
+        latency,
+        planned,
+    )

@@ -4,6 +4,11 @@ Channels get the structured fields too and may format their own (Slack
 blocks, an HTML email); ``title`` and ``text`` are what a phone shows. Monitor
 names are used here, not public component names: channels go to the people
 who run the monitors.
+
+An event caused by a check result says why in one line of ``text``
+(``Reason: connection refused [http check, 1.20 s]``; after a recovery,
+``Last check: …``), and the text ends with a link: the public permalink when
+the incident is public, else the incident in the operator's view.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..notifiers import Notification
@@ -59,8 +65,52 @@ def permalink(base_url: str, incident_id: int) -> str:
     return f"{base_url.rstrip('/')}/status/incidents/{incident_id}"
 
 
+def operator_url(base_url: str, incident_id: int) -> str:
+    """The incident in the operator's view: the admin API for now."""
+    return f"{base_url.rstrip('/')}/api/v1/incidents/{incident_id}"
+
+
 def _with_link(text: str, url: str | None) -> str:
     return f"{text}\n{url}" if url else text
+
+
+def human_latency(seconds: float) -> str:
+    """'85 ms', '1.20 s': what a person reads at a glance."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+@dataclass(frozen=True, slots=True)
+class Why:
+    """The check result behind an event, as a message carries it (reason already scrubbed)."""
+
+    reason: str | None = None
+    latency: float | None = None
+    check_type: str | None = None
+
+    def line(self, label: str = "Reason") -> str | None:
+        """``Reason: connection refused [http check, 1.20 s]``; None when nothing is known."""
+        if self.reason is None and self.latency is None:
+            return None
+        facts = [f"{self.check_type} check"] if self.check_type else []
+        if self.latency is not None:
+            facts.append(human_latency(self.latency))
+        said = f" [{', '.join(facts)}]" if facts else ""
+        return f"{label}: {self.reason or 'no message'}{said}"
+
+    def fields(self) -> dict[str, Any]:
+        return {
+            "reason": self.reason,
+            "latency_seconds": self.latency,
+            "check_type": self.check_type,
+        }
+
+
+NO_WHY = Why()
+
+
+def _text(first: str, why_line: str | None, url: str | None) -> str:
+    """The sentence, the reason on a line of its own, then the link."""
+    return _with_link(f"{first}\n{why_line}" if why_line else first, url)
 
 
 def incident_opened(
@@ -72,14 +122,18 @@ def incident_opened(
     started_at: dt.datetime,
     at: dt.datetime,
     url: str | None,
+    operator_url: str | None = None,
+    why: Why = NO_WHY,
 ) -> Notification:
     phrase = _PHRASE_BY_SEVERITY.get(severity, "has a problem")
     return Notification(
         event="incident_opened",
         idempotency_key=new_key(),
         title=f"{monitor_name} {phrase}",
-        text=_with_link(
-            f"{monitor_name} {phrase} since {clock_time(started_at)} (severity {severity}).", url
+        text=_text(
+            f"{monitor_name} {phrase} since {clock_time(started_at)} (severity {severity}).",
+            why.line(),
+            url or operator_url,
         ),
         monitor_id=monitor_id,
         monitor_name=monitor_name,
@@ -89,6 +143,8 @@ def incident_opened(
         started_at=started_at,
         url=url,
         created_at=at,
+        operator_url=operator_url,
+        **why.fields(),
     )
 
 
@@ -102,6 +158,8 @@ def severity_changed(
     started_at: dt.datetime,
     at: dt.datetime,
     url: str | None,
+    operator_url: str | None = None,
+    why: Why = NO_WHY,
 ) -> Notification:
     phrase = _PHRASE_BY_SEVERITY.get(severity, "has a problem")
     change = f"{previous_severity} → {severity}" if previous_severity else severity
@@ -109,10 +167,11 @@ def severity_changed(
         event="severity_changed",
         idempotency_key=new_key(),
         title=f"{monitor_name} {phrase.replace('is ', 'is now ', 1)} ({change})",
-        text=_with_link(
+        text=_text(
             f"{monitor_name} {phrase} (severity {change}); the incident started "
             f"{clock_time(started_at)}.",
-            url,
+            why.line(),
+            url or operator_url,
         ),
         monitor_id=monitor_id,
         monitor_name=monitor_name,
@@ -123,6 +182,8 @@ def severity_changed(
         started_at=started_at,
         url=url,
         created_at=at,
+        operator_url=operator_url,
+        **why.fields(),
     )
 
 
@@ -136,16 +197,19 @@ def incident_ended(
     ended_at: dt.datetime,
     downtime_seconds: float | None,
     url: str | None,
+    operator_url: str | None = None,
+    why: Why = NO_WHY,
 ) -> Notification:
     took = human_duration(downtime_seconds)
     return Notification(
         event="incident_ended",
         idempotency_key=new_key(),
         title=f"{monitor_name} recovered after {took}",
-        text=_with_link(
+        text=_text(
             f"{monitor_name} is back up. Downtime: {took} "
             f"({clock_time(started_at)} to {clock_time(ended_at)}).",
-            url,
+            why.line("Last check"),
+            url or operator_url,
         ),
         monitor_id=monitor_id,
         monitor_name=monitor_name,
@@ -157,6 +221,8 @@ def incident_ended(
         downtime_seconds=downtime_seconds,
         url=url,
         created_at=ended_at,
+        operator_url=operator_url,
+        **why.fields(),
     )
 
 
@@ -175,12 +241,13 @@ def incident_update(
     update_id: int,
     at: dt.datetime,
     url: str | None,
+    operator_url: str | None = None,
 ) -> Notification:
     return Notification(
         event="incident_update",
         idempotency_key=new_key(),
         title=f"{incident_title}: {phase}",
-        text=_with_link(f"{phase.capitalize()}: {message}", url),
+        text=_with_link(f"{phase.capitalize()}: {message}", url or operator_url),
         monitor_id=monitor_id,
         monitor_name=monitor_name,
         status=status_of(severity) if active else "operational",
@@ -191,6 +258,7 @@ def incident_update(
         url=url,
         created_at=at,
         extra={"phase": phase, "message": message, "update_id": update_id},
+        operator_url=operator_url,
     )
 
 
@@ -205,6 +273,8 @@ def reminder(
     started_at: dt.datetime,
     at: dt.datetime,
     url: str | None,
+    operator_url: str | None = None,
+    why: Why = NO_WHY,
 ) -> Notification:
     phrase = _PHRASE_BY_SEVERITY.get(severity, "has a problem").replace("is ", "is still ", 1)
     took = human_duration((at - started_at).total_seconds())
@@ -212,8 +282,10 @@ def reminder(
         event="reminder",
         idempotency_key=stable_key("reminder", channel, incident_id, number),
         title=f"{monitor_name} {phrase} ({took})",
-        text=_with_link(
-            f"{monitor_name} {phrase}: for {took}, since {clock_time(started_at)}.", url
+        text=_text(
+            f"{monitor_name} {phrase}: for {took}, since {clock_time(started_at)}.",
+            why.line(),
+            url or operator_url,
         ),
         monitor_id=monitor_id,
         monitor_name=monitor_name,
@@ -224,6 +296,8 @@ def reminder(
         url=url,
         created_at=at,
         extra={"reminder": number},
+        operator_url=operator_url,
+        **why.fields(),
     )
 
 
@@ -307,4 +381,8 @@ def summary(held: Sequence[Notification], at: dt.datetime) -> Notification:
         url=last.url if same_incident else None,
         created_at=at,
         extra={"summary": items},
+        operator_url=last.operator_url if same_incident else None,
+        reason=last.reason if same_incident else None,
+        latency_seconds=last.latency_seconds if same_incident else None,
+        check_type=last.check_type if same_monitor else None,
     )

@@ -75,6 +75,8 @@ class ReminderPlanner:
                 severity=current.severity,
                 started_at=incident.started_at,
                 at=now,
-                url=self.router.permalink(incident.id),
+                url=self.router.incident_url(incident),
+                operator_url=self.router.operator_url(incident.id),
+                why=self.router.failures.get(incident.monitor_id, messages.NO_WHY),
             )
             await self.router.queue(db, [channel], lambda _, m=message: m)

@@ -8,6 +8,11 @@ reminder, certificate) are not queued for channels with
 ``notify_during_maintenance = false``. Two exceptions are deliberate: an
 operator's update is always queued (a person wrote it to be read), and the end
 of an incident is always queued for a channel that was told it opened.
+
+Every monitor's incidents are routed, on a page or not. A message links the
+incident's public permalink (``url``) only when its monitor is on a page (a
+private incident has none: the permalink would be a 404); every message about
+an incident links it in the operator's view (``operator_url``).
 """
 
 from __future__ import annotations
@@ -19,13 +24,15 @@ from dataclasses import replace
 import aiosqlite
 
 from ..clock import Clock
-from ..config import Config
+from ..config import Config, MonitorConfig
 from ..incidents.engine import IncidentEvent
 from ..incidents.models import Incident, IncidentUpdate, incident_title
+from ..models import CheckStatus, ResultRecord
 from ..notifiers import Notification
 from . import messages
 from . import store as outbox
 from .config import MAINTENANCE_SILENCED, NotifierConfig
+from .scrub import scrub_reason
 
 log = logging.getLogger(__name__)
 
@@ -44,11 +51,16 @@ class Router:
         in_maintenance: Callable[[str], bool],
         clock: Clock,
         on_queued: Callable[[], None] = lambda: None,
+        is_public: Callable[[str], bool] = lambda monitor_id: True,
     ) -> None:
         self.config = config
         self.clock = clock
         self._in_maintenance = in_maintenance
         self.on_queued = on_queued  # wakes the worker; it reads behind this transaction
+        # Is this monitor on a page (its automatic incidents public)? The page service knows.
+        self._is_public = is_public
+        # Each monitor's latest failed result, for reminders (in memory: lost on a restart).
+        self.failures: dict[str, messages.Why] = {}
 
     def channels(self, monitor_id: str, event: str) -> list[NotifierConfig]:
         """The channels ``event`` of ``monitor_id`` is queued for, by the rules above."""
@@ -82,6 +94,34 @@ class Router:
     def permalink(self, incident_id: int) -> str:
         return messages.permalink(self.config.server.public_base_url, incident_id)
 
+    def public_url(self, incident_id: int, monitor_id: str) -> str | None:
+        """The permalink of an automatic incident of ``monitor_id`` when a page shows that
+        monitor; None when the incident is private."""
+        try:
+            public = bool(self._is_public(monitor_id))
+        except Exception:
+            # Unsure is private: a dead link costs less than a wrong one.
+            log.exception("page lookup failed for monitor %s", monitor_id)
+            public = False
+        return self.permalink(incident_id) if public else None
+
+    def incident_url(self, incident: Incident) -> str | None:
+        """An operator's manual incident is shown on its pages; an automatic one is public
+        when its monitor is on a page."""
+        if getattr(incident, "manual", False):
+            return self.permalink(incident.id)
+        return self.public_url(incident.id, incident.monitor_id)
+
+    def operator_url(self, incident_id: int) -> str:
+        return messages.operator_url(self.config.server.public_base_url, incident_id)
+
+    def note_result(self, monitor: MonitorConfig, record: ResultRecord) -> None:
+        """Remember a failed result's reason (scrubbed) for the reminders."""
+        result = record.result
+        if result.status is not CheckStatus.UP:
+            reason = scrub_reason(result.message, monitor.options)
+            self.failures[monitor.id] = messages.Why(reason, result.latency, monitor.type)
+
     async def queue(
         self,
         db: aiosqlite.Connection,
@@ -92,7 +132,10 @@ class Router:
         now = self.clock.now()
         inserted = 0
         for channel in channels:
-            if await outbox.insert(db, channel.id, build(channel), now) is not None:
+            message = build(channel)
+            if message.incident_id is not None and message.operator_url is None:
+                message = replace(message, operator_url=self.operator_url(message.incident_id))
+            if await outbox.insert(db, channel.id, message, now) is not None:
                 inserted += 1
         if inserted:
             self.on_queued()
@@ -109,14 +152,16 @@ class Router:
         if not channels:
             return
         name = self.monitor_name(event.monitor_id)
-        url = self.permalink(event.incident_id)
+        why = messages.Why(event.reason, event.latency, event.check_type)
         common = {
             "monitor_id": event.monitor_id,
             "monitor_name": name,
             "incident_id": event.incident_id,
             "severity": event.severity,
             "started_at": event.started_at,
-            "url": url,
+            "url": self.public_url(event.incident_id, event.monitor_id),
+            "operator_url": self.operator_url(event.incident_id),
+            "why": why,
         }
         if kind == "incident_opened":
             message = messages.incident_opened(**common, at=event.at)
@@ -164,7 +209,8 @@ class Router:
             message=update.message,
             update_id=update.id,
             at=update.created_at,
-            url=self.permalink(incident.id),
+            url=self.incident_url(incident),
+            operator_url=self.operator_url(incident.id),
         )
         await self.queue(db, channels, lambda _: _rekeyed(message))
 
@@ -191,7 +237,8 @@ class Router:
             previous_severity=before.severity,
             started_at=after.started_at,
             at=after.updated_at,
-            url=self.permalink(after.id),
+            url=self.incident_url(after),
+            operator_url=self.operator_url(after.id),
         )
         await self.queue(db, channels, lambda _: _rekeyed(message))
 

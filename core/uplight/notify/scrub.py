@@ -1,10 +1,15 @@
-"""Error text that is safe to log, store and show: no secret of the channel's options.
+"""Text that is safe to log, store and send: no secret of the options it came from.
 
 Channels promise not to put URLs or tokens in their exceptions; this is the
 host's second line. Every ``SecretStr`` in the options (nested in tables and
 lists too) is replaced by ``***`` wherever it appears in the text, and so are
 the path and query of a secret URL (a webhook URL's token lives there, and a
-library may print the URL in a slightly different form).
+library may print the URL in a slightly different form) and the password of
+any URL (``http://user:password@host/``), secret or not.
+
+The same rule scrubs a check's message against its monitor's options before
+the message is logged (a state change) or sent (a notification's ``reason``):
+a header value, a basic-auth password or a DoH token never reaches either.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from urllib.parse import urlsplit
 from pydantic import BaseModel, SecretStr
 
 MAX_ERROR = 300
+MAX_REASON = 500  # a check's message, in a log line or a notification
 MIN_SECRET = 3  # shorter values would blank out ordinary words
 
 
@@ -30,6 +36,13 @@ def secret_values(value: Any) -> Iterator[str]:
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             yield from secret_values(getattr(value, name, None))
+    elif isinstance(value, str) and "://" in value:
+        try:
+            password = urlsplit(value).password
+        except ValueError:  # not a URL after all (or a malformed one): nothing to take
+            password = None
+        if password:
+            yield password
     elif isinstance(value, dict):
         for item in value.values():
             yield from secret_values(item)
@@ -52,3 +65,10 @@ def describe_error(exc: BaseException, options: Any) -> str:
     text = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     text = re.sub(r"\s+", " ", scrub(text, options))
     return text if len(text) <= MAX_ERROR else text[: MAX_ERROR - 1] + "…"
+
+
+def scrub_reason(message: str, options: Any) -> str:
+    """A check's message as a log line or a notification shows it: scrubbed of the
+    monitor's secrets, one line, bounded."""
+    text = " ".join(scrub(message, options).split())
+    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"

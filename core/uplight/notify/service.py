@@ -2,7 +2,8 @@
 
 The runtime registers ``on_transition`` with the incident engine, ``on_update``
 and ``on_narration`` with the incident service (timeline updates, severity
-changes) and ``observe`` with the scheduler; each queues outbox rows inside the
+changes) and ``observe`` with the scheduler (certificate warnings, and the
+latest failure a reminder names); each queues outbox rows inside the
 transaction of its event and wakes the worker.
 """
 
@@ -36,12 +37,16 @@ class Notifications:
         *,
         clock: Clock,
         in_maintenance: Callable[[str], bool],
+        is_public: Callable[[str], bool] = lambda monitor_id: True,
         send_timeout: float = SEND_TIMEOUT,
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
         self.stats = NotificationStats(n.id for n in config.notifiers)
-        self.router = Router(config, in_maintenance=in_maintenance, clock=clock)
+        # is_public: is the monitor on a page? Only then does a message link a permalink.
+        self.router = Router(
+            config, in_maintenance=in_maintenance, clock=clock, is_public=is_public
+        )
         self.reminders = ReminderPlanner(self.router, store)
         self.certificates = CertificateWatch(self.router, store)
         self.worker = DeliveryWorker(
@@ -76,4 +81,5 @@ class Notifications:
         await self.router.on_narration(db, before, after)
 
     async def observe(self, monitor: MonitorConfig, record: ResultRecord) -> None:
+        self.router.note_result(monitor, record)  # a reminder says the latest reason
         await self.certificates.observe(monitor, record)

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import aiosqlite
 import pytest
+from pydantic import BaseModel, SecretStr
 
 from uplight.clock import FakeClock
 from uplight.config import MonitorConfig
@@ -73,10 +75,8 @@ async def store(tmp_path: Path) -> AsyncIterator[Store]:
 
 @pytest.fixture
 def make_engine(store: Store) -> Callable[..., tuple[IncidentEngine, Feed]]:
-    def make(mon: MonitorConfig, *, on_page: bool = True) -> tuple[IncidentEngine, Feed]:
-        engine = IncidentEngine(
-            store, [mon], is_on_a_page=lambda monitor_id: on_page, clock=FakeClock(T0)
-        )
+    def make(mon: MonitorConfig) -> tuple[IncidentEngine, Feed]:
+        engine = IncidentEngine(store, [mon], clock=FakeClock(T0))
         return engine, Feed(engine, mon)
 
     return make
@@ -202,24 +202,101 @@ async def test_incident_open_when_maintenance_starts_stays_open(store: Store, ma
     assert not (await all_incidents(store))[0].active  # up during maintenance recovers
 
 
-async def test_monitor_not_on_a_page_opens_nothing(store: Store, make_engine) -> None:
-    engine, feed = make_engine(monitor(failure=1), on_page=False)
-    await feed("down", "down")
-    assert await all_incidents(store) == []
-    assert engine.tracker("web").consecutive_failures == 2  # still counted for the dashboard
+async def test_every_monitor_opens_incidents_unless_it_opts_out(store: Store, make_engine) -> None:
+    # No page is asked: where an incident is public is the page service's business.
+    _, feed = make_engine(monitor(failure=1))
+    await feed("down")
+    assert [i.monitor_id for i in await all_incidents(store)] == ["web"]
+
+    quiet = MonitorConfig(id="info", name="Info", type="http", failure_threshold=1, incidents=False)
+    engine, quiet_feed = make_engine(quiet)
+    await quiet_feed("down", "degraded", "down")
+    assert [i.monitor_id for i in await all_incidents(store)] == ["web"]
+    assert quiet_feed.events == []
+    assert engine.tracker("info").consecutive_failures == 3  # still counted for the dashboard
+
+
+class SecretOptions(BaseModel):
+    url: str = "http://probe:url-password-9f1@nas.home.arpa/"
+    headers: dict[str, SecretStr] = {"Authorization": SecretStr("Bearer tok-51c8e2")}
+
+
+def secret_monitor(failure: int = 1) -> MonitorConfig:
+    return MonitorConfig(
+        id="nas",
+        name="NAS",
+        type="http",
+        failure_threshold=failure,
+        options=SecretOptions(),
+    )
+
+
+LEAKY = CheckResult.down(
+    "GET http://probe:url-password-9f1@nas.home.arpa/ sent Bearer tok-51c8e2:\n  503 Unavailable",
+    1.25,
+)
+
+
+async def test_events_carry_the_scrubbed_reason_latency_and_check_type(
+    store: Store, make_engine
+) -> None:
+    mon = secret_monitor()
+    engine, feed = make_engine(mon)
+    await engine.observe(mon, ResultRecord("nas", T0, LEAKY))
+    await engine.observe(
+        mon,
+        ResultRecord(
+            "nas", T0 + dt.timedelta(minutes=1), CheckResult.up("200 OK in 0.085s", 0.085)
+        ),
+    )
+    opened, ended = feed.events
+    assert opened.kind == "opened" and ended.kind == "ended"
+    assert opened.reason == "GET http://probe:***@nas.home.arpa/ sent ***: 503 Unavailable"
+    assert (opened.latency, opened.check_type) == (1.25, "http")
+    assert (ended.reason, ended.latency, ended.check_type) == ("200 OK in 0.085s", 0.085, "http")
+
+
+async def test_a_state_change_is_logged_at_info_with_the_scrubbed_reason(
+    store: Store, make_engine, caplog: pytest.LogCaptureFixture
+) -> None:
+    mon = secret_monitor(failure=3)
+    engine, _ = make_engine(mon)
+    results = [
+        CheckResult.up("200 OK", 0.05),  # a first result that is up says nothing
+        CheckResult.up("200 OK", 0.05),
+        LEAKY,
+        LEAKY,  # no change: no line
+        CheckResult.degraded("200 OK in 0.900s, slower than 500ms", 0.9),
+        CheckResult.up("200 OK", 0.05),
+    ]
+    with caplog.at_level(logging.INFO, logger="uplight.incidents.engine"):
+        for minute, result in enumerate(results):
+            at = T0 + dt.timedelta(minutes=minute)
+            await engine.observe(mon, ResultRecord("nas", at, result))
+    lines = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert "incident 1 opened: nas (major): 200 OK in 0.900s, slower than 500ms" in lines
+    lines = [line for line in lines if line.startswith("monitor ")]
+    assert lines == [
+        "monitor nas is down (was up): GET http://probe:***@nas.home.arpa/ sent ***:"
+        " 503 Unavailable [http check, 1.250s]",
+        "monitor nas is degraded (was down): 200 OK in 0.900s, slower than 500ms"
+        " [http check, 0.900s]",
+        "monitor nas is up (was degraded): 200 OK [http check, 0.050s]",
+    ]
+    assert "tok-51c8e2" not in caplog.text and "url-password-9f1" not in caplog.text
 
 
 async def test_restart_restores_the_active_incident(tmp_path: Path) -> None:
     mon = monitor(failure=2)
     path = tmp_path / "uplight.db"
     async with build_store(path) as store:
-        engine = IncidentEngine(store, [mon], is_on_a_page=lambda _: True)
+        engine = IncidentEngine(store, [mon])
         feed = Feed(engine, mon)
         await feed("down", "down")
         [incident] = await all_incidents(store)
 
     async with build_store(path) as store:
-        engine = IncidentEngine(store, [mon], is_on_a_page=lambda _: True)
+        engine = IncidentEngine(store, [mon])
         await engine.load()
         tracker = engine.tracker("web")
         assert tracker.active_incident == incident.id
@@ -236,10 +313,10 @@ async def test_restart_restores_the_active_incident(tmp_path: Path) -> None:
 
 async def test_load_ends_incidents_of_removed_monitors(store: Store) -> None:
     gone = monitor("gone", failure=1)
-    engine = IncidentEngine(store, [gone], is_on_a_page=lambda _: True)
+    engine = IncidentEngine(store, [gone])
     await Feed(engine, gone)("down")
     clock = FakeClock(T0 + dt.timedelta(hours=1))
-    engine2 = IncidentEngine(store, [monitor()], is_on_a_page=lambda _: True, clock=clock)
+    engine2 = IncidentEngine(store, [monitor()], clock=clock)
     events: list[IncidentEvent] = []
 
     async def remember(db: aiosqlite.Connection, event: IncidentEvent) -> None:

@@ -192,9 +192,7 @@ def make_env(
                 send_timeout=send_timeout,
                 rng=random.Random(7),  # reproducible jitter
             )
-            engine = IncidentEngine(
-                store, config.monitors, is_on_a_page=lambda _: True, clock=clock
-            )
+            engine = IncidentEngine(store, config.monitors, clock=clock)
             engine.transition_listeners.append(service.on_transition)
             incidents = IncidentService(
                 store,

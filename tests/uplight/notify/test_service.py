@@ -147,6 +147,7 @@ timeout = "5s"
 warn_days = 14
 critical_days = 3
 notify = ["hook"]
+incidents = false  # certificate warnings only: they need no incident
 [[notifiers]]
 id = "hook"
 type = "webhook"
