@@ -68,21 +68,22 @@ def cmd_check_config(args: argparse.Namespace) -> int:
 
 
 def _unheard_monitors(config: Config) -> list[str]:
-    """Warnings for monitors that name channels but can never notify them.
+    """Warnings for monitors that name channels of their own but open no incident.
 
-    Only a monitor on a page opens incidents, and every notification but a
-    certificate warning is about an incident: such a monitor is silent. A valid
-    config still (the page may come later, or through the API), so a warning.
+    Every monitor opens incidents, on a page or not, unless it has ``incidents =
+    false``; every notification but a certificate warning is about an incident. A
+    monitor that opts out yet lists its own ``notify`` channels is likely a mistake
+    (one that only inherits ``[defaults] notify`` is not). Still a valid config: the
+    channels get its certificate warnings.
     """
-    on_a_page = {c.monitor for page in config.pages for c in page.components}
     warnings = []
     for index, monitor in enumerate(config.monitors):
-        channels = config.notify_ids(monitor.id)
-        if channels and monitor.id not in on_a_page:
-            warnings.append(
-                f"warning: monitors[{index}] ({monitor.id!r}) notifies {', '.join(channels)}"
-                " but is on no page: its incidents never open"
-            )
+        if monitor.incidents or not monitor.notify:
+            continue
+        warnings.append(
+            f"warning: monitors[{index}] ({monitor.id!r}) notifies {', '.join(monitor.notify)}"
+            " but has incidents = false: only certificate warnings reach them"
+        )
     return warnings
 
 

@@ -65,7 +65,9 @@ def test_an_unknown_channel_is_named(tmp_path: Path) -> None:
     assert "no notifier has id 'phone' (configured: hook)" in done.stderr
 
 
-def test_check_config_warns_of_monitors_that_notify_but_are_on_no_page(tmp_path: Path) -> None:
+def test_check_config_warns_of_monitors_that_name_channels_but_open_no_incident(
+    tmp_path: Path,
+) -> None:
     config = tmp_path / "config.toml"
     config.write_text(
         """
@@ -82,6 +84,7 @@ name = "Quiet"
 type = "http"
 url = "http://127.0.0.1:9/"
 notify = []
+incidents = false
 [[monitors]]
 id = "nas"
 name = "NAS"
@@ -93,6 +96,13 @@ name = "DB"
 type = "http"
 url = "http://127.0.0.1:9/"
 notify = ["phone", "mail"]
+incidents = false
+[[monitors]]
+id = "info"
+name = "Info"
+type = "http"
+url = "http://127.0.0.1:9/"
+incidents = false
 [[pages]]
 slug = "main"
 title = "Main"
@@ -116,9 +126,31 @@ url = "http://127.0.0.1:9/mail"
     )
     assert done.returncode == 0, done.stderr
     assert "OK" in done.stdout and "warning" not in done.stdout
-    # web is on a page, quiet names no channel: only nas and db are warned about.
+    # nas is on no page and still opens incidents; quiet names no channel; info only
+    # inherits [defaults] notify: only db is warned about.
     assert done.stderr.splitlines() == [
-        "warning: monitors[2] ('nas') notifies phone but is on no page: its incidents never open",
-        "warning: monitors[3] ('db') notifies phone, mail but is on no page:"
-        " its incidents never open",
+        "warning: monitors[3] ('db') notifies phone, mail but has incidents = false:"
+        " only certificate warnings reach them",
     ]
+
+
+def test_incidents_must_be_true_or_false(tmp_path: Path) -> None:
+    config = tmp_path / "config.toml"
+    config.write_text(
+        """
+[[monitors]]
+id = "web"
+name = "Web"
+type = "http"
+url = "http://127.0.0.1:9/"
+incidents = "no"
+"""
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "uplight", "check-config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 1
+    assert "monitors[0].incidents" in done.stderr and "true or false" in done.stderr
