@@ -6,7 +6,7 @@ names are used here, not public component names: channels go to the people
 who run the monitors.
 
 An event caused by a check result says why in one line of ``text``
-(``Reason: connection refused [http check, 1.20 s]``; after a recovery,
+(``Reason: connection refused (http check, 1.20 s)``; after a recovery,
 ``Last check: …``), and the text ends with a link: the public permalink when
 the incident is public, else the incident in the operator's view.
 """
@@ -88,13 +88,13 @@ class Why:
     check_type: str | None = None
 
     def line(self, label: str = "Reason") -> str | None:
-        """``Reason: connection refused [http check, 1.20 s]``; None when nothing is known."""
+        """``Reason: connection refused (http check, 1.20 s)``; None when nothing is known."""
         if self.reason is None and self.latency is None:
             return None
         facts = [f"{self.check_type} check"] if self.check_type else []
         if self.latency is not None:
             facts.append(human_latency(self.latency))
-        said = f" [{', '.join(facts)}]" if facts else ""
+        said = f" ({', '.join(facts)})" if facts else ""
         return f"{label}: {self.reason or 'no message'}{said}"
 
     def fields(self) -> dict[str, Any]:

@@ -151,6 +151,17 @@ def human_duration(seconds: float) -> str:
 _EXTRA_LABELS = {"phase": "Phase", "days_left": "Days left", "not_after": "Expires"}
 
 
+def latency(seconds: float) -> str:
+    """'85 ms', '1.20 s'."""
+    return f"{seconds * 1000:.0f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+def link(message: Notification) -> str | None:
+    """Where a message's button or click leads: the public permalink, else (a private
+    incident) the incident in the operator's view."""
+    return message.url or message.operator_url
+
+
 def facts(message: Notification) -> list[tuple[str, str]]:
     """Label/value pairs for the structured part of a message, in reading order."""
     out: list[tuple[str, str]] = []
@@ -163,6 +174,11 @@ def facts(message: Notification) -> list[tuple[str, str]]:
         out.append(("Severity", severity))
     if message.status:
         out.append(("Status", message.status.replace("_", " ")))
+    # The reason itself is a line of ``text``; these say what measured it.
+    if message.check_type:
+        out.append(("Check", message.check_type))
+    if message.latency_seconds is not None:
+        out.append(("Latency", latency(message.latency_seconds)))
     for key, label in _EXTRA_LABELS.items():
         value = message.extra.get(key)
         if isinstance(value, str | int | float) and not isinstance(value, bool):

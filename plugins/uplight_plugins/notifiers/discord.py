@@ -1,7 +1,9 @@
 """The ``discord`` channel: an embed posted through a Discord channel webhook.
 
-One embed per message: the title links to the incident's public page, the
-colour says how bad it is, the facts are inline fields. Mentions are disabled
+One embed per message: the title links to the incident (its public page, or
+the operator's view when it is private), the colour says how bad it is, the
+description is the text (with its ``Reason: …`` line), the facts are inline
+fields. Mentions are disabled
 (``allowed_mentions``), so a monitor named "@everyone" pings nobody.
 """
 
@@ -23,7 +25,7 @@ from uplight import (
     isoformat_z,
 )
 
-from ._format import ChannelOptions, Tone, clip, facts, http_url, one_line, post, tone
+from ._format import ChannelOptions, Tone, clip, facts, http_url, link, one_line, post, tone
 
 COLOURS: dict[Tone, int] = {
     "critical": 0xC0392B,  # dark red
@@ -78,8 +80,8 @@ def payload(options: DiscordOptions, message: Notification) -> dict[str, Any]:
     ]
     if fields:
         embed["fields"] = fields
-    if message.url:
-        embed["url"] = message.url
+    if (target := link(message)) is not None:
+        embed["url"] = target
     embed["timestamp"] = isoformat_z(message.created_at or dt.datetime.now(dt.UTC))
     body: dict[str, Any] = {"embeds": [embed], "allowed_mentions": {"parse": []}}
     if options.username:

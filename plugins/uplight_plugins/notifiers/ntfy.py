@@ -16,7 +16,7 @@ from pydantic import BeforeValidator, Field, SecretStr, field_validator, model_v
 
 from uplight import Duration, Notification, Notifier, Secret, hookimpl
 
-from ._format import ChannelOptions, Tone, clip, http_url, one_line, post, tone
+from ._format import ChannelOptions, Tone, clip, http_url, link, one_line, post, tone
 
 # ntfy's own rule for topic names; anything else is refused by the server.
 _TOPIC = re.compile(r"[-_A-Za-z0-9]{1,64}")
@@ -95,8 +95,8 @@ def payload(options: NtfyOptions, message: Notification) -> dict[str, Any]:
         "priority": options.priority or priority_for(message),
         "tags": [_TONE_TAG[tone(message)], *options.tags],
     }
-    if message.url:
-        body["click"] = message.url
+    if (target := link(message)) is not None:
+        body["click"] = target
     return body
 
 

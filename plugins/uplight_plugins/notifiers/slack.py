@@ -1,8 +1,9 @@
 """The ``slack`` channel: a formatted message through a Slack incoming webhook.
 
 The message has a plain ``text`` (what notifications and old clients show) and
-Block Kit ``blocks``: a header with a status emoji, the text, the facts as
-fields, and a button to the incident's public page when it has one. Slack's
+Block Kit ``blocks``: a header with a status emoji, the text (its second line
+says why: ``Reason: …``), the facts as fields, and a button to the incident:
+its public page, or the operator's view when it is private. Slack's
 channel/username overrides are ignored by incoming webhooks, so there are none.
 """
 
@@ -15,7 +16,7 @@ from pydantic import SecretStr, field_validator
 
 from uplight import Duration, Notification, Notifier, Secret, hookimpl
 
-from ._format import ChannelOptions, Tone, clip, facts, http_url, one_line, post, tone
+from ._format import ChannelOptions, Tone, clip, facts, http_url, link, one_line, post, tone
 
 EMOJI: dict[Tone, str] = {
     "critical": ":rotating_light:",
@@ -71,19 +72,20 @@ def payload(message: Notification) -> dict[str, Any]:
     ]
     if fields:
         blocks.append({"type": "section", "fields": fields})
-    if message.url:
+    target = link(message)
+    if target is not None:
         button = {
             "type": "button",
             "text": {"type": "plain_text", "text": "View incident"},
-            "url": message.url,
+            "url": target,
         }
         blocks.append({"type": "actions", "elements": [button]})
     # `text` is the fallback for notifications and clients that cannot show blocks.
     fallback = f"{emoji} {escape(message.title)}"
     if message.text and message.text != message.title:
         fallback += f"\n{escape(message.text)}"
-    if message.url:
-        fallback += f"\n<{message.url}|View incident>"
+    if target is not None:
+        fallback += f"\n<{target}|View incident>"
     return {"text": clip(fallback, SECTION_LIMIT), "blocks": blocks}
 
 

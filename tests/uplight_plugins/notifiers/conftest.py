@@ -13,6 +13,7 @@ import pytest
 from servers import HttpServer, Route
 
 from uplight import Notification
+from uplight.notify import messages
 
 STARTED = dt.datetime(2024, 5, 1, 12, 0, 3, tzinfo=dt.UTC)
 ENDED = STARTED + dt.timedelta(hours=1, minutes=5)
@@ -76,3 +77,20 @@ def opened() -> MakeNotification:
 def ended() -> MakeNotification:
     """Build an "incident ended" message: ``ended(downtime_seconds=42.0)``."""
     return _ended
+
+
+@pytest.fixture
+def private_opened() -> Notification:
+    """An "incident opened" message as the host builds it for a monitor on no page: the
+    reason on one line of ``text``, no public permalink, the link to the operator's view."""
+    return messages.incident_opened(
+        monitor_id="nas",
+        monitor_name="NAS",
+        incident_id=17,
+        severity="major",
+        started_at=STARTED,
+        at=STARTED,
+        url=None,
+        operator_url="https://status.example.com/api/v1/incidents/17",
+        why=messages.Why("connect to 192.168.1.20:443 failed: connection refused", 0.0042, "http"),
+    )

@@ -27,6 +27,8 @@ Receive = Callable[..., HttpServer]
 Make = Callable[..., Notification]
 
 pytestmark = pytest.mark.timeout(20)
+REASON_LINE = "Reason: connect to 192.168.1.20:443 failed: connection refused (http check, 4 ms)"
+OPERATOR_URL = "https://status.example.com/api/v1/incidents/17"
 HAS_APPRISE = importlib.util.find_spec("apprise") is not None
 needs_apprise = pytest.mark.skipif(
     not HAS_APPRISE, reason="Apprise is not installed: pip install 'uplight[apprise]'"
@@ -164,3 +166,15 @@ def test_one_url_may_be_a_string_and_is_masked() -> None:
     options = AppriseOptions.model_validate({"urls": "tgram://123456:SecretBotToken/42"})
     assert len(options.urls) == 1
     assert "SecretBotToken" not in repr(options)
+
+
+@needs_apprise
+async def test_a_private_incident_says_why_in_one_line(
+    receive: Receive, private_opened: Notification
+) -> None:
+    server = receive({"/hook": Route(200)})
+    await send(private_opened, f"json://127.0.0.1:{server.port}/hook")
+    (request,) = server.requests
+    body = json.loads(request.body)
+    assert REASON_LINE in body["message"].splitlines()
+    assert OPERATOR_URL in body["message"].splitlines()

@@ -18,6 +18,8 @@ Receive = Callable[..., HttpServer]
 Make = Callable[..., Notification]
 
 pytestmark = pytest.mark.timeout(10)
+REASON_LINE = "Reason: connect to 192.168.1.20:443 failed: connection refused (http check, 4 ms)"
+OPERATOR_URL = "https://status.example.com/api/v1/incidents/17"
 HOOK = "/api/webhooks/112233445566778899/DiscordTokenPart-abcdefghijklmnop"
 
 
@@ -124,3 +126,17 @@ async def test_failures_raise_without_the_token(
 def test_invalid_options(options: dict[str, Any], error: str) -> None:
     with pytest.raises(pydantic.ValidationError, match=error):
         DiscordOptions.model_validate(options)
+
+
+async def test_a_private_incident_says_why_in_one_line(
+    receive: Receive, private_opened: Notification
+) -> None:
+    server = receive({"/api/webhooks/1/tok": Route(204)})
+    options = DiscordOptions.model_validate({"webhook_url": server.url("/api/webhooks/1/tok")})
+    await DiscordNotifier().send(options, private_opened)
+    (request,) = server.requests
+    (embed,) = json.loads(request.body)["embeds"]
+    assert REASON_LINE in embed["description"].splitlines()
+    assert {"name": "Check", "value": "http", "inline": True} in embed["fields"]
+    assert {"name": "Latency", "value": "4 ms", "inline": True} in embed["fields"]
+    assert embed["url"] == OPERATOR_URL

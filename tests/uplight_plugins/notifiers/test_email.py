@@ -27,6 +27,8 @@ Make = Callable[..., Notification]
 pytestmark = pytest.mark.timeout(15)
 SENDER = "uplight <uplight@home.example>"
 TO = ["alice@home.example", "bob@ops.example"]
+REASON_LINE = "Reason: connect to 192.168.1.20:443 failed: connection refused (http check, 4 ms)"
+OPERATOR_URL = "https://status.example.com/api/v1/incidents/17"
 
 
 async def send(message: Notification, **options: Any) -> None:
@@ -227,3 +229,13 @@ def test_invalid_options(options: dict[str, Any], where: str | None, error: str)
     (issue,) = caught.value.errors()
     assert (issue["loc"][0] if issue["loc"] else None) == where
     assert error in issue["msg"]
+
+
+async def test_a_private_incident_says_why_in_one_line(private_opened: Notification) -> None:
+    with SmtpServer() as smtp:
+        await send(private_opened, port=smtp.port, security="none")
+    (mail,) = smtp.messages
+    plain, html = parts(mail)
+    assert REASON_LINE in plain.splitlines() and OPERATOR_URL in plain.splitlines()
+    assert "Check: http" in plain.splitlines() and "Latency: 4 ms" in plain.splitlines()
+    assert REASON_LINE in html

@@ -18,6 +18,8 @@ Receive = Callable[..., HttpServer]
 Make = Callable[..., Notification]
 
 pytestmark = pytest.mark.timeout(10)
+REASON_LINE = "Reason: connect to 192.168.1.20:443 failed: connection refused (http check, 4 ms)"
+OPERATOR_URL = "https://status.example.com/api/v1/incidents/17"
 
 
 async def send(message: Notification, **options: Any) -> None:
@@ -146,3 +148,18 @@ def test_defaults_to_ntfy_sh_and_masks_the_topic() -> None:
     options = NtfyOptions.model_validate({"topic": "my-private-topic"})
     assert options.server.get_secret_value() == "https://ntfy.sh"
     assert "my-private-topic" not in repr(options)
+
+
+async def test_a_private_incident_says_why_in_one_line(
+    receive: Receive, private_opened: Notification
+) -> None:
+    server = receive({"/": Route(200)})
+    await send(private_opened, server=server.url(""), topic="alerts")
+    (request,) = server.requests
+    body = json.loads(request.body)
+    assert body["message"].splitlines() == [
+        "NAS is down since 2024-05-01 12:00:03 UTC (severity major).",
+        REASON_LINE,
+        OPERATOR_URL,
+    ]
+    assert body["click"] == OPERATOR_URL  # no public permalink: the operator's view

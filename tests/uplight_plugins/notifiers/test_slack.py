@@ -19,6 +19,8 @@ Make = Callable[..., Notification]
 
 pytestmark = pytest.mark.timeout(10)
 HOOK = "/services/T0AAAAAAA/B0BBBBBBB/xoxSecretPart24chars000"
+REASON_LINE = "Reason: connect to 192.168.1.20:443 failed: connection refused (http check, 4 ms)"
+OPERATOR_URL = "https://status.example.com/api/v1/incidents/17"
 
 
 async def deliver(server: HttpServer, message: Notification) -> dict[str, Any]:
@@ -118,3 +120,15 @@ async def test_a_refusal_raises_without_the_webhook_url(receive: Receive, opened
 def test_invalid_options(options: dict[str, Any], error: str) -> None:
     with pytest.raises(pydantic.ValidationError, match=error):
         SlackOptions.model_validate(options)
+
+
+async def test_a_private_incident_says_why_in_one_line(
+    receive: Receive, private_opened: Notification
+) -> None:
+    body = await deliver(receive({HOOK: Route(200, "ok")}), private_opened)
+    _, text, facts, actions = body["blocks"]
+    assert REASON_LINE in text["text"]["text"].splitlines()
+    assert REASON_LINE in body["text"].splitlines()
+    assert "*Check*\nhttp" in [f["text"] for f in facts["fields"]]
+    assert "*Latency*\n4 ms" in [f["text"] for f in facts["fields"]]
+    assert actions["elements"][0]["url"] == OPERATOR_URL

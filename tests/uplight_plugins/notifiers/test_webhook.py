@@ -174,3 +174,19 @@ def test_secrets_are_masked_in_the_options() -> None:
     )
     assert TOKEN not in repr(options) and "v-secret" not in repr(options)
     assert TOKEN not in options.model_dump_json()
+
+
+async def test_a_private_incident_carries_why_and_the_operators_link(
+    receive: Receive, private_opened: Notification
+) -> None:
+    server = receive({"/hook": Route(200, "ok")})
+    await send(private_opened, url=server.url("/hook"))
+    (request,) = server.requests
+    payload = json.loads(request.body)
+    assert payload["reason"] == "connect to 192.168.1.20:443 failed: connection refused"
+    assert payload["latency_seconds"] == 0.0042 and payload["check_type"] == "http"
+    assert payload["url"] is None  # a monitor on no page: no public permalink
+    assert payload["operator_url"] == "https://status.example.com/api/v1/incidents/17"
+    assert payload["text"].splitlines()[1] == (
+        "Reason: connect to 192.168.1.20:443 failed: connection refused (http check, 4 ms)"
+    )
