@@ -11,7 +11,7 @@ hookimpl = pluggy.HookimplMarker("uplight")
 """Marker for hook implementations: ``@uplight.hookimpl``."""
 
 from .check_metrics import CheckMetric, MetricTime  # noqa: E402
-from .checks import CheckContext, CheckOptions, CheckType  # noqa: E402
+from .checks import CheckContext, CheckOptions, CheckType, Ping, PingState  # noqa: E402
 from .durations import Duration  # noqa: E402
 from .headers import HttpHeaders  # noqa: E402
 from .models import CheckResult, CheckStatus, Status, isoformat_z  # noqa: E402
@@ -58,6 +58,8 @@ __all__ = [
     "Notifier",
     "NotifierOptions",
     "PageSnapshot",
+    "Ping",
+    "PingState",
     "RenderParams",
     "Renderer",
     "Secret",

@@ -6,13 +6,20 @@ returns a :class:`~uplight.models.CheckResult`. It knows nothing of the store or
 the web: the scheduler calls it, under a timeout, and records what it returns.
 It may declare ``metrics``: gauges the ``/metrics`` collector reads from its
 results' ``details``.
+
+A check type may also receive heartbeats (``accepts_pings``): uplight routes
+``/ping/<token>`` to the monitor whose ``ping_token`` it is, remembers when pings
+came (:class:`PingState`, kept in the database) and hands each one to
+``on_ping``; its ``check`` then judges the silence between pings on the
+scheduler's clock.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict
 
@@ -39,6 +46,52 @@ class CheckContext:
 
     monitor_id: str
     timeout: float
+    # The scheduler's clock when the check was started (UTC): judge time by this, not
+    # by the system clock, so tests can drive it.
+    now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
+    # What uplight remembers of the monitor's pings, for a check type that accepts them.
+    pings: PingState | None = None
+
+
+PingKind = Literal["success", "start", "fail"]
+
+
+@dataclass(frozen=True, slots=True)
+class Ping:
+    """One heartbeat, as ``on_ping`` receives it.
+
+    ``kind``: ``"success"`` (``/ping/<token>``, or exit code 0), ``"start"``
+    (``/ping/<token>/start``) or ``"fail"`` (``/ping/<token>/fail``, or an exit code
+    1 to 255). ``body`` is the first 10 KB of a POST body, decoded as UTF-8 with
+    undecodable bytes replaced (empty for other methods): operator text, never public.
+    """
+
+    kind: PingKind
+    received_at: dt.datetime  # UTC, on the scheduler's clock
+    exit_code: int | None = None
+    body: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class PingState:
+    """What uplight remembers of one monitor's pings; kept in the database, so a
+    restart keeps it. Times are UTC.
+
+    ``last_start`` is a run's start not yet ended by a success or a failure.
+    ``watched_since`` is when uplight first watched the monitor (the deadline of a
+    monitor that has never been pinged counts from it). ``resumed_at`` is when this
+    uplight process began watching it, and ``offline_since`` the last moment the
+    previous one was known to be watching it (``None`` when there was none): pings
+    sent between the two were lost, which a check type should not hold against the
+    monitor.
+    """
+
+    watched_since: dt.datetime
+    resumed_at: dt.datetime
+    offline_since: dt.datetime | None = None
+    last_success: dt.datetime | None = None
+    last_failure: dt.datetime | None = None
+    last_start: dt.datetime | None = None
 
 
 class CheckType:
@@ -60,3 +113,21 @@ class CheckType:
     def public_summary(self, options: Any) -> dict[str, Any]:
         """Facts about the target that are safe for the operator's API (never public)."""
         return {}
+
+    # -- heartbeats: only for a check type that sets ``accepts_pings`` ------------------
+
+    # Its monitors receive pings at /ping/<token>.
+    accepts_pings: ClassVar[bool] = False
+
+    def ping_token(self, options: Any) -> str:
+        """The secret in the monitor's ping URL (at least 20 URL-safe characters)."""
+        raise NotImplementedError
+
+    def on_ping(self, options: Any, ping: Ping, context: CheckContext) -> CheckResult | None:
+        """The result a ping stands for, recorded at once; None records nothing.
+
+        ``context.pings`` is the state *before* this ping; uplight updates it after
+        (a success or failure ends a started run). Called on the event loop, once per
+        ping: no I/O, no waiting.
+        """
+        return None

@@ -14,6 +14,7 @@ from .incidents.engine import IncidentEngine, MonitorTracker
 from .incidents.service import IncidentService
 from .maintenance.service import MaintenanceService
 from .models import ResultRecord
+from .monitoring.pings import PingService
 from .monitoring.scheduler import Scheduler
 from .monitoring.stats import CheckStats
 from .monitoring.store import HOURLY_ROLLUPS_KEPT, prune_results
@@ -44,6 +45,11 @@ class Runtime:
         self.registry = registry
         self.store = build_store(config.database_path, flush_interval=flush_interval)
         self.maintenance = MaintenanceService(self.store, config, self.clock)
+        # Heartbeats (push monitors): the state a check judges comes from here, and a
+        # ping's result goes through the scheduler's listeners like a check's.
+        self.pings = PingService(
+            self.store, config.monitors, registry.check_types, clock=self.clock
+        )
         self.scheduler = Scheduler(
             config.monitors,
             registry.check_types,
@@ -53,7 +59,9 @@ class Runtime:
             in_maintenance=self.maintenance.is_active,
             clock=self.clock,
             isolate=config.scheduler.isolate,
+            ping_state=self.pings.state,
         )
+        self.pings.record = self.scheduler.record
         # Cumulative check statistics for /metrics, fed by every result.
         self.check_stats = CheckStats()
         self.scheduler.add_listener(self.check_stats.observe)
@@ -98,6 +106,7 @@ class Runtime:
         await self.incidents.load()  # before any result: a restart must not open a duplicate
         await self.maintenance.start()  # before any check: results are flagged from the first
         await self.notifications.start()  # pending deliveries resume
+        await self.pings.start()  # before any check: a push check judges what it loads
         self.scheduler.start()
         self._background.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
         log.info(

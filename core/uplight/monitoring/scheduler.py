@@ -31,7 +31,7 @@ from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks import CheckContext, CheckType
+from ..checks import CheckContext, CheckType, PingState
 from ..clock import Clock, SystemClock
 from ..config import MonitorConfig
 from ..models import CheckResult, CheckStatus, ResultRecord
@@ -101,6 +101,7 @@ class Scheduler:
         in_maintenance: Callable[[str], bool] = lambda monitor_id: False,
         clock: Clock | None = None,
         isolate: Iterable[str] = (),
+        ping_state: Callable[[str], PingState | None] = lambda monitor_id: None,
     ) -> None:
         self.states = {m.id: MonitorState(m) for m in monitors}
         self._check_types = check_types
@@ -108,6 +109,7 @@ class Scheduler:
         self._max_jitter = max_jitter
         self._listeners = list(listeners)
         self._in_maintenance = in_maintenance
+        self._ping_state = ping_state  # what a push monitor's check judges
         self._clock: Clock = clock or SystemClock()
         self._tasks: list[asyncio.Task[None]] = []
         # Checks that ignored cancellation: kept referenced until they finish.
@@ -240,6 +242,25 @@ class Scheduler:
                 return None
         finally:
             state.running = False
+        await self._publish(state, record)
+        return record
+
+    async def record(
+        self, monitor_id: str, result: CheckResult, reason: str | None = None
+    ) -> ResultRecord:
+        """Hand a result that did not come from a scheduled check (a heartbeat) to the
+        listeners, as if a check had returned it now: stored, counted, watched.
+        ``reason``: the error reason when a plugin misbehaved."""
+        state = self.states[monitor_id]
+        monitor = state.monitor
+        record = ResultRecord(
+            monitor.id, self._clock.now(), result, reason, self._maintenance(monitor)
+        )
+        await self._publish(state, record)
+        return record
+
+    async def _publish(self, state: MonitorState, record: ResultRecord) -> None:
+        monitor = state.monitor
         state.last = record
         state.checks[record.result.status.value] += 1
         if record.error_reason:
@@ -251,7 +272,6 @@ class Scheduler:
                     await outcome
             except Exception:
                 log.exception("result listener %r failed for monitor %s", listener, monitor.id)
-        return record
 
     async def run_check(self, monitor: MonitorConfig) -> ResultRecord:
         """One check under a hard timeout, with every plugin fault turned into a result."""
@@ -266,7 +286,12 @@ class Scheduler:
                 monitor.id, self._clock.now(), result, "exception", self._maintenance(monitor)
             )
             return record, None
-        context = CheckContext(monitor_id=monitor.id, timeout=monitor.timeout)
+        context = CheckContext(
+            monitor_id=monitor.id,
+            timeout=monitor.timeout,
+            now=self._clock.now(),
+            pings=self._ping_state(monitor.id),
+        )
         if monitor.type not in self.isolation:
             return await self._timed(
                 monitor, lambda: call_check(check_type, monitor.options, context)

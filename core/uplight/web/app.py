@@ -7,7 +7,7 @@ from quart import Quart
 from ..config import Config
 from ..plugins import PluginRegistry
 from ..runtime import Runtime
-from . import assets, health, metrics, public
+from . import assets, health, metrics, ping, public
 from .api import install_api
 from .context import EXTENSION
 from .errors import install_error_handlers
@@ -26,6 +26,7 @@ def create_app(
     app.register_blueprint(health.blueprint)
     app.register_blueprint(public.blueprint)
     app.register_blueprint(assets.blueprint)
+    app.register_blueprint(ping.blueprint)  # heartbeats of push monitors
     app.register_blueprint(metrics.blueprint)  # after the runtime is on the app
     install_api(app)
     install_error_handlers(app)
