@@ -81,12 +81,15 @@ class Runtime:
         self.incidents.transition_listeners.append(self.notifications.on_transition)
         self.scheduler.add_listener(self.notifications.observe)  # certificate warnings
         # The operator's narration and timeline updates queue their notifications
-        # inside their own transaction.
+        # inside their own transaction; so do manual incidents opened and resolved.
         self.incident_service = IncidentService(
             self.store,
             clock=self.clock,
             on_narration=self.notifications.on_narration,
             on_update=self.notifications.on_update,
+            on_manual=self.notifications.router.on_manual,
+            monitor_ids=(m.id for m in config.monitors),
+            page_monitors=self._page_monitors,
         )
         self.pages = PageService(config, self.store, clock=self.clock)
         # The admin API's page writes; each reloads the directory of self.pages.
@@ -138,6 +141,13 @@ class Runtime:
         """An automatic incident is public (has a permalink) only when its monitor is on a
         page (config and API pages alike); otherwise only the operator sees it."""
         return self.pages.is_on_a_page(monitor_id)
+
+    def _page_monitors(self, slug: str) -> frozenset[str] | None:
+        """The configured monitors a page shows (what a manual incident on it may name)."""
+        page = self.pages.page(slug)
+        if page is None:
+            return None
+        return frozenset(c.monitor_id for c in page.components if self.config.monitor(c.monitor_id))
 
     def _record_result(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         self.store.add_result(record)

@@ -7,12 +7,17 @@ renderer receives one of these and must not do I/O.
 
 Status rules (documented in docs/status-page.md):
 
-- component: no check yet → no_data; an active maintenance window covering it →
-  maintenance (dominates a real failure); tripped its failure threshold (an open
-  incident) → major_outage, or degraded for a minor incident; else operational.
+- component: an active maintenance window covering it → maintenance (dominates
+  a real failure and an operator's word); else the worst of: the
+  ``component_status`` of the active manual incidents concerning it (degraded,
+  partial_outage or major_outage, the operator's word, shown even before a
+  check), and, once checked, its thresholded state: tripped its failure
+  threshold (an open incident) → major_outage, or degraded for a minor
+  incident; else operational. No check yet and no operator's word → no_data.
 - page: an active maintenance window touching the page → maintenance; else
   nothing checked yet → no_data; all components down → major_outage; some down
-  → partial_outage; any degraded → degraded; else operational.
+  or any in partial_outage → partial_outage; any degraded → degraded; else
+  operational.
 - history cell (one UTC day): no checks → no_data; a maintenance window
   overlapped the day (or a check was taken during one) → maintenance; else no
   down and no degraded → operational; degraded but no down → degraded; down in
@@ -220,7 +225,7 @@ def overall_status(statuses: list[Status], *, maintenance_active: bool) -> Statu
     down = sum(s is Status.MAJOR_OUTAGE for s in statuses)
     if down == len(statuses):
         return Status.MAJOR_OUTAGE
-    if down:
+    if down or Status.PARTIAL_OUTAGE in statuses:
         return Status.PARTIAL_OUTAGE
     if Status.DEGRADED in statuses:
         return Status.DEGRADED

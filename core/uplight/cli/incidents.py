@@ -1,4 +1,4 @@
-"""`uplight incidents list|show|update|post`: through the admin API."""
+"""`uplight incidents list|show|update|post|open|resolve`: through the admin API."""
 
 from __future__ import annotations
 
@@ -11,10 +11,13 @@ from .common import print_table
 
 PHASES = "investigating, identified, monitoring, resolved, postmortem"
 SEVERITIES = "minor, major, critical"
+COMPONENT_STATUSES = "degraded, partial_outage, major_outage"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    incidents = sub.add_parser("incidents", help="list incidents, narrate them, post updates")
+    incidents = sub.add_parser(
+        "incidents", help="list incidents, narrate them, post updates, open manual ones"
+    )
     actions = incidents.add_subparsers(title="actions", metavar="ACTION", required=True)
 
     listing = actions.add_parser("list", help="incidents, newest first")
@@ -58,6 +61,37 @@ def register(sub: argparse._SubParsersAction) -> None:
     add_api_options(post)
     post.set_defaults(func=cmd_post)
 
+    opening = actions.add_parser(
+        "open", help="open a manual incident, for what no check sees (an ISP outage…)"
+    )
+    opening.add_argument("--title", required=True, help="the public title")
+    opening.add_argument("--description", help="the public description")
+    opening.add_argument("--severity", help=f"{SEVERITIES} (default minor)")
+    opening.add_argument(
+        "--component",
+        metavar="ID",
+        action="append",
+        dest="components",
+        help="a monitor it concerns (repeat for more); none: the whole --page, or every page",
+    )
+    opening.add_argument("--page", metavar="SLUG", help="show it on this page only")
+    opening.add_argument(
+        "--status",
+        help=f"the public state of its components while it lasts: {COMPONENT_STATUSES}",
+    )
+    opening.add_argument("--phase", help=f"of the first update: {PHASES} (default investigating)")
+    opening.add_argument("--message", help="the first timeline update")
+    add_api_options(opening)
+    opening.set_defaults(func=cmd_open)
+
+    resolve = actions.add_parser(
+        "resolve", help="end a manual incident (an automatic one ends with its checks)"
+    )
+    resolve.add_argument("id", type=int)
+    resolve.add_argument("--message", help="a final timeline update (phase resolved)")
+    add_api_options(resolve)
+    resolve.set_defaults(func=cmd_resolve)
+
 
 def _set_or_clear(parser: argparse.ArgumentParser, name: str, help_text: str, cleared: str) -> None:
     group = parser.add_mutually_exclusive_group()
@@ -99,7 +133,7 @@ def print_incidents(data: dict[str, Any]) -> None:
                 i["id"],
                 i["status"],
                 i["severity"],
-                i["monitor_id"],
+                i["monitor_id"] if i["monitor_id"] is not None else "(manual)",
                 _time(i["started_at"]),
                 _time(i["ended_at"]) if i["ended_at"] else "",
                 i["title"],
@@ -117,12 +151,12 @@ def print_incident(incident: dict[str, Any]) -> None:
         ("title", incident["title"]),
         ("status", incident["status"]),
         ("severity", incident["severity"]),
-        ("monitor", incident["monitor_id"]),
+        *_concerns(incident),
         ("started", _time(incident["started_at"])),
         ("ended", _time(incident["ended_at"])),
         ("updated", _time(incident["updated_at"])),
     ]
-    if incident["public_title"] is not None:
+    if incident["public_title"] is not None and incident["auto_title"] is not None:
         rows.append(("auto title", incident["auto_title"]))
     if incident["public_description"]:
         rows.append(("description", incident["public_description"]))
@@ -136,6 +170,22 @@ def print_incident(incident: dict[str, Any]) -> None:
             ["posted", "phase", "by", "message"],
             [(_time(u["created_at"]), u["phase"], u["created_by"], u["message"]) for u in updates],
         )
+
+
+def _concerns(incident: dict[str, Any]) -> list[tuple[str, str]]:
+    """What the incident is about: its monitor, or for a manual one what it names."""
+    if not incident.get("manual"):
+        return [("monitor", incident["monitor_id"])]
+    if incident["component_ids"]:
+        concerns = ", ".join(incident["component_ids"])
+    else:
+        concerns = "the whole page" if incident["page"] else "every page"
+    rows = [("kind", "manual"), ("components", concerns)]
+    if incident["page"]:
+        rows.append(("page", incident["page"]))
+    if incident["component_status"]:
+        rows.append(("shown as", incident["component_status"]))
+    return rows
 
 
 def print_update(update: dict[str, Any]) -> None:
@@ -185,5 +235,36 @@ def cmd_post(args: argparse.Namespace) -> int:
     def action(client: ApiClient) -> tuple[Any, Any]:
         body = {"phase": args.phase, "message": args.message}
         return client.post(f"/api/v1/incidents/{args.id}/updates", body), print_update
+
+    return run_api_command(args, action)
+
+
+def open_body(args: argparse.Namespace) -> dict[str, Any]:
+    """Only what was given: the API's defaults stand for the rest."""
+    body: dict[str, Any] = {"public_title": args.title}
+    optional = {
+        "public_description": args.description,
+        "severity": args.severity,
+        "component_ids": args.components,
+        "page": args.page,
+        "component_status": args.status,
+        "phase": args.phase,
+        "message": args.message,
+    }
+    body.update({name: value for name, value in optional.items() if value is not None})
+    return body
+
+
+def cmd_open(args: argparse.Namespace) -> int:
+    def action(client: ApiClient) -> tuple[Any, Any]:
+        return client.post("/api/v1/incidents", open_body(args)), print_incident
+
+    return run_api_command(args, action)
+
+
+def cmd_resolve(args: argparse.Namespace) -> int:
+    def action(client: ApiClient) -> tuple[Any, Any]:
+        body = {"message": args.message} if args.message is not None else {}
+        return client.post(f"/api/v1/incidents/{args.id}/resolve", body), print_incident
 
     return run_api_command(args, action)

@@ -1,15 +1,19 @@
 """Incidents and their timeline updates: schema, row mapping and intent-named queries.
 
-An incident belongs to one monitor. The engine owns its lifecycle (opened,
-severity raised, ended) and the service the operator's narration (public title,
-description, severity override, timeline updates); both compose the writes
+An automatic incident belongs to one monitor: the engine owns its lifecycle
+(opened, severity raised, ended). A manual incident belongs to no monitor (its
+``monitor_id`` is ``NO_MONITOR``) and concerns the monitors in
+``incident_components``, or a whole page, or every page: the service opens and
+resolves it. The service also owns the operator's narration (public title,
+description, severity override, timeline updates). Both compose the writes
 below inside their own transactions. The row types live in ``models``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 
 import aiosqlite
@@ -17,7 +21,7 @@ import aiosqlite
 from ..db.migrations import Migration
 from ..db.sql import from_millis, run_script, to_millis
 from ..db.store import Store
-from .models import MAX_ID, Incident, IncidentPosition, IncidentUpdate
+from .models import MAX_ID, NO_MONITOR, Incident, IncidentPosition, IncidentUpdate
 
 
 async def m003_incidents(db: aiosqlite.Connection) -> None:
@@ -55,17 +59,49 @@ async def m003_incidents(db: aiosqlite.Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = (m003_incidents,)
+async def m008_manual_incidents(db: aiosqlite.Connection) -> None:
+    """Incidents an operator opens for what no check sees. Existing rows are automatic."""
+    await run_script(
+        db,
+        """
+        ALTER TABLE incidents ADD COLUMN kind TEXT NOT NULL DEFAULT 'automatic'
+            CHECK (kind IN ('automatic', 'manual'));
+        ALTER TABLE incidents ADD COLUMN page TEXT;  -- manual: the page slug it concerns
+        ALTER TABLE incidents ADD COLUMN component_status TEXT
+            CHECK (component_status IN ('degraded', 'partial_outage', 'major_outage'));
+        -- One open incident per monitor stays the engine's invariant; a manual incident
+        -- has no monitor (monitor_id is ''), and any number of them may be open.
+        DROP INDEX incidents_one_active;
+        CREATE UNIQUE INDEX incidents_one_active ON incidents (monitor_id)
+            WHERE ended_at IS NULL AND kind = 'automatic';
+        CREATE INDEX incidents_by_kind ON incidents (kind, ended_at);
+
+        CREATE TABLE incident_components (
+            incident_id INTEGER NOT NULL REFERENCES incidents (id) ON DELETE CASCADE,
+            monitor_id TEXT NOT NULL,
+            position INTEGER NOT NULL,               -- keeps component_ids in the given order
+            PRIMARY KEY (incident_id, monitor_id)
+        ) WITHOUT ROWID;
+        CREATE INDEX incident_components_by_monitor ON incident_components (monitor_id);
+        """,
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (m003_incidents, m008_manual_incidents)
 
 
 _INCIDENT_COLUMNS = (
     "id, monitor_id, monitor_name, auto_severity, severity_override, public_title,"
-    " public_description, started_at, ended_at, updated_at"
+    " public_description, started_at, ended_at, updated_at, kind, page, component_status"
 )
 _UPDATE_COLUMNS = "id, incident_id, phase, message, created_at, created_by"
 
 
-def _incident(row: Sequence[Any], latest: IncidentUpdate | None = None) -> Incident:
+def _incident(
+    row: Sequence[Any],
+    latest: IncidentUpdate | None = None,
+    components: dict[int, tuple[str, ...]] | None = None,
+) -> Incident:
     return Incident(
         id=row[0],
         monitor_id=row[1],
@@ -78,6 +114,10 @@ def _incident(row: Sequence[Any], latest: IncidentUpdate | None = None) -> Incid
         ended_at=None if row[8] is None else from_millis(row[8]),
         updated_at=from_millis(row[9]),
         latest_update=latest,
+        kind=row[10],
+        page=row[11],
+        component_status=row[12],
+        component_ids=(components or {}).get(row[0], ()),
     )
 
 
@@ -88,6 +128,33 @@ def _update(row: Sequence[Any]) -> IncidentUpdate:
 async def _rows(db: aiosqlite.Connection, sql: str, params: Sequence[Any] = ()) -> list[Any]:
     async with db.execute(sql, params) as cursor:
         return list(await cursor.fetchall())
+
+
+# A query runner: the store's read connection, or a write transaction's connection.
+_Fetch = Callable[[str, Sequence[Any]], Awaitable[list[Any]]]
+
+
+async def _components(fetch: _Fetch, rows: Iterable[Sequence[Any]]) -> dict[int, tuple[str, ...]]:
+    """The component_ids of the manual incidents among ``rows``, in their given order."""
+    ids = [row[0] for row in rows if row[10] == "manual"]
+    if not ids:
+        return {}
+    marks = ",".join("?" * len(ids))
+    found: dict[int, list[str]] = {}
+    for incident_id, monitor_id in await fetch(
+        f"SELECT incident_id, monitor_id FROM incident_components WHERE incident_id IN ({marks})"
+        " ORDER BY incident_id, position",
+        ids,
+    ):
+        found.setdefault(incident_id, []).append(monitor_id)
+    return {incident_id: tuple(monitors) for incident_id, monitors in found.items()}
+
+
+async def _incidents(
+    fetch: _Fetch, rows: list[Any], latest: dict[int, IncidentUpdate] | None = None
+) -> list[Incident]:
+    components = await _components(fetch, rows)
+    return [_incident(row, (latest or {}).get(row[0]), components) for row in rows]
 
 
 # -- engine writes (inside the caller's transaction) ----------------------------
@@ -111,6 +178,41 @@ async def insert_incident(
     return cursor.lastrowid
 
 
+async def insert_manual_incident(
+    db: aiosqlite.Connection,
+    *,
+    public_title: str,
+    public_description: str | None,
+    severity: str,
+    component_ids: Sequence[str],
+    page: str | None,
+    component_status: str | None,
+    at: dt.datetime,
+) -> int:
+    cursor = await db.execute(
+        "INSERT INTO incidents (monitor_id, monitor_name, auto_severity, public_title,"
+        " public_description, started_at, updated_at, kind, page, component_status)"
+        " VALUES (?, '', ?, ?, ?, ?, ?, 'manual', ?, ?)",
+        (
+            NO_MONITOR,
+            severity,
+            public_title,
+            public_description,
+            to_millis(at),
+            to_millis(at),
+            page,
+            component_status,
+        ),
+    )
+    assert cursor.lastrowid is not None
+    incident_id = cursor.lastrowid
+    await db.executemany(
+        "INSERT INTO incident_components (incident_id, monitor_id, position) VALUES (?, ?, ?)",
+        [(incident_id, monitor_id, i) for i, monitor_id in enumerate(component_ids)],
+    )
+    return incident_id
+
+
 async def incident_in(db: aiosqlite.Connection, incident_id: int) -> Incident | None:
     """Read an incident inside a write transaction (what it is right now)."""
     if not 0 < incident_id <= MAX_ID:
@@ -126,7 +228,10 @@ async def incident_in(db: aiosqlite.Connection, incident_id: int) -> Incident | 
         " ORDER BY id DESC LIMIT 1",
         (incident_id,),
     )
-    return _incident(rows[0], _update(latest[0]) if latest else None)
+    (incident,) = await _incidents(
+        functools.partial(_rows, db), rows, {incident_id: _update(latest[0])} if latest else None
+    )
+    return incident
 
 
 async def set_auto_severity(
@@ -202,9 +307,14 @@ async def insert_update(
 
 
 async def active_incidents(store: Store) -> list[Incident]:
-    """Every incident not ended yet (the engine restores these at start)."""
+    """Every automatic incident not ended yet (the engine restores these at start).
+
+    Manual ones are left out: they follow no monitor's checks, so neither the
+    engine nor the monitor-based reminders have anything to do with them.
+    """
     rows = await store.fetchall(
-        f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE ended_at IS NULL ORDER BY id"
+        f"SELECT {_INCIDENT_COLUMNS} FROM incidents"
+        " WHERE ended_at IS NULL AND kind = 'automatic' ORDER BY id"
     )
     return [_incident(row) for row in rows]
 
@@ -218,7 +328,8 @@ async def get_incident(store: Store, incident_id: int) -> Incident | None:
     if not rows:
         return None
     latest = await latest_updates(store, [incident_id])
-    return _incident(rows[0], latest.get(incident_id))
+    (incident,) = await _incidents(store.fetchall, rows, latest)
+    return incident
 
 
 async def list_incidents(
@@ -230,14 +341,18 @@ async def list_incidents(
     after: IncidentPosition | None = None,
     limit: int = 50,
 ) -> list[Incident]:
-    """Newest start first. ``since``: incidents still active at or after that time."""
+    """Newest start first. ``since``: incidents still active at or after that time.
+    ``monitor_id``: its automatic incidents and the manual ones naming it as a component."""
     where: list[str] = []
     params: list[Any] = []
     if active is not None:
         where.append("ended_at IS NULL" if active else "ended_at IS NOT NULL")
     if monitor_id is not None:
-        where.append("monitor_id = ?")
-        params.append(monitor_id)
+        where.append(
+            "(monitor_id = ? OR id IN"
+            " (SELECT incident_id FROM incident_components WHERE monitor_id = ?))"
+        )
+        params += [monitor_id, monitor_id]
     if since is not None:
         where.append("(ended_at IS NULL OR ended_at >= ?)")
         params.append(to_millis(since))
@@ -251,7 +366,7 @@ async def list_incidents(
         (*params, limit),
     )
     latest = await latest_updates(store, [row[0] for row in rows])
-    return [_incident(row, latest.get(row[0])) for row in rows]
+    return await _incidents(store.fetchall, rows, latest)
 
 
 async def latest_updates(store: Store, incident_ids: Iterable[int]) -> dict[int, IncidentUpdate]:
@@ -297,6 +412,18 @@ async def incidents_of_monitors(
         (*ids, to_millis(ended_since)),
     )
     return [_incident(row) for row in rows]
+
+
+async def manual_incidents(store: Store, *, ended_since: dt.datetime) -> list[Incident]:
+    """Manual incidents active or ended at or after ``ended_since``, newest start first,
+    with their component_ids; without ``latest_update``. Which page shows which is the
+    pages domain's rule (few are open at a time: they are read all at once)."""
+    rows = await store.fetchall(
+        f"SELECT {_INCIDENT_COLUMNS} FROM incidents WHERE kind = 'manual'"
+        " AND (ended_at IS NULL OR ended_at >= ?) ORDER BY started_at DESC, id DESC",
+        (to_millis(ended_since),),
+    )
+    return await _incidents(store.fetchall, rows)
 
 
 async def incident_timelines(

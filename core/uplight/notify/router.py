@@ -13,13 +13,20 @@ Every monitor's incidents are routed, on a page or not. A message links the
 incident's public permalink (``url``) only when its monitor is on a page (a
 private incident has none: the permalink would be a 404); every message about
 an incident links it in the operator's view (``operator_url``).
+
+A manual incident has no monitor: its channels are those of the monitors it
+names (each one's ``notify``, else ``[defaults] notify``), or ``[defaults]
+notify`` when it names none. An operator opened it to be read, so maintenance
+silences none of its events.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from typing import Any, Literal
 
 import aiosqlite
 
@@ -86,6 +93,18 @@ class Router:
             # message during planned work.
             log.exception("maintenance lookup failed for monitor %s", monitor_id)
             return False
+
+    def incident_channels(self, incident: Incident, event: str) -> list[NotifierConfig]:
+        """The channels an event of ``incident`` is queued for: its monitor's, by the
+        rules above; a manual incident's, by the rule for those."""
+        if not incident.manual:
+            return self.channels(incident.monitor_id, event)
+        if incident.component_ids:
+            ids = [i for m in incident.component_ids for i in self.config.notify_ids(m)]
+        else:
+            ids = list(self.config.defaults.notify)
+        found = (self.config.notifier(i) for i in dict.fromkeys(ids))
+        return [c for c in found if c is not None and c.sends(event)]
 
     def monitor_name(self, monitor_id: str, fallback: str | None = None) -> str:
         monitor = self.config.monitor(monitor_id)
@@ -193,7 +212,7 @@ class Router:
         self, db: aiosqlite.Connection, incident: Incident, update: IncidentUpdate
     ) -> None:
         """The incident service's hook for operator timeline updates, inside their transaction."""
-        channels = self.channels(incident.monitor_id, "incident_update")
+        channels = self.incident_channels(incident, "incident_update")
         if not channels:
             return
         message = messages.incident_update(
@@ -212,6 +231,7 @@ class Router:
             url=self.incident_url(incident),
             operator_url=self.operator_url(incident.id),
         )
+        message = _of_manual(incident, message)
         await self.queue(db, channels, lambda _: _rekeyed(message))
 
     async def on_narration(
@@ -226,12 +246,14 @@ class Router:
         """
         if before.severity == after.severity or not after.active:
             return
-        channels = self.channels(after.monitor_id, "severity_changed")
+        channels = self.incident_channels(after, "severity_changed")
         if not channels:
             return
         message = messages.severity_changed(
             monitor_id=after.monitor_id,
-            monitor_name=self.monitor_name(after.monitor_id, after.monitor_name),
+            monitor_name=incident_title(after)
+            if after.manual
+            else self.monitor_name(after.monitor_id, after.monitor_name),
             incident_id=after.id,
             severity=after.severity,
             previous_severity=before.severity,
@@ -240,8 +262,104 @@ class Router:
             url=self.incident_url(after),
             operator_url=self.operator_url(after.id),
         )
+        message = _of_manual(after, message)
+        await self.queue(db, channels, lambda _: _rekeyed(message))
+
+    async def on_manual(
+        self, db: aiosqlite.Connection, kind: Literal["opened", "ended"], incident: Incident
+    ) -> None:
+        """The incident service's hook for a manual incident opened or resolved by an
+        operator, inside that transaction: ``incident_opened`` or ``incident_ended``."""
+        event = _EVENT_OF_TRANSITION[kind]
+        channels = self.incident_channels(incident, event)
+        if not channels:
+            return
+        url = self.permalink(incident.id)
+        message = (
+            _manual_opened(incident, url) if kind == "opened" else _manual_ended(incident, url)
+        )
         await self.queue(db, channels, lambda _: _rekeyed(message))
 
 
 def _rekeyed(message: Notification) -> Notification:
     return replace(message, idempotency_key=messages.new_key())
+
+
+# -- manual incidents: no monitor to name, the operator's own words instead ----------
+
+
+def _manual_extra(incident: Incident) -> dict[str, Any]:
+    extra: dict[str, Any] = {
+        "manual": True,
+        "component_ids": list(incident.component_ids),
+        "page": incident.page,
+        "component_status": incident.component_status,
+    }
+    update = incident.latest_update
+    if update is not None:
+        extra.update(phase=update.phase, message=update.message, update_id=update.id)
+    return extra
+
+
+def _of_manual(incident: Incident, message: Notification) -> Notification:
+    """A message about a manual incident names no monitor (it has none)."""
+    if not incident.manual:
+        return message
+    return replace(
+        message,
+        monitor_id=None,
+        monitor_name=None,
+        extra={**_manual_extra(incident), **message.extra},
+    )
+
+
+def _linked(text: str, url: str) -> str:
+    return f"{text}\n{url}"
+
+
+def _said(incident: Incident) -> str:
+    update = incident.latest_update
+    return f"\n{update.phase.capitalize()}: {update.message}" if update is not None else ""
+
+
+def _manual_opened(incident: Incident, url: str) -> Notification:
+    title = incident_title(incident)
+    started = messages.clock_time(incident.started_at)
+    return Notification(
+        event="incident_opened",
+        idempotency_key=messages.new_key(),
+        title=title,
+        text=_linked(
+            f"{title}: opened {started} (severity {incident.severity}).{_said(incident)}", url
+        ),
+        status=incident.component_status or messages.status_of(incident.severity),
+        severity=incident.severity,
+        incident_id=incident.id,
+        started_at=incident.started_at,
+        url=url,
+        created_at=incident.started_at,
+        extra=_manual_extra(incident),
+    )
+
+
+def _manual_ended(incident: Incident, url: str) -> Notification:
+    title = incident_title(incident)
+    ended = incident.ended_at or incident.updated_at
+    downtime = (ended - incident.started_at) / dt.timedelta(seconds=1)
+    took = messages.human_duration(downtime)
+    span = f"{messages.clock_time(incident.started_at)} to {messages.clock_time(ended)}"
+    return Notification(
+        event="incident_ended",
+        idempotency_key=messages.new_key(),
+        title=f"Resolved: {title}",
+        text=_linked(f"{title}: resolved after {took} ({span}).{_said(incident)}", url),
+        status="operational",
+        severity=incident.severity,
+        incident_id=incident.id,
+        started_at=incident.started_at,
+        ended_at=ended,
+        downtime_seconds=downtime,
+        url=url,
+        created_at=ended,
+        extra=_manual_extra(incident),
+    )

@@ -20,6 +20,11 @@ decides what goes in:
   cell. Uptime (a cell's, and the component's over the 90 days) is
   100 * (up + degraded) / counted checks, where failures during maintenance are
   not counted (``uplight.snapshot.counted_checks``).
+- Manual incidents (opened by an operator): shown on their ``page`` (every page
+  without one) when they name at least one of its components or name none (the
+  whole page). While active, one with a ``component_status`` gives that state to
+  the components it names (to every component of the page when it names none);
+  the worst of that and the checks' state wins, and maintenance dominates both.
 - Incidents of the page's monitors: active, plus those that ended within
   ``RECENT_INCIDENT_DAYS``. Their automatic title names the component by its
   public name on that page, in the incident engine's wording:
@@ -75,9 +80,11 @@ from .views import (
     history,
     history_days,
     host_name,
+    incident_names,
     incident_url,
     incident_view,
     maintenance_view,
+    operator_statuses,
     page_origin,
     page_url,
     shown_components,
@@ -178,7 +185,11 @@ class PageService:
             self._store, ids, now=now, limit=RECENT_MAINTENANCE_LIMIT
         )
         since = now - dt.timedelta(days=RECENT_INCIDENT_DAYS)
-        incidents = await db_incidents.incidents_of_monitors(self._store, ids, ended_since=since)
+        found = await db_incidents.incidents_of_monitors(self._store, ids, ended_since=since)
+        found += await db_incidents.manual_incidents(self._store, ended_since=since)
+        placed = [(i, n) for i in found if (n := incident_names(i, page.slug, shown)) is not None]
+        placed.sort(key=lambda placing: (placing[0].started_at, placing[0].id), reverse=True)
+        incidents = [i for i, _ in placed]
         timelines = await db_incidents.incident_timelines(self._store, [i.id for i in incidents])
 
         active = [w for w in live if window_status(w, now) == "active"]
@@ -188,7 +199,8 @@ class PageService:
         ]
         covered = {m for w in active for m in w.component_ids}
 
-        open_incidents = {i.monitor_id: i for i in incidents if i.active}
+        open_incidents = {i.monitor_id: i for i in incidents if i.active and not i.manual}
+        set_by_operator = operator_statuses(incidents, page.slug, shown)
         keyed = [(day, day.isoformat()) for day in days]
         shared: dict[tuple[str, DayCounts | None, bool], HistoryDay] = {}
         components = []
@@ -210,6 +222,7 @@ class PageService:
                         last,
                         in_maintenance=comp.monitor_id in covered,
                         incident=open_incidents.get(comp.monitor_id),
+                        set_by_operator=set_by_operator.get(comp.monitor_id, ()),
                     ),
                     updated_at=last.checked_at if last else None,
                     uptime=uptime,
@@ -219,11 +232,11 @@ class PageService:
         views = [
             incident_view(
                 i,
-                names[i.monitor_id],
+                shown_as,
                 timelines.get(i.id, ()),
                 incident_url(base_url, page, i.id),
             )
-            for i in incidents
+            for i, shown_as in placed
         ]
         return PageSnapshot(
             slug=page.slug,
@@ -258,15 +271,8 @@ class PageService:
         incident = await db_incidents.get_incident(self._store, incident_id)
         if incident is None:
             return None
-        shown = next(
-            (
-                c
-                for c in shown_components(page, self._config)
-                if c.monitor_id == incident.monitor_id
-            ),
-            None,
-        )
-        if shown is None:
+        shown_as = incident_names(incident, page.slug, shown_components(page, self._config))
+        if shown_as is None:
             return None
         timeline = await db_incidents.incident_updates(self._store, incident.id)
         count = len(timeline)
@@ -276,7 +282,7 @@ class PageService:
         oldest = max(1, newest - PERMALINK_UPDATES + 1)
         base_url = self._config.server.public_base_url
         permalink = incident_url(base_url, page, incident.id)
-        view = incident_view(incident, shown.name, timeline, permalink)
+        view = incident_view(incident, shown_as, timeline, permalink)
         newer = newest + PERMALINK_UPDATES + 1  # the ``before`` of the next newer part
         return IncidentPage(
             page_slug=page.slug,
@@ -294,15 +300,14 @@ class PageService:
         )
 
     async def incident_home(self, incident_id: int) -> str | None:
-        """The first page showing the incident's monitor (the default page first), for
-        a permalink reached where its page cannot be told; None: no page shows it."""
+        """The first page showing the incident (the default page first), for a
+        permalink reached where its page cannot be told; None: no page shows it."""
         incident = await db_incidents.get_incident(self._store, incident_id)
         if incident is None:
             return None
         pages = sorted(self._pages.values(), key=lambda p: not p.default)
         for page in pages:
-            if any(
-                c.monitor_id == incident.monitor_id for c in shown_components(page, self._config)
-            ):
+            shown = shown_components(page, self._config)
+            if incident_names(incident, page.slug, shown) is not None:
                 return page.slug
         return None

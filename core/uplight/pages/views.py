@@ -132,45 +132,96 @@ def history(
     return tuple(cells), uptime_percent(answered, checks)
 
 
+_RANK = {
+    Status.OPERATIONAL: 0,
+    Status.DEGRADED: 1,
+    Status.PARTIAL_OUTAGE: 2,
+    Status.MAJOR_OUTAGE: 3,
+}
+
+
 def component_status(
     latest: LatestStatus | None,
     *,
     in_maintenance: bool,
     incident: Incident | None = None,
+    set_by_operator: Iterable[str] = (),
 ) -> Status:
     """The monitor's classified state: its thresholds decide, as they do for incidents.
 
     A monitor counts as down (or degraded) once it tripped ``failure_threshold``,
     which is exactly when the incident engine opens an incident, and until
     ``recovery_threshold`` ends it; a single failed check does not turn the page red.
+    ``set_by_operator``: the ``component_status`` of the active manual incidents that
+    concern it; the worst of those and the checks' state wins (before any check too).
     """
     if in_maintenance:
-        return Status.MAINTENANCE  # dominates a real failure
+        return Status.MAINTENANCE  # dominates a real failure and an operator's word
+    found = [Status(s) for s in set_by_operator]
     if latest is None:
-        return Status.NO_DATA
+        return max(found, key=_RANK.__getitem__) if found else Status.NO_DATA
     if incident is not None:
-        return Status.DEGRADED if incident.severity == "minor" else Status.MAJOR_OUTAGE
-    return Status.OPERATIONAL
+        found.append(Status.DEGRADED if incident.severity == "minor" else Status.MAJOR_OUTAGE)
+    return max(found, key=_RANK.__getitem__, default=Status.OPERATIONAL)
+
+
+def incident_names(
+    incident: Incident, page_slug: str, shown: Sequence[ShownComponent]
+) -> tuple[str, ...] | None:
+    """The public names of the incident's components on this page; None when the page
+    does not show the incident. An automatic incident is shown where its monitor is;
+    a manual one on its ``page`` (every page without one), where it names at least one
+    shown component or names none (then it concerns the whole page: no names)."""
+    if not incident.manual:
+        names = tuple(c.name for c in shown if c.monitor_id == incident.monitor_id)
+        return names or None
+    if incident.page is not None and incident.page != page_slug:
+        return None
+    if not incident.component_ids:
+        return ()
+    concerned = set(incident.component_ids)
+    names = tuple(c.name for c in shown if c.monitor_id in concerned)
+    return names or None
+
+
+def operator_statuses(
+    incidents: Iterable[Incident], page_slug: str, shown: Sequence[ShownComponent]
+) -> dict[str, list[str]]:
+    """By monitor id: the component_status the active manual incidents shown on this page
+    give it (one naming no component gives it to every component of the page)."""
+    found: dict[str, list[str]] = {}
+    for incident in incidents:
+        if not (incident.manual and incident.active and incident.component_status):
+            continue
+        if incident_names(incident, page_slug, shown) is None:
+            continue
+        concerned = set(incident.component_ids)
+        for comp in shown:
+            if not concerned or comp.monitor_id in concerned:
+                found.setdefault(comp.monitor_id, []).append(incident.component_status)
+    return found
 
 
 def incident_view(
     incident: Incident,
-    name: str,
+    names: tuple[str, ...],
     timeline: Sequence[IncidentUpdate],
     permalink: str,
 ) -> IncidentView:
-    """``name`` is the component's public name on the page the incident is shown on,
-    ``permalink`` its URL there (:func:`incident_url`)."""
+    """``names`` are its components' public names on the page the incident is shown on
+    (:func:`incident_names`), ``permalink`` its URL there (:func:`incident_url`)."""
     updates = tuple(IncidentUpdateView(u.phase, u.message, u.created_at) for u in timeline)
+    # A manual incident always has a public title; an automatic one has its component.
+    title = incident.public_title or auto_title(names[0] if names else "", incident.auto_severity)
     return IncidentView(
         id=incident.id,
-        title=incident.public_title or auto_title(name, incident.auto_severity),
+        title=title,
         description=incident.public_description,
         severity=incident.severity,
         status="active" if incident.active else "ended",
         started_at=incident.started_at,
         ended_at=incident.ended_at,
-        components=(name,),
+        components=names,
         latest_update=updates[0] if updates else None,
         updates=updates,
         permalink=permalink,

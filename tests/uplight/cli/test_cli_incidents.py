@@ -314,3 +314,96 @@ def test_list_filters_and_pages_with_a_cursor(
         with pytest.raises(SystemExit) as stopped:
             main(["incidents", "list", "--active", "--ended", "--url", server.url])
         assert stopped.value.code == 2
+
+
+# -- manual incidents (last: they are the newest incidents of the shared server) ------
+
+
+def test_open_and_resolve_a_manual_incident(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(
+        server,
+        capsys,
+        "open",
+        "--title",
+        "ISP outage",
+        "--description",
+        "A fibre cut upstream.",
+        "--severity",
+        "major",
+        "--component",
+        "dead-end",
+        "--page",
+        "main",
+        "--status",
+        "partial_outage",
+        "--phase",
+        "identified",
+        "--message",
+        "The provider is on it.",
+        "--json",
+    )
+    assert code == 0, err
+    incident = json.loads(out)
+    assert (incident["kind"], incident["component_ids"], incident["page"]) == (
+        "manual",
+        ["dead-end"],
+        "main",
+    )
+    assert incident["latest_update"]["created_by"] == "operator"
+    ident = str(incident["id"])
+
+    code, out, _ = run(server, capsys, "show", ident)
+    assert code == 0
+    assert "kind:        manual" in out and "components:  dead-end" in out
+    assert "shown as:    partial_outage" in out and "The provider is on it." in out
+    code, out, _ = run(server, capsys, "list", "--active", "--monitor", "dead-end")
+    rows = {line.split()[0]: line for line in out.splitlines()[1:]}
+    assert rows[ident].split()[3] == "(manual)" and rows[ident].endswith("ISP outage")
+
+    # The public page shows it, as the real server renders it.
+    document = httpx.get(f"{server.url}/api/public/v1/status.json?page=main").json()
+    assert "ISP outage" in [i["title"] for i in document["incidents"]["active"]]
+
+    code, out, err = run(server, capsys, "resolve", ident, "--message", "Repaired.")
+    assert code == 0, err
+    assert "status:      ended" in out and "Repaired." in out
+    code, out, err = run(server, capsys, "resolve", ident)
+    assert code == 1 and err.startswith("error: INCIDENT_ENDED: ") and out == ""
+
+
+def test_open_without_flags_and_its_refusals(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(server, capsys, "open", "--title", "Supplier outage", "--json")
+    assert code == 0, err
+    incident = json.loads(out)
+    assert (incident["severity"], incident["component_ids"], incident["page"]) == (
+        "minor",
+        [],
+        None,
+    )
+    code, out, err = run(server, capsys, "resolve", str(incident["id"]), "--json")
+    assert code == 0, err
+    assert json.loads(out)["updates"] == []  # no --message: no final update
+
+    for argv, expected in [
+        (["open", "--title", "x", "--component", "nope"], "INVALID_COMPONENT_ID"),
+        (["open", "--title", "x", "--status", "down"], "INVALID_COMPONENT_STATUS"),
+        (["open", "--title", "x", "--page", "nope"], "INVALID_PAGE"),
+        (["open", "--title", " "], "EMPTY_TITLE"),
+        (["resolve", "999999"], "NOT_FOUND"),
+    ]:
+        code, out, err = run(server, capsys, *argv)
+        assert code == 1 and err.startswith(f"error: {expected}: ") and out == "", argv
+
+
+def test_an_automatic_incident_cannot_be_resolved_from_the_cli(
+    server: Server, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, out, err = run(server, capsys, "resolve", str(server.incident_id), "--message", "x")
+    assert code == 1 and out == ""
+    assert err.startswith("error: INCIDENT_AUTOMATIC: ") and "recover" in err
+    code, out, _ = run(server, capsys, "show", str(server.incident_id), "--json")
+    assert json.loads(out)["status"] == "active"

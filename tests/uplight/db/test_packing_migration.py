@@ -129,7 +129,7 @@ async def test_a_generated_database_is_packed_and_reads_back_identically(
         } == counts
 
     assert "results" not in tables(path)
-    assert applied(path)[-1] == "m007_packed_results"
+    assert "m007_packed_results" in applied(path)
     progress = [r.getMessage() for r in caplog.records]
     assert progress[0] == "packing 20,000 stored check results; this takes a while"
     # One line each time another 5,000 are done (a read of up to 700 rows at a time).
@@ -177,4 +177,4 @@ async def test_a_crash_part_way_leaves_the_database_as_it_was(
     async with build_store(path, flush_interval=60):
         pass
     assert [as_old_row(r) for r in stored_results(path)] == before
-    assert applied(path)[-1] == "m007_packed_results"
+    assert "m007_packed_results" in applied(path)

@@ -25,7 +25,7 @@ from uplight.schema import MIGRATIONS, build_store
 
 RELEASE_DB = Path(__file__).with_name("data") / "release-0.1.0.sqlite"
 AT = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)  # as in make_release_db.py
-SINCE = ["m007_packed_results", "m010_push_pings"]
+SINCE = ["m007_packed_results", "m008_manual_incidents", "m010_push_pings"]
 HISTORY = [
     "m001_results_and_rollups",
     "m002_tokens",
@@ -85,6 +85,8 @@ async def test_a_release_database_opens_and_reads_back(tmp_path: Path) -> None:
             "Website",
             "major",
         )
+        # m008: an incident from before manual incidents is automatic.
+        assert (incident.kind, incident.component_ids, incident.page) == ("automatic", (), None)
         (update,) = await incident_updates(store, 1)
         assert (update.phase, update.message, update.created_by) == (
             "identified",

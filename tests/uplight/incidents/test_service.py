@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import aiosqlite
@@ -16,7 +16,13 @@ from uplight.config import parse_config
 from uplight.db.store import Store
 from uplight.incidents import store as db_incidents
 from uplight.incidents.models import MAX_ID, Incident, IncidentUpdate
-from uplight.incidents.service import IncidentError, IncidentNotFound, IncidentService
+from uplight.incidents.service import (
+    IncidentConflict,
+    IncidentError,
+    IncidentNotFound,
+    IncidentService,
+    ManualIncidentFields,
+)
 from uplight.notify import store as outbox
 from uplight.notify.service import Notifications
 from uplight.plugins import load_plugins
@@ -34,6 +40,13 @@ id = "web"
 name = "Web"
 type = "http"
 url = "http://127.0.0.1:9/"
+
+[[monitors]]
+id = "quiet"
+name = "Quiet"
+type = "http"
+url = "http://127.0.0.1:9/"
+notify = []
 
 [[notifiers]]
 id = "hook"
@@ -93,6 +106,10 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
             clock=clock,
             on_narration=notifications.on_narration,
             on_update=notifications.on_update,
+            on_manual=notifications.router.on_manual,
+            monitor_ids=[m.id for m in config.monitors],
+            # One page, "main", showing "web" only.
+            page_monitors=lambda slug: frozenset({"web"}) if slug == "main" else None,
         )
         yield Env(store, clock, notifications, service)
 
@@ -250,4 +267,137 @@ async def test_updates_the_rules_refuse_write_nothing(
         await env.service.add_update(incident_id, phase=phase, message=message, created_by=None)
     assert refused.value.code == code
     assert await env.service.timeline(incident_id) == []
+    assert await env.events() == []
+
+
+# -- manual incidents ----------------------------------------------------------------
+
+
+def manual(**changes: object) -> ManualIncidentFields:
+    return replace(ManualIncidentFields(public_title="ISP outage"), **changes)
+
+
+async def test_a_manual_incident_opens_with_its_first_update_and_outbox_row(env: Env) -> None:
+    incident = await env.service.open_manual(
+        manual(
+            severity="major",
+            component_ids=("web", "quiet", "web"),
+            component_status="major_outage",
+            phase="identified",
+            message="Fibre cut",
+        ),
+        created_by="ops",
+    )
+    assert incident.manual and incident.active and incident.started_at == T0
+    assert incident.component_ids == ("web", "quiet")  # a repeat counts once, in order
+    assert (incident.severity, incident.component_status, incident.page) == (
+        "major",
+        "major_outage",
+        None,
+    )
+    assert incident.latest_update is not None
+    assert (incident.latest_update.phase, incident.latest_update.created_by) == (
+        "identified",
+        "ops",
+    )
+    assert await env.service.get_incident(incident.id) == incident
+    [row] = await outbox.list_rows(env.store)
+    assert (row.event, row.incident_id) == ("incident_opened", incident.id)
+    assert row.message.title == "ISP outage" and row.message.monitor_id is None
+    assert row.message.extra["component_ids"] == ["web", "quiet"]
+    # Not the engine's: nothing restores it into a monitor's tracker.
+    assert await db_incidents.active_incidents(env.store) == []
+
+
+async def test_a_manual_incident_notifies_the_channels_of_what_it_names(env: Env) -> None:
+    await env.service.open_manual(manual(component_ids=("quiet",)), created_by=None)
+    assert await env.events() == []  # "quiet" names no channel and overrides the default
+    await env.service.open_manual(manual(page="main"), created_by=None)
+    assert await env.events() == ["incident_opened"]  # naming nothing: [defaults] notify
+
+
+async def test_an_open_rolls_back_with_a_failing_hook(env: Env) -> None:
+    async def queue_then_fail(db: aiosqlite.Connection, kind: str, incident: Incident) -> None:
+        await env.notifications.router.on_manual(db, kind, incident)  # type: ignore[arg-type]
+        raise RuntimeError("the hook failed")
+
+    failing = IncidentService(
+        env.store, clock=env.clock, on_manual=queue_then_fail, monitor_ids=["web"]
+    )
+    with pytest.raises(RuntimeError):
+        await failing.open_manual(manual(message="x"), created_by=None)
+    assert (await env.service.list_incidents()).items == []
+    assert await env.events() == []
+
+
+async def test_resolve_ends_a_manual_incident_once(env: Env) -> None:
+    opened = await env.service.open_manual(manual(), created_by=None)
+    env.clock.advance(minutes=20)
+    ended = await env.service.resolve(opened.id, message="Repaired", created_by="ops")
+    assert ended.ended_at == env.clock.now() and not ended.active
+    assert ended.latest_update is not None and ended.latest_update.phase == "resolved"
+    assert await env.events() == ["incident_opened", "incident_ended"]
+    [_, row] = await outbox.list_rows(env.store)
+    assert row.message.downtime_seconds == 1200 and row.message.extra["message"] == "Repaired"
+
+    with pytest.raises(IncidentConflict) as refused:
+        await env.service.resolve(opened.id, message="Again", created_by=None)
+    assert refused.value.code == "INCIDENT_ENDED"
+    assert [u.message for u in await env.service.timeline(opened.id)] == ["Repaired"]
+    with pytest.raises(IncidentNotFound):
+        await env.service.resolve(999, created_by=None)
+
+
+async def test_an_automatic_incident_is_not_resolved_by_hand(env: Env) -> None:
+    incident_id = await env.incident()
+    with pytest.raises(IncidentConflict) as refused:
+        await env.service.resolve(incident_id, message="Fixed", created_by=None)
+    assert refused.value.code == "INCIDENT_AUTOMATIC" and "'web'" in refused.value.message
+    incident = await env.service.get_incident(incident_id)
+    assert incident.active and not incident.manual
+    assert await env.service.timeline(incident_id) == [] and await env.events() == []
+
+
+async def test_a_manual_title_cannot_be_cleared(env: Env) -> None:
+    opened = await env.service.open_manual(manual(), created_by=None)
+    with pytest.raises(IncidentError) as refused:
+        await env.service.narrate(opened.id, {"public_title": None})
+    assert (refused.value.code, refused.value.field) == ("EMPTY_TITLE", "public_title")
+    renamed = await env.service.narrate(opened.id, {"public_title": "Fibre cut"})
+    assert renamed.public_title == "Fibre cut"
+
+
+async def test_the_monitor_filter_finds_manual_incidents_naming_it(env: Env) -> None:
+    automatic = await env.incident()
+    named = await env.service.open_manual(manual(component_ids=("web",)), created_by=None)
+    await env.service.open_manual(manual(component_ids=("quiet",)), created_by=None)
+    found = await env.service.list_incidents(monitor_id="web")
+    assert [i.id for i in found.items] == [named.id, automatic]
+
+
+@pytest.mark.parametrize(
+    ("changes", "code", "field"),
+    [
+        ({"public_title": " "}, "EMPTY_TITLE", "public_title"),
+        ({"severity": "urgent"}, "INVALID_SEVERITY", "severity"),
+        ({"component_ids": ("web", "gone")}, "INVALID_COMPONENT_ID", "component_ids[1]"),
+        ({"page": "nope"}, "INVALID_PAGE", "page"),
+        (
+            {"page": "main", "component_ids": ("quiet",)},
+            "COMPONENT_NOT_ON_PAGE",
+            "component_ids[0]",
+        ),
+        ({"component_status": "down"}, "INVALID_COMPONENT_STATUS", "component_status"),
+        ({"phase": "identified"}, "MISSING_FIELD", "message"),
+        ({"phase": "fixed", "message": "x"}, "INVALID_PHASE", "phase"),
+        ({"message": "\u200b"}, "EMPTY_MESSAGE", "message"),
+    ],
+)
+async def test_manual_incidents_the_rules_refuse_write_nothing(
+    env: Env, changes: dict[str, object], code: str, field: str
+) -> None:
+    with pytest.raises(IncidentError) as refused:
+        await env.service.open_manual(manual(**changes), created_by=None)
+    assert (refused.value.code, refused.value.field) == (code, field)
+    assert (await env.service.list_incidents()).items == []
     assert await env.events() == []
