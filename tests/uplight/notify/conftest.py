@@ -137,6 +137,15 @@ class Env:
             record = ResultRecord(monitor_id, self.clock.now(), result, None, in_maintenance)
             await self.engine.observe(monitor, record)
 
+    async def check(self, monitor_id: str, *results: CheckResult) -> None:
+        """Results as the scheduler hands them on: to the engine, then to notifications."""
+        monitor = self.config.monitor(monitor_id)
+        assert monitor is not None
+        for result in results:
+            record = ResultRecord(monitor_id, self.clock.now(), result)
+            await self.engine.observe(monitor, record)
+            await self.service.observe(monitor, record)
+
     async def result(self, monitor_id: str, result: CheckResult) -> None:
         monitor = self.config.monitor(monitor_id)
         assert monitor is not None
@@ -178,7 +187,11 @@ def make_env(
 
     @asynccontextmanager
     async def make(
-        text: str, *, monitors: str = MONITORS, send_timeout: float = 5.0
+        text: str,
+        *,
+        monitors: str = MONITORS,
+        send_timeout: float = 5.0,
+        public: frozenset[str] | None = None,  # monitors on a page; None: every one
     ) -> AsyncIterator[Env]:
         config = parse(monitors + text)
         maintenance: set[str] = set()
@@ -189,6 +202,7 @@ def make_env(
                 store,
                 clock=clock,
                 in_maintenance=lambda monitor_id: monitor_id in maintenance,
+                is_public=lambda monitor_id: public is None or monitor_id in public,
                 send_timeout=send_timeout,
                 rng=random.Random(7),  # reproducible jitter
             )

@@ -196,3 +196,55 @@ async def test_an_operator_severity_change_is_sent_when_it_changes_what_is_seen(
             m for label, m in env.inbox.sent if label == "phone" and m.event == "severity_changed"
         ]
         assert sent[0].title == "Web is now down (major → critical)" and sent[0].incident_id == 1
+
+
+async def test_a_private_incident_is_routed_with_the_operators_link_only(make_env) -> None:
+    # "db" is on no page: its incident opens and notifies, without a public permalink.
+    async with make_env(TWO_CHANNELS, public=frozenset({"web"})) as env:
+        await env.check("db", CheckResult.down("connection refused", 0.0042))
+        await env.check("db", CheckResult.up("200 OK in 0.085s", 0.085))
+        await env.check("web", CheckResult.down("HTTP 503", 1.5))
+        await env.deliver()
+        by_key = {(label, m.monitor_id, m.event): m for label, m in env.inbox.sent}
+        opened = by_key["phone", "db", "incident_opened"]
+        assert opened.url is None
+        assert opened.operator_url == "http://127.0.0.1:8080/api/v1/incidents/1"
+        assert (opened.reason, opened.latency_seconds, opened.check_type) == (
+            "connection refused",
+            0.0042,
+            "http",
+        )
+        assert opened.text.splitlines()[1:] == [
+            "Reason: connection refused (http check, 4 ms)",
+            "http://127.0.0.1:8080/api/v1/incidents/1",
+        ]
+        ended = by_key["mail", "db", "incident_ended"]
+        assert ended.url is None and ended.operator_url == opened.operator_url
+        assert ended.text.splitlines()[1] == "Last check: 200 OK in 0.085s (http check, 85 ms)"
+        public = by_key["phone", "web", "incident_opened"]
+        assert public.url == "http://127.0.0.1:8080/status/incidents/2"
+        assert public.operator_url == "http://127.0.0.1:8080/api/v1/incidents/2"
+        assert public.text.splitlines()[1:] == [
+            "Reason: HTTP 503 (http check, 1.50 s)",
+            "http://127.0.0.1:8080/status/incidents/2",
+        ]
+
+
+async def test_the_reason_is_scrubbed_of_the_monitors_secrets(make_env) -> None:
+    monitors = """
+[[monitors]]
+id = "api"
+name = "API"
+type = "http"
+url = "http://probe:pw-77c1d0@127.0.0.1:9/"
+headers = { Authorization = "Bearer tok-0e4a9b" }
+failure_threshold = 1
+"""
+    async with make_env(TWO_CHANNELS, monitors=monitors) as env:
+        leaky = "GET http://probe:pw-77c1d0@127.0.0.1:9/ with Bearer tok-0e4a9b:\n  refused"
+        await env.check("api", CheckResult.down(leaky))
+        await env.deliver()
+        (_, message), _ = env.inbox.sent
+        assert message.reason == "GET http://probe:***@127.0.0.1:9/ with ***: refused"
+        payload = repr(message.to_json())
+        assert "pw-77c1d0" not in payload and "tok-0e4a9b" not in payload

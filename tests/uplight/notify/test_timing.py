@@ -66,7 +66,7 @@ async def test_reminders_while_an_incident_is_active(make_env) -> None:
     config = config.replace('notify = ["phone"]', 'notify = ["phone", "mail"]')
     async with make_env(config) as env:
         opened = env.clock.now()
-        await env.feed("web", "down")
+        await env.check("web", CheckResult.down("refused"))
         wake = await env.deliver()
         assert wake == opened + dt.timedelta(minutes=30)
         env.clock.advance(minutes=29)
@@ -77,6 +77,9 @@ async def test_reminders_while_an_incident_is_active(make_env) -> None:
         assert env.inbox.events("phone") == ["incident_opened", "reminder"]
         reminder = env.inbox.sent[-1][1]
         assert reminder.title == "Web is still down (30m)"
+        # The latest failure the scheduler handed on says why, as the opening did.
+        assert (reminder.reason, reminder.check_type) == ("refused", "http")
+        assert reminder.operator_url == "http://127.0.0.1:8080/api/v1/incidents/1"
         env.clock.advance(minutes=95)  # three periods later: one reminder, not three
         await env.deliver()
         assert env.inbox.events("phone").count("reminder") == 2
