@@ -31,7 +31,7 @@ def _in_schema_order(*domains: tuple[Migration, ...]) -> tuple[Migration, ...]:
 MIGRATIONS: tuple[Migration, ...] = _in_schema_order(
     monitoring_store.MIGRATIONS,  # m001 results and rollups, m007 packed results
     auth_store.MIGRATIONS,  # m002 API tokens
-    incidents_store.MIGRATIONS,  # m003
+    incidents_store.MIGRATIONS,  # m003 incidents, m008 manual incidents
     maintenance_store.MIGRATIONS,  # m004
     pages_store.MIGRATIONS,  # m005 status pages
     notify_store.MIGRATIONS,  # m006 notification outbox

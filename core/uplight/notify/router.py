@@ -125,10 +125,15 @@ class Router:
         return self.permalink(incident_id) if public else None
 
     def incident_url(self, incident: Incident) -> str | None:
-        """An operator's manual incident is shown on its pages; an automatic one is public
-        when its monitor is on a page."""
-        if getattr(incident, "manual", False):
-            return self.permalink(incident.id)
+        """An operator's manual incident is shown on its pages (every page, or its page,
+        when it names no monitor); an automatic one is public when its monitor is on a page."""
+        if incident.manual:
+            if not incident.component_ids:
+                return self.permalink(incident.id)
+            for monitor_id in incident.component_ids:
+                if self.public_url(incident.id, monitor_id) is not None:
+                    return self.permalink(incident.id)
+            return None
         return self.public_url(incident.id, incident.monitor_id)
 
     def operator_url(self, incident_id: int) -> str:
@@ -274,7 +279,7 @@ class Router:
         channels = self.incident_channels(incident, event)
         if not channels:
             return
-        url = self.permalink(incident.id)
+        url = self.incident_url(incident)
         message = (
             _manual_opened(incident, url) if kind == "opened" else _manual_ended(incident, url)
         )
@@ -313,8 +318,8 @@ def _of_manual(incident: Incident, message: Notification) -> Notification:
     )
 
 
-def _linked(text: str, url: str) -> str:
-    return f"{text}\n{url}"
+def _linked(text: str, url: str | None) -> str:
+    return f"{text}\n{url}" if url else text
 
 
 def _said(incident: Incident) -> str:
@@ -322,7 +327,7 @@ def _said(incident: Incident) -> str:
     return f"\n{update.phase.capitalize()}: {update.message}" if update is not None else ""
 
 
-def _manual_opened(incident: Incident, url: str) -> Notification:
+def _manual_opened(incident: Incident, url: str | None) -> Notification:
     title = incident_title(incident)
     started = messages.clock_time(incident.started_at)
     return Notification(
@@ -342,7 +347,7 @@ def _manual_opened(incident: Incident, url: str) -> Notification:
     )
 
 
-def _manual_ended(incident: Incident, url: str) -> Notification:
+def _manual_ended(incident: Incident, url: str | None) -> Notification:
     title = incident_title(incident)
     ended = incident.ended_at or incident.updated_at
     downtime = (ended - incident.started_at) / dt.timedelta(seconds=1)

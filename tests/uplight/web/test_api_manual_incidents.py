@@ -361,3 +361,16 @@ async def test_the_openapi_document_has_the_new_operations(api_factory) -> None:
         assert {"component_ids", "page", "component_status", "phase", "message"} <= set(
             schema["properties"]
         )
+
+
+async def test_a_manual_incident_on_no_page_links_only_the_operators_view(api_factory) -> None:
+    # "db" is on no page: the incident is shown nowhere, so its message has no permalink.
+    with HttpServer({"/hook": Route(200)}) as receiver:
+        async with api_factory(WEBHOOK.format(url=receiver.url("/hook"))) as api:
+            incident = await open_manual(api, public_title="Backup box", component_ids=["db"])
+            await wait_for(lambda: len(receiver.requests) >= 1)
+            code, _ = await public(api, f"/status/incidents/{incident['id']}")
+            assert code == 404
+    [opened] = (json.loads(r.body) for r in receiver.requests)
+    assert opened["url"] is None and "/status/" not in opened["text"]
+    assert opened["operator_url"].endswith(f"/api/v1/incidents/{incident['id']}")
