@@ -4,11 +4,13 @@ Monitors carry canary strings in their URL (host, path, query), headers (a
 bearer token, an API key), basic-auth credentials, body keywords, a DNS
 nameserver and a TLS host; stored results carry canaries in their message and
 details, and an incident is opened from them; the monitor ids themselves are
-canaries (a public id must never be the config id). Then every public route is
-fetched — pages, fragments, JSON, RSS, badges, an incident permalink, assets,
-every error (404 page and envelope, 400, 422, 429, 503), the OpenAPI document
-and /healthz — plain, gzipped and HEAD, and no canary may appear in any status
-line, header or body.
+canaries (a public id must never be the config id). A monitor on no page opens
+a private incident, narrated with canaries: its title, its monitor's name and
+its id (as a permalink) are canaries too. Then every public route is fetched —
+pages, fragments, JSON, RSS, badges, the incident permalinks (the private one's
+are 404), assets, every error (404 page and envelope, 400, 422, 429, 503), the
+OpenAPI document and /healthz — plain, gzipped and HEAD, and no canary may
+appear in any status line, header or body.
 """
 
 from __future__ import annotations
@@ -40,6 +42,9 @@ CANARIES = (
     "canary-id-tls",
     "canary-id-hidden",
     "Hidden Canary Name",  # a monitor on no page: not even its name
+    "CANARY-PRIVATE-TITLE",  # its incident's narration: private all the same
+    "CANARY-PRIVATE-DESC",
+    "CANARY-PRIVATE-UPDATE",
 )
 
 CONFIG = """
@@ -122,8 +127,9 @@ def failing(monitor_id: str) -> CheckResult:
     )
 
 
-async def seed(api: Any) -> int:
-    """Results with canaries for every monitor (some days back, too) and an incident."""
+async def seed(api: Any) -> tuple[int, int]:
+    """Results with canaries for every monitor (some days back, too), a public incident
+    and a private one (of the monitor on no page)."""
     store = api.runtime.store
     now = api.clock.now()
     for monitor_id in ("canary-id-web", "canary-id-dns", "canary-id-tls", "canary-id-hidden"):
@@ -140,6 +146,28 @@ async def seed(api: Any) -> int:
     status, body = await api.call("GET", "/api/v1/incidents?active=true")
     assert status == 200 and len(body["items"]) == 1, body
     incident_id = body["items"][0]["id"]
+    hidden = api.runtime.config.monitor("canary-id-hidden")
+    for minute in range(2):
+        record = ResultRecord(
+            "canary-id-hidden", now + dt.timedelta(minutes=minute), failing("canary-id-hidden")
+        )
+        await api.runtime.incidents.observe(hidden, record)
+    status, body = await api.call("GET", "/api/v1/incidents?monitor=canary-id-hidden")
+    assert status == 200 and len(body["items"]) == 1, body  # the operator sees it
+    private_id = body["items"][0]["id"]
+    status, _ = await api.call(
+        "PATCH",
+        f"/api/v1/incidents/{private_id}",
+        {"public_title": "CANARY-PRIVATE-TITLE", "public_description": "CANARY-PRIVATE-DESC"},
+    )
+    assert status == 200
+    for message in ("CANARY-PRIVATE-UPDATE one", "CANARY-PRIVATE-UPDATE two"):
+        status, _ = await api.call(
+            "POST",
+            f"/api/v1/incidents/{private_id}/updates",
+            {"phase": "identified", "message": message},
+        )
+        assert status == 201
     # The operator narrates in public words; that text is public by intent.
     status, _ = await api.call(
         "POST",
@@ -154,7 +182,7 @@ async def seed(api: Any) -> int:
     )
     assert status == 201
     api.runtime.page_cache.invalidate()
-    return incident_id
+    return incident_id, private_id
 
 
 def visible_text(response: Any, body: bytes) -> str:
@@ -167,7 +195,7 @@ def visible_text(response: Any, body: bytes) -> str:
 
 async def test_no_canary_reaches_any_public_response(api_factory) -> None:
     async with api_factory(base=CONFIG) as api:
-        incident_id = await seed(api)
+        incident_id, private_id = await seed(api)
         client = api.client
         seen: dict[str, str] = {}
 
@@ -182,6 +210,8 @@ async def test_no_canary_reaches_any_public_response(api_factory) -> None:
         component_ids = [c["id"] for c in status["components"]]
         assert len(component_ids) == 3
         assert status["incidents"]["active"], "the incident should be public"
+        shown = [i["id"] for i in status["incidents"]["active"] + status["incidents"]["recent"]]
+        assert incident_id in shown and private_id not in shown
         _, page = await fetch("/status")
         asset_paths = set(re.findall(r'(/assets/html/[^"?]+)(?:\?v=[0-9a-f]+)?"', page.decode()))
         assert asset_paths, "the page links its assets"
@@ -207,6 +237,10 @@ async def test_no_canary_reaches_any_public_response(api_factory) -> None:
             # errors
             "/status/pages/nope",
             "/status/incidents/999999",
+            # a private incident has no permalink, under no page's name
+            f"/status/incidents/{private_id}",
+            f"/status/incidents/{private_id}?before=2",
+            *(f"/status/pages/{slug}/incidents/{private_id}" for slug in ("main", "second")),
             f"/status/pages/cold/incidents/{incident_id}",  # a page that does not show it
             f"/status/incidents/{incident_id}?before=x",
             "/api/public/v1/badge.svg?component=canary-id-web",
@@ -248,6 +282,9 @@ async def test_no_canary_reaches_any_public_response(api_factory) -> None:
             seen[f"cold {path}"] = visible_text(cold, await cold.get_data())
             assert cold.status_code == 503
 
+        for where, text in seen.items():
+            if f"incidents/{private_id} " in where or f"incidents/{private_id}?" in where:
+                assert text.startswith("404\n"), where
         statuses = {text.split("\n", 1)[0] for text in seen.values()}
         # No public route answers 400 any more: an unknown badge style is drawn flat.
         assert {"200", "302", "304", "404", "422", "429", "503"} - statuses <= {"304"}
@@ -255,3 +292,5 @@ async def test_no_canary_reaches_any_public_response(api_factory) -> None:
         for where, text in seen.items():
             for canary in CANARIES:
                 assert canary.lower() not in text.lower(), f"{canary} leaked in {where}"
+            # its id: never linked, never listed
+            assert f"incidents/{private_id}" not in text, f"the private id leaked in {where}"
