@@ -81,16 +81,16 @@ def _fold(counts: list[Any], record: ResultRecord) -> None:
 
 
 async def fold_into_rollups(
-    db: aiosqlite.Connection, batch: list[ResultRecord], keys: dict[str, int]
+    db: aiosqlite.Connection, batch: list[ResultRecord], times: list[int], keys: dict[str, int]
 ) -> None:
     """Add a batch to its daily and hourly rollups, in the caller's transaction (the
-    one that stores the batch's raw results). ``keys``: monitor id → monitor key."""
+    one that stores the batch's raw results). ``times``: each record's time in unix
+    milliseconds; ``keys``: monitor id → monitor key."""
     daily: dict[tuple[str, str], list[Any]] = defaultdict(_new_counts)
     hourly: dict[tuple[int, int], list[Any]] = defaultdict(_new_counts)
-    for record in batch:
+    for record, at in zip(batch, times, strict=True):
         _fold(daily[(record.monitor_id, utc_day(record.checked_at))], record)
-        hour = block_start(to_millis(record.checked_at))
-        _fold(hourly[(keys[record.monitor_id], hour)], record)
+        _fold(hourly[(keys[record.monitor_id], block_start(at))], record)
     await db.executemany(_UPSERT_DAILY, [(*key, *counts) for key, counts in daily.items()])
     await db.executemany(_UPSERT_HOURLY, [(*key, *counts) for key, counts in hourly.items()])
 

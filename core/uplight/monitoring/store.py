@@ -14,6 +14,7 @@ import datetime as dt
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import aiosqlite
 
@@ -126,26 +127,25 @@ async def insert_results(db: aiosqlite.Connection, batch: list[ResultRecord]) ->
     if not batch:
         return
     keys = await monitor_keys(db, (record.monitor_id for record in batch))
+    times = [to_millis(record.checked_at) for record in batch]
     used: dict[str, int] = {}
-    for record in batch:
-        at = to_millis(record.checked_at)
+    for record, at in zip(batch, times, strict=True):
         for text in (record.result.message, record.error_reason):
             if text:
                 used[text] = max(used.get(text, at), at)
     ids = await text_ids(db, used)
     blocks: dict[tuple[int, int], _Block] = {}
-    newest_details: dict[int, tuple[int, str]] = {}
-    for record in batch:
-        result, key, at = record.result, keys[record.monitor_id], to_millis(record.checked_at)
+    newest_details: dict[int, tuple[int, dict[str, Any]]] = {}
+    for record, at in zip(batch, times, strict=True):
+        result, key = record.result, keys[record.monitor_id]
         mode, inline = DETAILS_EMPTY, None
         if result.details:
-            text = json.dumps(result.details, default=str, separators=(",", ":"))
             if result.status == CheckStatus.UP and record.error_reason is None:
-                mode = DETAILS_NEWEST
+                mode = DETAILS_NEWEST  # turned into JSON below, only if it stays the newest
                 if key not in newest_details or at >= newest_details[key][0]:
-                    newest_details[key] = (at, text)
+                    newest_details[key] = (at, result.details)
             else:
-                mode, inline = DETAILS_INLINE, text
+                mode, inline = DETAILS_INLINE, _json(result.details)
         entry = Entry(
             at,
             CheckStatus(result.status),
@@ -165,9 +165,14 @@ async def insert_results(db: aiosqlite.Connection, batch: list[ResultRecord]) ->
         ],
     )
     await db.executemany(
-        _UPSERT_LATEST_DETAILS, [(key, at, text) for key, (at, text) in newest_details.items()]
+        _UPSERT_LATEST_DETAILS,
+        [(key, at, _json(details)) for key, (at, details) in newest_details.items()],
     )
-    await fold_into_rollups(db, batch, keys)
+    await fold_into_rollups(db, batch, times, keys)
+
+
+def _json(details: dict[str, Any]) -> str:
+    return json.dumps(details, default=str, separators=(",", ":"))
 
 
 # -- reads ------------------------------------------------------------------------------------
