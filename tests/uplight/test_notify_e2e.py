@@ -228,3 +228,116 @@ def test_backlog_survives_sigkill_and_arrives_after_restart(tmp_path: Path) -> N
             events.append(body["event"])
     assert all(v == ["incident_opened", "incident_ended"] for v in order.values()), order
     assert len(order) == 4  # two incidents on each of two channels
+
+
+PRIVATE = """
+[server]
+listen = "127.0.0.1:{port}"
+[storage]
+path = "uplight.db"
+[scheduler]
+max_jitter = "0s"
+[defaults]
+notify = ["hook"]
+[[monitors]]
+id = "site"
+name = "Public Site"
+type = "http"
+interval = "1s"
+timeout = "1s"
+url = "{target}/site"
+[[monitors]]
+id = "nas"
+name = "Backup Box Seven"
+type = "http"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 1
+recovery_threshold = 1
+url = "{target}/nas"
+[[monitors]]
+id = "info"
+name = "Informational Probe"
+type = "http"
+interval = "1s"
+timeout = "1s"
+failure_threshold = 1
+incidents = false
+url = "{target}/info"
+[[pages]]
+slug = "main"
+title = "E2E"
+[[pages.components]]
+monitor = "site"
+[[notifiers]]
+id = "hook"
+type = "webhook"
+url = "http://127.0.0.1:{receiver}/hook"
+timeout = "1s"
+retry_backoff = "100ms"
+"""
+
+
+def incidents_of(db: Path) -> list[tuple[int, str, str | None]]:
+    with sqlite3.connect(f"file:{db}?mode=ro", uri=True) as conn:
+        return conn.execute("SELECT id, monitor_id, ended_at FROM incidents ORDER BY id").fetchall()
+
+
+def test_a_monitor_on_no_page_opens_ends_and_notifies_privately(tmp_path: Path) -> None:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    routes = {"/site": Route(200, "ok"), "/nas": Route(503, "down"), "/info": Route(500, "x")}
+    with HttpServer(routes) as target, HttpServer({"/hook": Route(200)}) as receiver:
+        config = tmp_path / "config.toml"
+        config.write_text(
+            PRIVATE.format(port=port, target=target.url("").rstrip("/"), receiver=receiver.port)
+        )
+        proc = serve(config, port)
+        output = ""
+        try:
+            wait_until(lambda: len(receiver.requests) >= 1)  # nas opened
+            target.routes["/nas"] = Route(200, "ok")
+            wait_until(lambda: len(receiver.requests) >= 2)  # nas ended
+            public = {}
+            for path in (
+                "/status",
+                "/status/fragment",
+                "/status/pages/main",
+                "/api/public/v1/status.json",
+                "/api/public/v1/incidents.rss",
+                "/api/public/v1/badge.svg",
+            ):
+                answer = httpx.get(base + path)
+                assert answer.status_code == 200, path
+                public[path] = answer.text
+            (incident_id,) = {json.loads(r.body)["incident_id"] for r in receiver.requests}
+            for path in (
+                f"/status/incidents/{incident_id}",
+                f"/status/pages/main/incidents/{incident_id}",
+            ):
+                answer = httpx.get(base + path, follow_redirects=True)
+                assert answer.status_code == 404, path
+                public[path] = answer.text
+            time.sleep(1.5)  # more failed checks of "info": still no incident
+        finally:
+            if proc.poll() is None:
+                output = stop(proc)
+
+    opened, ended = (json.loads(r.body) for r in receiver.requests)
+    assert (opened["event"], ended["event"]) == ("incident_opened", "incident_ended"), output
+    operator_url = f"{base}/api/v1/incidents/{incident_id}"
+    assert opened["monitor_id"] == "nas" and opened["check_type"] == "http"
+    assert "503" in opened["reason"] and opened["latency_seconds"] > 0
+    assert opened["url"] is None and opened["operator_url"] == operator_url
+    assert f"Reason: {opened['reason']} (http check, " in opened["text"]
+    assert opened["text"].endswith(operator_url)
+    assert "200" in ended["reason"] and ended["operator_url"] == operator_url
+    # The operator's log says why, at the default level (info).
+    assert f"monitor nas is down: {opened['reason']} [http check, " in output
+    assert "monitor nas is up (was down): " in output
+    assert "monitor info is down: " in output
+    # Private: neither its monitor's name nor its id shows on any public route.
+    for path, text in public.items():
+        assert "Backup Box Seven" not in text and f"incidents/{incident_id}" not in text, path
+    # incidents = false: checked, logged, never an incident.
+    assert [(i, m) for i, m, _ in incidents_of(tmp_path / "uplight.db")] == [(incident_id, "nas")]
