@@ -92,6 +92,7 @@ async def ping(token: str, action: str | None = None) -> Response:
             return _limited(retry_after)
     kind, exit_code = parsed
     await rt.pings.receive(monitor, kind, exit_code, await read_body())
-    response = Response("OK\n", status=200, content_type="text/plain; charset=utf-8")
+    body = "" if request.method == "HEAD" else "OK\n"
+    response = Response(body, status=200, content_type="text/plain; charset=utf-8")
     response.headers["Cache-Control"] = "no-store"  # every ping must reach us
     return response
