@@ -19,7 +19,7 @@ from stored import count_results, stored_results
 from uplight.db.sql import to_millis
 from uplight.db.store import Store
 from uplight.models import CheckResult, CheckStatus, ResultRecord
-from uplight.monitoring import store as results_store
+from uplight.monitoring import retention_store
 from uplight.monitoring.rollups_store import HourlyRollup, hourly_rollups
 from uplight.monitoring.store import (
     DailyRollup,
@@ -247,7 +247,7 @@ async def test_prune_deletes_only_older_raw_rows_and_keeps_rollups(
 async def test_prune_works_monitor_by_monitor_in_chunks_of_blocks(
     store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(results_store, "PRUNE_CHUNK", 4)
+    monkeypatch.setattr(retention_store, "PRUNE_CHUNK", 4)
     for monitor_id in ("a", "b", "c"):
         for hour in range(10):  # ten hours: ten blocks
             store.add_result(record(monitor_id, BASE - dt.timedelta(days=40, hours=hour)))
@@ -276,7 +276,7 @@ async def test_prune_works_monitor_by_monitor_in_chunks_of_blocks(
 async def test_prune_with_a_small_chunk_size(
     store: Store, db_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(results_store, "PRUNE_CHUNK", 7)
+    monkeypatch.setattr(retention_store, "PRUNE_CHUNK", 7)
     for i in range(21):
         store.add_result(record("web", BASE - dt.timedelta(hours=i + 1)))
     store.add_result(record("web", BASE))
