@@ -11,7 +11,16 @@ from collections.abc import Sequence
 from .. import __version__
 
 # Each module has register(subparsers) and sets `func` on the parsers it adds.
-COMMAND_MODULES = ("core", "tokens", "incidents", "maintenance", "components", "notify", "db")
+COMMAND_MODULES = (
+    "core",
+    "monitors",
+    "tokens",
+    "incidents",
+    "maintenance",
+    "components",
+    "notify",
+    "db",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
