@@ -122,7 +122,8 @@ class AppriseNotifier(Notifier):
     async def send(self, options: AppriseOptions, message: Notification) -> None:
         urls = [url.get_secret_value() for url in options.urls]
         body = message.text or message.title
-        if message.url:
+        # The host's text already ends with the link; a plugin's own text may not.
+        if message.url and not body.endswith(message.url):
             body += f"\n\n{message.url}"
         ok, log_text = await asyncio.to_thread(
             _notify, urls, message.title, body, NOTIFY_TYPES[tone(message)]

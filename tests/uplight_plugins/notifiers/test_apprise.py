@@ -178,3 +178,12 @@ async def test_a_private_incident_says_why_in_one_line(
     body = json.loads(request.body)
     assert REASON_LINE in body["message"].splitlines()
     assert OPERATOR_URL in body["message"].splitlines()
+
+
+@needs_apprise
+async def test_the_link_the_text_ends_with_is_not_repeated(receive: Receive, opened: Make) -> None:
+    server = receive({"/hook": Route(200)})
+    url = "https://status.example.com/incidents/17"
+    await send(opened(text=f"NAS is down.\n{url}"), f"json://127.0.0.1:{server.port}/hook")
+    (request,) = server.requests
+    assert json.loads(request.body)["message"] == f"NAS is down.\n{url}"
