@@ -187,7 +187,17 @@ async def m007_packed_results(db: aiosqlite.Connection) -> None:
         raise RuntimeError(f"packed {packer.packed} of {total} results; the migration is undone")
     await db.execute("DROP TABLE results")
     if total >= PROGRESS_EVERY:
-        log.info("packed %s check results", f"{total:,}")
+        freed = await _pragma(db, "freelist_count") * await _pragma(db, "page_size")
+        if await _pragma(db, "auto_vacuum") == 2:  # INCREMENTAL
+            after = "the hourly prune pass gives it back to the file system"
+        else:
+            after = "`uplight db compact`, with the server stopped, gives it back"
+        log.info(
+            "packed %s check results; the old table's %.0f MB are free space in the file: %s",
+            f"{total:,}",
+            freed / 1e6,
+            after,
+        )
 
 
 class _Packer:
@@ -265,3 +275,9 @@ def _micros(latency_ms: float | None) -> int | None:
     if latency_ms is None or not math.isfinite(latency_ms) or latency_ms < 0:
         return None
     return round(latency_ms * 1000)
+
+
+async def _pragma(db: aiosqlite.Connection, name: str) -> int:
+    async with db.execute(f"PRAGMA {name}") as cursor:
+        row = await cursor.fetchone()
+    return int(row[0]) if row else 0
