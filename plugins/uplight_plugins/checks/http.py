@@ -97,6 +97,10 @@ Method = Annotated[
 ]
 
 
+# A host name (httpx gives it back IDNA-decoded), an IPv4 address or an IPv6 literal.
+_HOST = re.compile(r"\w(?:[\w.-]*\w)?\.?|[0-9A-Fa-f:.]+(?:%[\w.~-]+)?")
+
+
 class BasicAuth(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -126,13 +130,22 @@ class HttpOptions(CheckOptions):
     @classmethod
     def _http_url(cls, value: str) -> str:
         # The value itself stays out of the message: it may carry credentials.
+        value = value.strip()
+        # httpx quietly percent-encodes a space, even inside a host name: refuse it.
+        if any(char.isspace() for char in value):
+            raise ValueError("is not a valid URL: it contains white space (write a space as %20)")
         try:
-            url = httpx.URL(value.strip())
+            url = httpx.URL(value)
+            port = url.port
         except httpx.InvalidURL:
             raise ValueError("is not a valid URL") from None
         if url.scheme not in ("http", "https") or not url.host:
             raise ValueError("must be an http:// or https:// URL with a host")
-        return value.strip()
+        if not _HOST.fullmatch(url.host):
+            raise ValueError("is not a valid URL: its host is not a name or an address")
+        if port is not None and not 1 <= port <= 65535:
+            raise ValueError("is not a valid URL: its port must be 1 to 65535")
+        return value
 
     @model_validator(mode="after")
     def _consistent(self) -> HttpOptions:
