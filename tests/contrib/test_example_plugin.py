@@ -23,7 +23,7 @@ def example(monkeypatch: pytest.MonkeyPatch):
 
 async def test_tcp_check_up_and_down(example) -> None:
     registry = load_plugins(builtins_only=True, extra=[("example", example)])
-    tcp = registry.check_types["tcp"]
+    tcp = registry.check_types["tcp_connect"]
     server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
     async with server:
@@ -31,7 +31,7 @@ async def test_tcp_check_up_and_down(example) -> None:
     down = await tcp.check(tcp.Options(host="127.0.0.1", port=free_port()), CheckContext("t", 1.0))
     assert up.status is CheckStatus.UP and up.latency is not None
     assert down.status is CheckStatus.DOWN and "connection failed" in down.message
-    assert registry.plugins["example"].provides == {"check type": ["tcp"], "renderer": ["text"]}
+    assert registry.plugins["example"].provides == {"check type": ["tcp_connect"], "renderer": ["text"]}
 
 
 def test_plugin_imports_only_the_public_api() -> None:

@@ -1,12 +1,12 @@
 """An example third-party uplight plugin.
 
 Install it next to uplight (``pip install ./contrib/uplight-example-plugin``)
-and ``uplight plugins`` lists it; then a monitor can use ``type = "tcp"``::
+and ``uplight plugins`` lists it; then a monitor can use ``type = "tcp_connect"``::
 
     [[monitors]]
     id = "ssh"
     name = "SSH"
-    type = "tcp"
+    type = "tcp_connect"
     host = "192.168.1.10"
     port = 22
 """
@@ -28,7 +28,7 @@ class TcpOptions(CheckOptions):
 
 
 class TcpCheck(CheckType):
-    name = "tcp"
+    name = "tcp_connect"
     Options = TcpOptions
     description = "a TCP connection can be opened"
 
