@@ -4,7 +4,8 @@
 is instrumented directly and a scrape never touches SQLite. It reads the check
 statistics (``monitoring/stats.py``), the scheduler's state, the database
 writer's counters, the page cache and the notification statistics through the
-narrow protocols below, so it depends on what it reads, not on the runtime.
+narrow protocols of ``scrape.py``, so it depends on what it reads, not on the
+runtime.
 
 Besides uplight's own metrics it exports the gauges every loaded check type
 declares (``CheckType.metrics``), read from each monitor's last reported
@@ -12,6 +13,14 @@ details. Label values are only monitor ids, check type names, page slugs and
 fixed words (results, status words, error reasons, the words a check type's
 metric declares): never URLs, hosts or free text a plugin wrote, because
 ``/metrics`` may be scraped by people who must not learn targets.
+
+A scrape has two steps, so that a big one (22 MB at 10,000 monitors) never
+holds the event loop: :meth:`UplightCollector.freeze` copies what the scrape
+needs from the live, mutable state into a ``scrape.ScrapeFacts`` (plain values
+and copies, cheap, on the loop), and :meth:`UplightCollector.families` builds the
+metric families from those facts alone, so ``web/metrics.py`` runs it, and the
+text encoding, in a worker thread. ``collect()`` does both at once, for a plain
+``CollectorRegistry``.
 """
 
 from __future__ import annotations
@@ -20,8 +29,8 @@ import logging
 import math
 import time
 from collections import Counter
-from collections.abc import Callable, Collection, Iterator, Mapping
-from typing import Protocol, TypeVar
+from collections.abc import Callable, Iterator, Mapping
+from typing import TypeVar
 
 from prometheus_client.core import (
     CounterMetricFamily,
@@ -36,7 +45,6 @@ from prometheus_client.utils import floatToGoString
 from . import __version__
 from .check_metrics import CheckMetric, MetricTime, samples
 from .checks import CheckType
-from .config import MonitorConfig
 from .db.writer import WriterStats
 from .models import CHECK_TO_STATUS, CheckStatus, Status
 from .monitoring.stats import ERROR_REASONS, LATENCY_BUCKETS, RESULTS, MonitorStats, Reported
@@ -44,6 +52,7 @@ from .monitoring.watchdog import UNKNOWN
 from .notify.stats import RESULTS as NOTIFICATION_RESULTS
 from .notify.stats import ChannelFacts
 from .pages.cache import CacheStats
+from .scrape import MetricsSource, MonitorFacts, ScrapeFacts, freeze
 
 log = logging.getLogger(__name__)
 
@@ -97,103 +106,6 @@ CORE_NAMES = frozenset(
 )
 
 
-# -- what the collector reads --------------------------------------------------
-
-
-class MonitorRun(Protocol):
-    """One monitor's scheduler state (``monitoring.scheduler.MonitorState``)."""
-
-    @property
-    def monitor(self) -> MonitorConfig: ...
-    @property
-    def last_lag(self) -> float: ...
-    @property
-    def skipped_ticks(self) -> int: ...
-    @property
-    def abandoned(self) -> Collection[object]: ...
-    @property
-    def uncounted(self) -> int: ...
-
-
-class WatchdogView(Protocol):
-    """``monitoring.watchdog.LoopWatchdog``."""
-
-    @property
-    def stalls(self) -> Counter[str]: ...
-    @property
-    def stall_seconds(self) -> Counter[str]: ...
-    @property
-    def lag(self) -> float: ...
-
-
-class SchedulerView(Protocol):
-    @property
-    def states(self) -> Mapping[str, MonitorRun]: ...
-    @property
-    def watchdog(self) -> WatchdogView: ...
-
-
-class StatsView(Protocol):
-    """``monitoring.stats.CheckStats``."""
-
-    def snapshot(self) -> tuple[Mapping[str, MonitorStats], Counter[tuple[str, str]]]: ...
-
-
-class MaintenanceView(Protocol):
-    def is_active(self, monitor_id: str) -> bool: ...
-
-
-class WriterView(Protocol):
-    @property
-    def stats(self) -> WriterStats: ...
-
-
-class StoreView(Protocol):
-    @property
-    def writer(self) -> WriterView:
-        """Raises ``RuntimeError`` while the store is not open."""
-        ...
-
-
-class PageCacheView(Protocol):
-    def stats(self) -> Mapping[str, CacheStats]: ...
-
-
-class NotificationStatsView(Protocol):
-    def snapshot(self) -> tuple[Mapping[str, ChannelFacts], Counter[tuple[str, str]]]: ...
-
-
-class NotificationsView(Protocol):
-    @property
-    def stats(self) -> NotificationStatsView: ...
-
-
-class CheckTypesView(Protocol):
-    @property
-    def check_types(self) -> Mapping[str, CheckType]: ...
-
-
-class MetricsSource(Protocol):
-    """Everything a scrape reads, all of it in memory; the runtime is one."""
-
-    @property
-    def started_at(self) -> float: ...
-    @property
-    def scheduler(self) -> SchedulerView: ...
-    @property
-    def check_stats(self) -> StatsView: ...
-    @property
-    def maintenance(self) -> MaintenanceView: ...
-    @property
-    def store(self) -> StoreView: ...
-    @property
-    def page_cache(self) -> PageCacheView | None: ...
-    @property
-    def notifications(self) -> NotificationsView | None: ...
-    @property
-    def registry(self) -> CheckTypesView: ...
-
-
 class UplightCollector(Collector):
     """Yields uplight's metric families, and those check types declare, from a source."""
 
@@ -209,16 +121,21 @@ class UplightCollector(Collector):
         self._failed_reads: set[str] = set()  # metrics whose read() raised, logged once
 
     def collect(self) -> Iterator[Metric]:
-        src = self._source()
-        now = self._clock()
-        states = src.scheduler.states
-        stats, errors = src.check_stats.snapshot()
+        yield from self.families(self.freeze())
 
+    def freeze(self) -> ScrapeFacts:
+        """A consistent copy of what a scrape reads (see :func:`uplight.scrape.freeze`):
+        on the event loop, copies only."""
+        return freeze(self._source(), self._clock())
+
+    def families(self, facts: ScrapeFacts) -> Iterator[Metric]:
+        """The metric families of one scrape, from its facts alone (any thread)."""
+        now = facts.now
         info = _family(GaugeMetricFamily, "uplight_build_info", "version")
         info.add_metric([__version__], 1)
         yield info
-        yield _single(GaugeMetricFamily, "uplight_monitors", len(states))
-        uptime = max(0.0, now - src.started_at)
+        yield _single(GaugeMetricFamily, "uplight_monitors", len(facts.monitors))
+        uptime = max(0.0, now - facts.started_at)
         yield _single(GaugeMetricFamily, "uplight_uptime_seconds", uptime)
 
         up = _family(GaugeMetricFamily, "uplight_monitor_up", "monitor", "type")
@@ -234,14 +151,14 @@ class UplightCollector(Collector):
         skipped = _family(CounterMetricFamily, "uplight_scheduler_skipped_ticks_total", "monitor")
         abandoned = _family(GaugeMetricFamily, "uplight_monitor_abandoned_checks", "monitor")
         uncounted = _family(CounterMetricFamily, "uplight_checks_not_counted_total", "monitor")
+        buckets = _cumulative if facts.per_monitor_histograms else _total_only
 
-        for monitor_id, state in states.items():
-            kind = state.monitor.type
-            s = stats.get(monitor_id) or MonitorStats()
+        for m in facts.monitors:
+            monitor_id, kind, s = m.id, m.type, m.stats
             if s.status is not None:
                 up.add_metric([monitor_id, kind], 0 if s.status is CheckStatus.DOWN else 1)
             # A live window counts even before the monitor's next check notices it.
-            current = _status_word(s, src.maintenance.is_active(monitor_id))
+            current = _status_word(s, m.window_live)
             for word in STATUS_WORDS:
                 status.add_metric([monitor_id, word], 1 if word == current else 0)
             # Every result is exported from the start: a series that appears only on
@@ -249,35 +166,32 @@ class UplightCollector(Collector):
             for result in RESULTS:
                 checks.add_metric([monitor_id, kind, result], s.checks[result])
             duration.add_metric(
-                [monitor_id, kind], buckets=_cumulative(s.buckets), sum_value=s.latency_sum
+                [monitor_id, kind], buckets=buckets(s.buckets), sum_value=s.latency_sum
             )
             if s.last_checked is not None:
                 last_check.add_metric([monitor_id], s.last_checked)
-            lag.add_metric([monitor_id], state.last_lag)
-            skipped.add_metric([monitor_id], state.skipped_ticks)
-            abandoned.add_metric([monitor_id], len(state.abandoned))
-            uncounted.add_metric([monitor_id], state.uncounted)
+            lag.add_metric([monitor_id], m.last_lag)
+            skipped.add_metric([monitor_id], m.skipped_ticks)
+            abandoned.add_metric([monitor_id], m.abandoned)
+            uncounted.add_metric([monitor_id], m.uncounted)
         yield from (up, status, checks, duration, last_check, lag, skipped, abandoned, uncounted)
-        yield from self._declared_metrics(src.registry.check_types, states, stats, now)
+        yield from self._declared_metrics(facts.check_types, facts.monitors, now)
 
         failures = _family(CounterMetricFamily, "uplight_check_errors_total", "type", "reason")
-        keys = {(m.monitor.type, r) for m in states.values() for r in ERROR_REASONS}
-        for kind, reason in sorted(keys | set(errors)):
-            failures.add_metric([kind, reason], errors[(kind, reason)])
+        kinds = {m.type for m in facts.monitors}
+        keys = {(kind, r) for kind in kinds for r in ERROR_REASONS}
+        for kind, reason in sorted(keys | set(facts.errors)):
+            failures.add_metric([kind, reason], facts.errors[(kind, reason)])
         yield failures
-        worst = max((s.last_lag for s in states.values()), default=0.0)
+        worst = max((m.last_lag for m in facts.monitors), default=0.0)
         yield _single(GaugeMetricFamily, "uplight_scheduler_lag_seconds", worst)
-        yield from _loop_metrics(src.scheduler.watchdog, {s.monitor.type for s in states.values()})
-        yield from _store_metrics(src.store)
-        yield from _page_cache_metrics(src.page_cache)
-        yield from _notification_metrics(src.notifications, now)
+        yield from _loop_metrics(facts, kinds)
+        yield from _store_metrics(facts.writer)
+        yield from _page_cache_metrics(facts.page_cache)
+        yield from _notification_metrics(facts.notifications, now)
 
     def _declared_metrics(
-        self,
-        check_types: Mapping[str, CheckType],
-        states: Mapping[str, MonitorRun],
-        stats: Mapping[str, MonitorStats],
-        now: float,
+        self, check_types: Mapping[str, CheckType], monitors: tuple[MonitorFacts, ...], now: float
     ) -> Iterator[Metric]:
         """One family per metric a loaded check type declares, even with no sample yet."""
         seen: set[str] = set(CORE_NAMES)
@@ -289,17 +203,14 @@ class UplightCollector(Collector):
                 family = GaugeMetricFamily(
                     metric.name, metric.help, labels=["monitor", *metric.labels]
                 )
-                for monitor_id, state in states.items():
-                    if not (metric.all_check_types or state.monitor.type == type_name):
+                for m in monitors:
+                    if not (metric.all_check_types or m.type == type_name):
                         continue
-                    s = stats.get(monitor_id)
-                    reported = (
-                        s.detail(metric.key, keep_last_known=metric.keep_last_known) if s else None
-                    )
+                    reported = m.stats.detail(metric.key, keep_last_known=metric.keep_last_known)
                     if reported is None:
                         continue
                     for labels, number in self._samples(type_name, metric, reported, now):
-                        family.add_metric([monitor_id, *labels], number)
+                        family.add_metric([m.id, *labels], number)
                 yield family
 
     def _samples(
@@ -324,22 +235,20 @@ class UplightCollector(Collector):
             return []
 
 
-def _loop_metrics(watchdog: WatchdogView, check_types: set[str]) -> Iterator[Metric]:
+def _loop_metrics(facts: ScrapeFacts, check_types: set[str]) -> Iterator[Metric]:
     # Every monitored check type, and UNKNOWN (no check step to blame), from start-up.
-    kinds = sorted(check_types | set(watchdog.stalls) | {UNKNOWN})
+    kinds = sorted(check_types | set(facts.stalls) | {UNKNOWN})
     stalls = _family(CounterMetricFamily, "uplight_event_loop_stalls_total", "type")
     seconds = _family(CounterMetricFamily, "uplight_event_loop_stall_seconds_total", "type")
     for kind in kinds:
-        stalls.add_metric([kind], watchdog.stalls[kind])
-        seconds.add_metric([kind], watchdog.stall_seconds[kind])
+        stalls.add_metric([kind], facts.stalls[kind])
+        seconds.add_metric([kind], facts.stall_seconds[kind])
     yield from (stalls, seconds)
-    yield _single(GaugeMetricFamily, "uplight_event_loop_lag_seconds", watchdog.lag)
+    yield _single(GaugeMetricFamily, "uplight_event_loop_lag_seconds", facts.loop_lag)
 
 
-def _store_metrics(store: StoreView) -> Iterator[Metric]:
-    try:
-        writer = store.writer.stats  # plain counters: no SQLite, no await
-    except RuntimeError:
+def _store_metrics(writer: WriterStats | None) -> Iterator[Metric]:
+    if writer is None:
         return  # store not open (starting or stopped): omit rather than report zeros
     pending = writer.pending_results + writer.queued_writes
     yield _single(GaugeMetricFamily, "uplight_store_pending_writes", pending)
@@ -352,11 +261,13 @@ def _store_metrics(store: StoreView) -> Iterator[Metric]:
         yield _single(GaugeMetricFamily, "uplight_store_last_flush_timestamp_seconds", last)
 
 
-def _notification_metrics(notifications: NotificationsView | None, now: float) -> Iterator[Metric]:
+def _notification_metrics(
+    notifications: tuple[Mapping[str, ChannelFacts], Counter[tuple[str, str]]] | None, now: float
+) -> Iterator[Metric]:
     if notifications is None:
         return
     # In memory: the worker counts attempts and refreshes the queue after each pass.
-    channels, counts = notifications.stats.snapshot()
+    channels, counts = notifications
     names = sorted(set(channels) | {channel for channel, _ in counts})
     total = _family(CounterMetricFamily, "uplight_notifications_total", "channel", "result")
     depth = _family(GaugeMetricFamily, "uplight_notification_queue_depth", "channel")
@@ -371,11 +282,10 @@ def _notification_metrics(notifications: NotificationsView | None, now: float) -
     yield from (total, depth, oldest)
 
 
-def _page_cache_metrics(cache: PageCacheView | None) -> Iterator[Metric]:
-    if cache is None:
+def _page_cache_metrics(stats: Mapping[str, CacheStats] | None) -> Iterator[Metric]:
+    if stats is None:
         return
     # In memory: per page (slug label) and "_incidents" for the permalink pages.
-    stats = cache.stats()
     counters = {
         "uplight_page_cache_hits_total": "hits",
         "uplight_page_cache_misses_total": "misses",
@@ -410,6 +320,15 @@ def _status_word(stats: MonitorStats, window_live: bool) -> str:
     if stats.status is None:
         return Status.NO_DATA.value
     return CHECK_TO_STATUS[stats.status].value
+
+
+_INF = floatToGoString(math.inf)
+
+
+def _total_only(counts: list[int]) -> list[tuple[str, float]]:
+    # [metrics] per_monitor_histograms = false: the +Inf bucket alone (with _count and
+    # _sum): a valid histogram that still gives the mean, in 3 series instead of 15.
+    return [(_INF, sum(counts))]
 
 
 def _cumulative(counts: list[int]) -> list[tuple[str, float]]:

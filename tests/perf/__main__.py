@@ -14,6 +14,7 @@ from . import (
     bench_config,
     bench_page,
     bench_scheduler,
+    bench_scrape,
     bench_snapshot,
     bench_soak,
     bench_storage,
@@ -33,6 +34,7 @@ BENCHMARKS: dict[str, Callable[[bool], Comparison | list[Comparison]]] = {
     "serve": bench_page.run,
     "config": bench_config.run,
     "soak": bench_soak.run,
+    "scrape": bench_scrape.run,
 }
 
 

@@ -3,6 +3,7 @@ results, access control, content negotiation, and the contrib rules and dashboar
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import logging
@@ -10,6 +11,7 @@ import re
 import shutil
 import subprocess
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -371,6 +373,65 @@ def test_plugin_errors_are_counted_by_type_and_reason(harness: Harness) -> None:
     errors = {s.labels["reason"]: s.value for s in pick(samples, "uplight_check_errors_total")}
     assert errors == {"timeout": 2, "exception": 1, "invalid_result": 1, "other": 1}
     assert {s.labels["type"] for s in pick(samples, "uplight_check_errors_total")} == {"http"}
+
+
+def test_per_monitor_histograms_off_keeps_the_mean(
+    make_config: MakeConfig, registry: PluginRegistry
+) -> None:
+    """``[metrics] per_monitor_histograms = false``: +Inf, _count and _sum per monitor."""
+    text = "[metrics]\nper_monitor_histograms = false\n" + monitor("a", "http://127.0.0.1:9/")
+    harness = Harness(make_config(text), registry)
+    for latency in (0.003, 0.2, 45.0):
+        harness.observe(record("a", latency=latency))
+    samples = harness.scrape()
+    (bucket,) = pick(samples, "uplight_check_duration_seconds_bucket", monitor="a")
+    assert (bucket.labels["le"], bucket.value) == ("+Inf", 3)
+    assert value(samples, "uplight_check_duration_seconds_count", monitor="a") == 3
+    assert value(samples, "uplight_check_duration_seconds_sum", monitor="a") == 45.203
+    full = Harness(make_config(monitor("a", "http://127.0.0.1:9/")), registry).scrape()
+    assert len(pick(full, "uplight_check_duration_seconds_bucket", monitor="a")) == 13  # default
+
+
+def test_a_frozen_scrape_does_not_follow_the_live_state(harness: Harness) -> None:
+    """The families are built from the copy taken on the loop, in another thread."""
+    harness.observe(record("a"))
+    collector = UplightCollector(harness.runtime, clock=lambda: harness.now)
+    facts = collector.freeze()
+    for _ in range(3):  # checks go on while the thread builds the text
+        harness.observe(record("a", CheckStatus.DOWN))
+    samples = [s for family in collector.families(facts) for s in family.samples]
+    assert value(samples, "uplight_checks_total", monitor="a", result="up") == 1
+    assert value(samples, "uplight_checks_total", monitor="a", result="down") == 0
+    assert value(harness.scrape(), "uplight_checks_total", monitor="a", result="down") == 3
+
+
+async def test_a_scrape_is_built_off_the_event_loop(
+    make_config: MakeConfig, registry: PluginRegistry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the text is built, /healthz answers; concurrent scrapes share one build."""
+    built_on: list[str] = []
+    release = threading.Event()
+    families = UplightCollector.families
+
+    def held(self: UplightCollector, facts: Any) -> Any:
+        built_on.append(threading.current_thread().name)
+        assert release.wait(10)
+        return families(self, facts)
+
+    monkeypatch.setattr(UplightCollector, "families", held)
+    app = create_app(make_config(monitor("a", "http://127.0.0.1:9/")), registry)
+    async with app.test_app() as test_app:
+        client = test_app.test_client()
+        scrapes = [asyncio.create_task(client.get("/metrics")) for _ in range(3)]
+        await wait_for(lambda: bool(built_on))
+        health = await client.get("/healthz")  # the loop is free while a scrape is built
+        assert health.status_code in (200, 503)
+        assert not any(task.done() for task in scrapes)
+        release.set()
+        answers = await asyncio.gather(*scrapes)
+    assert built_on == ["uplight-metrics_0"]  # one build, in the scrape thread, for all three
+    bodies = {await answer.get_data() for answer in answers}
+    assert len(bodies) == 1 and b"uplight_monitors 1.0" in bodies.pop()
 
 
 # -- contrib: alert rules and dashboard use only exported metrics ----------------

@@ -147,6 +147,8 @@ class SchedulerConfig(Strict):
 class MetricsConfig(Strict):
     enabled: bool = True
     bearer_token_file: Path | None = None
+    # False: each monitor's latency histogram keeps +Inf, _count and _sum (3 series, not 15).
+    per_monitor_histograms: bool = True
 
 
 def _network(value: str) -> str:

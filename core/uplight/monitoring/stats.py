@@ -14,7 +14,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import MonitorConfig
@@ -39,9 +39,13 @@ class Reported:
     observed_at: float  # unix seconds
 
 
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class MonitorStats:
-    """Cumulative counts and last reported details for one monitor."""
+    """Cumulative counts and last reported details for one monitor.
+
+    Never changed once stored: each result stores a new one (:meth:`CheckStats.observe`),
+    so a snapshot shares them instead of copying 10,000 of them on the event loop.
+    """
 
     checks: Counter[str] = field(default_factory=Counter)  # by result word
     # Non-cumulative counts per bucket; the extra last slot is "above the largest bound".
@@ -55,11 +59,19 @@ class MonitorStats:
     current: frozenset[str] = frozenset()
 
     def copy(self) -> MonitorStats:
-        return replace(
-            self,
-            checks=Counter(self.checks),
-            buckets=list(self.buckets),
-            reported=dict(self.reported),
+        # Counter(counter) and dataclasses.replace cost ten times this (an ABC check,
+        # field introspection); observe() copies on every result.
+        checks: Counter[str] = Counter()
+        dict.update(checks, self.checks)
+        return MonitorStats(
+            checks,
+            list(self.buckets),
+            self.latency_sum,
+            self.status,
+            self.in_maintenance,
+            self.last_checked,
+            dict(self.reported),
+            self.current,
         )
 
     def detail(self, key: str, *, keep_last_known: bool = False) -> Reported | None:
@@ -93,28 +105,42 @@ class CheckStats:
             record.checked_at.timestamp() if isinstance(record.checked_at, dt.datetime) else None
         )
         with self._lock:
-            stats = self._monitors.setdefault(monitor.id, MonitorStats())
-            stats.checks[status.value] += 1
+            old = self._monitors.get(monitor.id) or _EMPTY
+            checks: Counter[str] = Counter()
+            dict.update(checks, old.checks)
+            checks[status.value] += 1
+            buckets, latency_sum = old.buckets, old.latency_sum
             if latency is not None:
-                stats.buckets[_bucket_index(latency)] += 1
-                stats.latency_sum += latency
-            stats.status = status
-            stats.in_maintenance = bool(record.in_maintenance)
-            stats.last_checked = checked_at
+                buckets = list(buckets)
+                buckets[_bucket_index(latency)] += 1
+                latency_sum += latency
             # A key missing from this result keeps its last value: metrics that ask
             # for it (a certificate, when a handshake failed) still read it.
-            stats.reported.update((k, Reported(v, now)) for k, v in present.items())
-            if len(stats.reported) > MAX_KEPT_KEYS:
-                stats.reported = {k: stats.reported[k] for k in present}
-            stats.current = frozenset(present)
+            reported = dict(old.reported)
+            reported.update((k, Reported(v, now)) for k, v in present.items())
+            if len(reported) > MAX_KEPT_KEYS:
+                reported = {k: reported[k] for k in present}
+            self._monitors[monitor.id] = MonitorStats(
+                checks,
+                buckets,
+                latency_sum,
+                status,
+                bool(record.in_maintenance),
+                checked_at,
+                reported,
+                frozenset(present),
+            )
             if record.error_reason:
                 reason = record.error_reason if record.error_reason in ERROR_REASONS else "other"
                 self._errors[(monitor.type, reason)] += 1
 
     def snapshot(self) -> tuple[dict[str, MonitorStats], Counter[tuple[str, str]]]:
-        """Copies, so a scrape reads one consistent moment."""
+        """One consistent moment: the stats objects are shared, as nothing changes them."""
         with self._lock:
-            return {k: v.copy() for k, v in self._monitors.items()}, Counter(self._errors)
+            return dict(self._monitors), Counter(self._errors)
+
+
+_EMPTY = MonitorStats()
 
 
 def _latency(value: Any) -> float | None:

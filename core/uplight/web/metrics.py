@@ -1,24 +1,35 @@
 """``GET /metrics``: Prometheus exposition of the runtime's in-memory state.
 
-The app owns its ``CollectorRegistry`` (built when the blueprint is registered),
-so two apps in one process (tests) never share metrics and nothing lands on
+The app owns its collectors (built when the blueprint is registered), so two
+apps in one process (tests) never share metrics and nothing lands on
 prometheus_client's global default registry.
+
+A scrape never holds the event loop for long: on the loop, the collector copies
+what it needs from the live state (``UplightCollector.freeze``: copies only);
+the metric families and the exposition text (22 MB at 10,000 monitors) are
+built from that copy in one worker thread. Scrapes that arrive while one is
+being built for the same format share its answer, so a burst of scrapers costs
+one build and one copy of the state, not one each.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import logging
-from dataclasses import dataclass
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, PlatformCollector, ProcessCollector
+from prometheus_client import CollectorRegistry, Metric, PlatformCollector, ProcessCollector
 from prometheus_client.exposition import choose_encoder
 from quart import Blueprint, Response, current_app, request
 from quart.blueprints import BlueprintSetupState
 
 from ..config import Config, ConfigError, ConfigIssue
 from ..metrics import UplightCollector
+from ..scrape import ScrapeFacts
 from .context import EXTENSION
 from .errors import ApiError, error_response
 
@@ -27,11 +38,45 @@ log = logging.getLogger(__name__)
 blueprint = Blueprint("metrics", __name__)
 METRICS_EXTENSION = "uplight.metrics"
 
+# One thread, module-wide, started on the first scrape: building the text is CPU
+# work that cannot run in parallel under the GIL anyway.
+_scrape_pool = ThreadPoolExecutor(1, thread_name_prefix="uplight-metrics")
+
 
 @dataclass(frozen=True)
+class _Scrape:
+    """What an encoder reads in the worker thread: one frozen moment of uplight's state,
+    then the process and platform collectors (they read /proc, not uplight's state)."""
+
+    collector: UplightCollector
+    facts: ScrapeFacts
+    others: CollectorRegistry
+
+    def collect(self) -> Iterator[Metric]:
+        yield from self.collector.families(self.facts)
+        yield from self.others.collect()
+
+
+@dataclass
 class Exposition:
-    registry: CollectorRegistry
+    collector: UplightCollector
+    others: CollectorRegistry  # process_* and python_info
     token: bytes | None  # the bearer token; never logged, never in a response
+    _building: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+
+    async def render(self, accept: str) -> tuple[bytes, str]:
+        """The exposition in the format ``accept`` negotiates, built off the event loop."""
+        # Prometheus asks for OpenMetrics in Accept; choose_encoder negotiates as
+        # client_python does.
+        encoder, content_type = choose_encoder(accept)
+        pending = self._building.get(content_type)
+        if pending is None:
+            scrape = _Scrape(self.collector, self.collector.freeze(), self.others)
+            pending = asyncio.get_running_loop().run_in_executor(_scrape_pool, encoder, scrape)
+            self._building[content_type] = pending
+            pending.add_done_callback(lambda _: self._building.pop(content_type, None))
+        # Shielded: a scraper that gives up must not cancel the others' answer.
+        return await asyncio.shield(pending), content_type
 
     def authorized(self, header: str | None) -> bool:
         if self.token is None:
@@ -50,14 +95,14 @@ def _setup(state: BlueprintSetupState) -> None:
     settings = rt.config.metrics
     if not settings.enabled:
         return
-    registry = CollectorRegistry()
-    registry.register(UplightCollector(lambda: app.extensions[EXTENSION]))
-    ProcessCollector(registry=registry)
-    PlatformCollector(registry=registry)
+    others = CollectorRegistry()
+    ProcessCollector(registry=others)
+    PlatformCollector(registry=others)
     token = read_token(rt.config)
     if token is not None:
         log.info("metrics: /metrics requires a bearer token")
-    app.extensions[METRICS_EXTENSION] = Exposition(registry, token)
+    collector = UplightCollector(lambda: app.extensions[EXTENSION])
+    app.extensions[METRICS_EXTENSION] = Exposition(collector, others, token)
 
 
 def read_token(config: Config) -> bytes | None:
@@ -96,9 +141,7 @@ async def metrics() -> Response:
         response = error_response(401, "UNAUTHORIZED", "a valid bearer token is required")
         response.headers["WWW-Authenticate"] = "Bearer"
         return response
-    # Prometheus asks for OpenMetrics in Accept; choose_encoder negotiates as client_python does.
-    encoder, content_type = choose_encoder(request.headers.get("Accept", ""))
-    body = encoder(exposition.registry)  # in-memory only: cheap enough for the event loop
+    body, content_type = await exposition.render(request.headers.get("Accept", ""))
     response = Response(body, status=200, content_type=content_type)
     response.headers["Cache-Control"] = "no-store"
     return response
