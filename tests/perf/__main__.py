@@ -13,6 +13,7 @@ from collections.abc import Callable
 from . import (
     bench_config,
     bench_page,
+    bench_ping,
     bench_scheduler,
     bench_scrape,
     bench_snapshot,
@@ -32,6 +33,7 @@ BENCHMARKS: dict[str, Callable[[bool], Comparison | list[Comparison]]] = {
     "page": bench_snapshot.run_cold_path,
     "bigpage": bench_snapshot.run_big_page,
     "serve": bench_page.run,
+    "ping": bench_ping.run,
     "config": bench_config.run,
     "soak": bench_soak.run,
     "scrape": bench_scrape.run,
