@@ -7,6 +7,14 @@ Europe/Berlin" stays 03:00 local across daylight saving changes. A local time
 that does not exist (inside a spring-forward gap) is read with the offset in
 force before the gap, i.e. it moves later by the gap (02:30 → 03:30); a local
 time that happens twice (fall back) means its first occurrence.
+
+Push monitors' schedules use croniter; this module does not, because croniter
+reads these schedules differently from what maintenance windows promise (and
+their tests hold): a time in a spring-forward gap lands on the jump instead of
+moving later by the gap, a time in the repeated hour comes twice, ``*/2`` in the
+day-of-month with a weekday means either rather than both, and it accepts ranges
+that run backwards, ``?`` and schedules that never match (``30 feb``), where the
+config should say what is wrong.
 """
 
 from __future__ import annotations
