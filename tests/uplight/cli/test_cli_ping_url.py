@@ -9,7 +9,7 @@ import pytest
 from uplight.cli import main
 
 TOKEN = "f3b1c2d4e5a6978812345678"
-CONFIG = f"""
+CONFIG = """
 [server]
 public_base_url = "https://status.example.org/"
 
@@ -17,7 +17,7 @@ public_base_url = "https://status.example.org/"
 id = "backup"
 name = "Backup"
 type = "push"
-token = {{ env = "BACKUP_PING_TOKEN" }}
+token = { env = "BACKUP_PING_TOKEN" }
 period = "1d"
 
 [[monitors]]
