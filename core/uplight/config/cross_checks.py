@@ -159,6 +159,40 @@ def validate_typed_tables(
     return found
 
 
+def check_ping_tokens(
+    monitors: Iterable[Any],
+    raw_monitors: Any,
+    check_types: Mapping[str, Any],
+    issues: list[ConfigIssue],
+) -> None:
+    """Two monitors that receive pings with one token: a ping could not say whose it is.
+    The messages name the monitors, never the token (a secret)."""
+    index_of: dict[str, int] = {}
+    for index, raw in enumerate(raw_monitors if isinstance(raw_monitors, list) else []):
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            index_of.setdefault(raw["id"], index)
+    owners: dict[str, str] = {}
+    for monitor in monitors:
+        check_type = check_types.get(monitor.type)
+        if not getattr(check_type, "accepts_pings", False):
+            continue
+        try:
+            token = check_type.ping_token(monitor.options)
+        except Exception:
+            continue  # no usable token: start-up names the monitor
+        if not isinstance(token, str):
+            continue
+        first = owners.setdefault(token, monitor.id)
+        if first != monitor.id:
+            issues.append(
+                ConfigIssue(
+                    f"monitors[{index_of.get(monitor.id, '?')}]",
+                    f"has the same ping token as monitors[{index_of.get(first, '?')}]"
+                    f" ({first!r}): give each monitor its own",
+                )
+            )
+
+
 def first_indexes(section: str, ids: Iterable[Any], issues: list[ConfigIssue]) -> dict[str, int]:
     """Where each id is first declared; a repeated id is reported at its second place."""
     first: dict[str, int] = {}

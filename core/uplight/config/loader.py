@@ -23,6 +23,7 @@ from .cross_checks import (
     check_maintenance_references,
     check_notify_references,
     check_page_references,
+    check_ping_tokens,
     check_token_file,
     did_you_mean,
     issues_from,
@@ -163,6 +164,7 @@ def parse_config(
     if isinstance(raw_monitors, list):
         check_page_references(sections.get("pages", ()), raw_monitors, issues, page_indexes)
         check_maintenance_references(sections.get("maintenance", ()), raw_monitors, issues)
+        check_ping_tokens(monitors, raw_monitors, check_types, issues)
     check_token_file(sections.get("metrics"), config_dir, issues)
     check_isolated_types(sections.get("scheduler"), check_types, issues)
     raw_notifiers = raw.get("notifiers", [])

@@ -267,3 +267,14 @@ async def test_a_restart_is_not_held_against_the_monitor() -> None:
 async def test_no_ping_state_is_down_not_up() -> None:
     result = await CHECK.check(options(period="1h"), CheckContext("job", 10.0, now=T0))
     assert result.status is CheckStatus.DOWN
+
+
+def test_two_monitors_with_one_token_is_a_config_error(make_config: MakeConfig) -> None:
+    text = _monitor(token=TOKEN, period="1h") + _monitor(token=TOKEN, period="1d").replace(
+        'id = "job"', 'id = "other"'
+    )
+    with pytest.raises(ConfigError) as info:
+        make_config(text)
+    assert [str(issue) for issue in info.value.issues] == [
+        "monitors[1]: has the same ping token as monitors[0] ('job'): give each monitor its own"
+    ]
