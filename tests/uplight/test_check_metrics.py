@@ -249,6 +249,11 @@ def test_the_built_ins_declare_the_documented_gauges(registry: PluginRegistry) -
         "uplight_tls_cert_not_after_timestamp_seconds": "tls",
         "uplight_tls_cert_days_left": "tls",
         "uplight_dns_answer_count": "dns",
+        "uplight_tcp_phase_duration_seconds": "tcp",
+        "uplight_ping_packet_loss_ratio": "ping",
+        "uplight_ping_rtt_seconds": "ping",
+        "uplight_command_exit_code": "command",
+        "uplight_command_perfdata": "command",
     }
     docs = DOCS.read_text()
     assert all(f"`{name}` | gauge |" in docs for name in declared)

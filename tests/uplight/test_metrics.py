@@ -441,19 +441,40 @@ async def exported_names(make_config: MakeConfig, registry: PluginRegistry) -> s
     """Sample names of a scrape where every uplight metric has a value."""
     # A notification channel, so the per-channel notification series exist (nothing is sent).
     channel = '\n[[notifiers]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:9/"\n'
+    # One monitor of each check type whose gauges read only its own type's results.
+    others = {
+        "port": (
+            f'type = "tcp"\nhost = "127.0.0.1"\nport = {refused_port()}',
+            {"phases": {"connect": 0.01}},
+        ),
+        "icmp": (
+            'type = "ping"\nhost = "127.0.0.1"\ncount = 1',
+            {"packet_loss_percent": 0.0, "rtt": {"avg": 0.001}},
+        ),
+        "script": (
+            'type = "command"\ncommand = ["true"]',
+            {"exit_code": 0, "perfdata": [{"metric": "load1", "base_value": 0.5}]},
+        ),
+    }
+    extra = "".join(
+        f'\n[[monitors]]\nid = "{m}"\nname = "{m}"\ninterval = "1m"\ntimeout = "5s"\n{keys}\n'
+        for m, (keys, _) in others.items()
+    )
     config = make_config(
-        SCHEDULER + monitor("site", f"http://127.0.0.1:{refused_port()}/") + channel
+        SCHEDULER + monitor("site", f"http://127.0.0.1:{refused_port()}/") + extra + channel
     )
     app = create_app(config, registry)
     async with app.test_app() as test_app:
         rt: Runtime = app.extensions[EXTENSION]
-        await wait_for(lambda: rt.scheduler.states["site"].checks.total() >= 1)
+        await wait_for(lambda: all(s.checks.total() >= 1 for s in rt.scheduler.states.values()))
         details = {
             "phases": {"connect": 0.01, "tls": 0.02, "ttfb": 0.03},
             "cert": {"not_after": "2030-01-01T00:00:00Z", "days_left": 5.0},
             "answer_count": 2,
         }
         rt.check_stats.observe(config.monitors[0], record("site", details=details))
+        for index, (name, (_, reported)) in enumerate(others.items(), start=1):
+            rt.check_stats.observe(config.monitors[index], record(name, details=reported))
         await rt.store.flush()  # so the last-flush gauge exists too
         response = await test_app.test_client().get("/metrics")
         return {s.name for s in parse(await response.get_data(as_text=True))}

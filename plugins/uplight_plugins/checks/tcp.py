@@ -291,7 +291,8 @@ def _judge(options: TcpOptions, run: _Run, details: dict[str, Any]) -> CheckResu
         details["bytes_received"] = len(run.received)
         details["received"] = printable(_text(run.received), 200)
     expecting = options.expect is not None or options.expect_regex is not None
-    what = f"{_wanted(options)} received" if expecting else "connected"
+    verb = "matched" if options.expect_regex is not None else "received"
+    what = f"{_wanted(options)} {verb}" if expecting else "connected"
     if details.get("tls_version"):
         what += f" over {details['tls_version']}"
     threshold = options.response_time_degraded

@@ -96,6 +96,7 @@ async def test_banner_arriving_in_pieces_is_matched() -> None:
     async with LoopbackServer(slow_banner) as server:
         result = await run(port=server.port, expect_regex=r"^220 \S+ ESMTP")
     assert result.status is CheckStatus.UP, result.message
+    assert result.message.startswith("regex '^220 \\\\S+ ESMTP' matched in ")
 
 
 async def test_send_then_expect_the_answer() -> None:
