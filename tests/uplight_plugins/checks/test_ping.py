@@ -79,7 +79,7 @@ async def test_datagram_socket_where_the_system_allows_it() -> None:
         ICMPv4Socket(None, privileged=False).close()
     except SocketPermissionError:
         try:
-            group_range = ping_module.PING_GROUP_RANGE.read_text().strip()
+            group_range = " ".join(ping_module.PING_GROUP_RANGE.read_text().split())
         except OSError:
             group_range = "unknown"
         pytest.skip(
