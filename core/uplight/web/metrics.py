@@ -32,6 +32,7 @@ from ..metrics import UplightCollector
 from ..scrape import ScrapeFacts
 from .context import EXTENSION
 from .errors import ApiError, error_response
+from .exposition import encode
 
 log = logging.getLogger(__name__)
 
@@ -62,21 +63,22 @@ class Exposition:
     collector: UplightCollector
     others: CollectorRegistry  # process_* and python_info
     token: bytes | None  # the bearer token; never logged, never in a response
-    _building: dict[str, asyncio.Future[bytes]] = field(default_factory=dict)
+    _building: dict[str, asyncio.Future[tuple[bytes, str]]] = field(default_factory=dict)
 
     async def render(self, accept: str) -> tuple[bytes, str]:
         """The exposition in the format ``accept`` negotiates, built off the event loop."""
         # Prometheus asks for OpenMetrics in Accept; choose_encoder negotiates as
-        # client_python does.
-        encoder, content_type = choose_encoder(accept)
+        # client_python does (exposition.encode writes what its encoder would).
+        _, content_type = choose_encoder(accept)
         pending = self._building.get(content_type)
         if pending is None:
             scrape = _Scrape(self.collector, self.collector.freeze(), self.others)
-            pending = asyncio.get_running_loop().run_in_executor(_scrape_pool, encoder, scrape)
+            loop = asyncio.get_running_loop()
+            pending = loop.run_in_executor(_scrape_pool, encode, scrape.collect(), accept)
             self._building[content_type] = pending
             pending.add_done_callback(lambda _: self._building.pop(content_type, None))
         # Shielded: a scraper that gives up must not cancel the others' answer.
-        return await asyncio.shield(pending), content_type
+        return await asyncio.shield(pending)
 
     def authorized(self, header: str | None) -> bool:
         if self.token is None:
