@@ -46,7 +46,6 @@ from ..db.store import Store
 from ..models import CheckStatus, ResultRecord
 from ..notify.scrub import scrub_reason
 from . import store as db_incidents
-from .models import auto_title as auto_title  # pages/views still imports it from here
 
 log = logging.getLogger(__name__)
 
