@@ -26,7 +26,6 @@ import datetime as dt
 import hashlib
 import html
 import math
-from collections import Counter
 from collections.abc import Callable, Iterator
 from functools import cache, lru_cache
 from pathlib import Path
@@ -92,7 +91,6 @@ CELL_CLASSES: dict[Status, str] = {
     Status.NO_DATA: "nd",
 }
 _CELLS = {status: f"<i class={word}></i>" for status, word in CELL_CLASSES.items()}
-_ONE_DAY = dt.timedelta(days=1)
 
 
 @lru_cache(maxsize=4096)  # a few distinct uptimes per page: bounded for any homelab
@@ -111,17 +109,22 @@ def cell_label(day: Any) -> str:
     return f"{day.date.isoformat()}: {day_words(day.status, day.uptime)}"
 
 
-def history_runs(history: tuple[Any, ...]) -> list[tuple[dt.date, dt.date, int, str]]:
-    """Consecutive days that read the same, as (first, last, days, words)."""
-    runs: list[tuple[dt.date, dt.date, int, str]] = []
-    for day in history:
-        words = day_words(day.status, day.uptime)
-        if runs:
-            first, last, days, previous = runs[-1]
-            if previous == words and day.date == last + _ONE_DAY:
-                runs[-1] = (first, day.date, days + 1, words)
-                continue
-        runs.append((day.date, day.date, 1, words))
+def history_runs(history: tuple[Any, ...]) -> list[tuple[int, int, Status, float | None]]:
+    """Consecutive days that read the same, as (index of the first, days, status, uptime).
+
+    The cells are one per UTC day, oldest first, so a run's dates follow from its
+    first index. Tight on purpose: a page of 1,000 components walks 90,000 days.
+    """
+    runs: list[tuple[int, int, Status, float | None]] = []
+    if not history:
+        return runs
+    first, status, uptime = 0, history[0].status, history[0].uptime
+    for index in range(1, len(history)):
+        day = history[index]
+        if day.status is not status or day.uptime != uptime:
+            runs.append((first, index - first, status, uptime))
+            first, status, uptime = index, day.status, day.uptime
+    runs.append((first, len(history) - first, status, uptime))
     return runs
 
 
@@ -151,20 +154,22 @@ def history_cells(history: tuple[Any, ...]) -> str:
     if not history:
         return '<ol class="visually-hidden"></ol><div class="cells" aria-hidden="true"></div>'
     runs = history_runs(history)
-    usual: Counter[str] = Counter()
-    for _, _, days, words in runs:
-        usual[words] += days
-    common = usual.most_common(1)[0][0]
+    tally: dict[str, int] = {}
+    worded = []
+    for first, days, status, uptime in runs:
+        words = day_words(status, uptime)
+        tally[words] = tally.get(words, 0) + days
+        worded.append((history[first].date, history[first + days - 1].date, days, words))
+    usual = max(tally, key=tally.__getitem__)  # on a tie, the first to appear
     # Every text was escaped in _run_item and _rest_item; the template marks it |safe.
-    if len(runs) == 1:
-        items = _run_item(*runs[0])
+    if len(worded) == 1:
+        items = _run_item(*worded[0])
     else:
-        items = "".join(_run_item(*run) for run in runs if run[3] != common)
-        items += _rest_item(common)
-    cells = "".join(_CELLS[day.status] for day in history)
-    first = history[0].date.isoformat()
+        items = "".join(_run_item(*run) for run in worded if run[3] != usual)
+        items += _rest_item(usual)
+    cells = "".join(_CELLS[status] * days for _, days, status, _ in runs)
     return (
-        f'<ol class="visually-hidden" data-first="{first}">{items}</ol>'
+        f'<ol class="visually-hidden" data-first="{history[0].date.isoformat()}">{items}</ol>'
         f'<div class="cells" aria-hidden="true">{cells}</div>'
     )
 
