@@ -11,7 +11,15 @@ hookimpl = pluggy.HookimplMarker("uplight")
 """Marker for hook implementations: ``@uplight.hookimpl``."""
 
 from .check_metrics import CheckMetric, MetricTime  # noqa: E402
-from .checks import CheckContext, CheckOptions, CheckType, Ping, PingState  # noqa: E402
+from .checks import (  # noqa: E402
+    CheckContext,
+    CheckOptions,
+    CheckType,
+    MonitorState,
+    OperatorState,
+    Ping,
+    PingState,
+)
 from .durations import Duration  # noqa: E402
 from .headers import HttpHeaders  # noqa: E402
 from .models import CheckResult, CheckStatus, Status, isoformat_z  # noqa: E402
@@ -54,9 +62,11 @@ __all__ = [
     "IncidentView",
     "MaintenanceView",
     "MetricTime",
+    "MonitorState",
     "Notification",
     "Notifier",
     "NotifierOptions",
+    "OperatorState",
     "PageSnapshot",
     "Ping",
     "PingState",

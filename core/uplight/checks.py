@@ -12,19 +12,25 @@ A check type may also receive heartbeats (``accepts_pings``): uplight routes
 came (:class:`PingState`, kept in the database) and hands each one to
 ``on_ping``; its ``check`` then judges the silence between pings on the
 scheduler's clock.
+
+A check type may derive its state from other monitors (``references``: the
+built-in ``group``): the config refuses unknown ids and cycles, and each check
+sees the current state of the monitors it references in
+``context.monitor_states``. One whose state the operator sets (``accepts_state``:
+the built-in ``manual``) finds it in ``context.operator_state``.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal
 
 from pydantic import ConfigDict
 
 from .check_metrics import CheckMetric
-from .models import CheckResult
+from .models import CheckResult, CheckStatus
 from .strictness import NoCoercion
 
 
@@ -51,6 +57,12 @@ class CheckContext:
     now: dt.datetime = field(default_factory=lambda: dt.datetime.now(dt.UTC))
     # What uplight remembers of the monitor's pings, for a check type that accepts them.
     pings: PingState | None = None
+    # The current state of each monitor the options reference (``CheckType.references``),
+    # as it was when the check started; empty for a check type that references none.
+    # Read it, never change it: it is the host's view of the other monitors.
+    monitor_states: Mapping[str, MonitorState] = field(default_factory=dict)
+    # The state the operator set, for a check type that sets ``accepts_state``.
+    operator_state: OperatorState | None = None
 
 
 PingKind = Literal["success", "start", "fail"]
@@ -94,6 +106,40 @@ class PingState:
     last_start: dt.datetime | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class MonitorState:
+    """A monitor's current state, as another monitor's check sees it (no message: that
+    is the operator's, not a rule's input). Times are UTC.
+
+    ``status`` is its newest result's, ``None`` before its first; ``since`` is when
+    its results took that status (the first of the run, kept across restarts) and
+    ``checked_at`` its newest result. ``in_maintenance``: a live maintenance window
+    covers it now (or it derives maintenance from the monitors it references).
+    """
+
+    status: CheckStatus | None
+    in_maintenance: bool = False
+    since: dt.datetime | None = None
+    checked_at: dt.datetime | None = None
+
+    @property
+    def up(self) -> bool:
+        return self.status is CheckStatus.UP
+
+
+@dataclass(frozen=True, slots=True)
+class OperatorState:
+    """The state an operator set on a monitor whose check type ``accepts_state``
+    (``PUT /api/v1/monitors/{id}/state``, ``uplight monitors set-state``); kept in the
+    database, so a restart keeps it. ``set_at`` and ``set_by`` (the API token's name)
+    are ``None`` while nobody has set it: ``status`` is then ``up``."""
+
+    status: CheckStatus = CheckStatus.UP
+    message: str = ""
+    set_at: dt.datetime | None = None
+    set_by: str | None = None
+
+
 class CheckType:
     """Subclass, set ``name`` and ``Options``, implement ``check``.
 
@@ -131,3 +177,30 @@ class CheckType:
         ping: no I/O, no waiting.
         """
         return None
+
+    # -- derived state: for a check type whose monitors stand for others ---------------
+
+    def references(self, options: Any) -> Mapping[str, Sequence[str]]:
+        """The monitors these options name, by option key: ``{"members": ("a", "b")}``.
+
+        The config refuses an id no monitor has, a monitor naming itself and a cycle
+        (a group of groups that comes back to itself), each at the key's TOML path
+        (``monitors[3].members[1]``). Each check gets the current state of the named
+        monitors in ``context.monitor_states``, and the monitor is checked again at once
+        when one of them changes state. Called when the config is loaded and when the
+        scheduler is built: no I/O.
+        """
+        return {}
+
+    def in_maintenance(self, options: Any, states: Mapping[str, MonitorState]) -> bool:
+        """Whether the monitor is in maintenance because of the monitors it references
+        (``states``: theirs, now); a window covering the monitor itself counts anyway.
+        While true, its results are flagged as taken during maintenance: no incident
+        opens and nothing notifies. Called often, on the event loop: no I/O."""
+        return False
+
+    # -- operator-set state: for a check type that sets ``accepts_state`` ---------------
+
+    # Its monitors take a state the operator sets through the API or the CLI, handed to
+    # ``check`` as ``context.operator_state``; a change is checked (and recorded) at once.
+    accepts_state: ClassVar[bool] = False

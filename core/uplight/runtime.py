@@ -16,6 +16,8 @@ from .maintenance.service import MaintenanceService
 from .models import ResultRecord
 from .monitoring.pings import PingService
 from .monitoring.scheduler import Scheduler
+from .monitoring.service import MonitorService, OpenIncident
+from .monitoring.states import MonitorStates, Rechecks
 from .monitoring.stats import CheckStats
 from .monitoring.store import HOURLY_ROLLUPS_KEPT, prune_results
 from .notify.service import Notifications
@@ -50,17 +52,28 @@ class Runtime:
         self.pings = PingService(
             self.store, config.monitors, registry.check_types, clock=self.clock
         )
+        # Every monitor's current state: what a group's check judges, what a manual
+        # monitor was set to, and maintenance (a window's, or derived: a group's members').
+        self.states = MonitorStates(
+            self.store, config.monitors, registry.check_types, windows=self.maintenance.is_active
+        )
         self.scheduler = Scheduler(
             config.monitors,
             registry.check_types,
             max_concurrency=config.scheduler.max_concurrency,
             max_jitter=config.scheduler.max_jitter,
             listeners=[self._record_result],
-            in_maintenance=self.maintenance.is_active,
+            in_maintenance=self.states.in_maintenance,
             clock=self.clock,
             isolate=config.scheduler.isolate,
             ping_state=self.pings.state,
+            referenced_states=self.states.referenced_states,
+            operator_state=self.states.operator_state,
         )
+        self.scheduler.add_listener(self.states.observe)
+        # A group is checked again as soon as a member's state changes.
+        self.rechecks = Rechecks(self.scheduler.run_once)
+        self.states.recheck = self.rechecks.request
         self.pings.record = self.scheduler.record
         # Cumulative check statistics for /metrics, fed by every result.
         self.check_stats = CheckStats()
@@ -75,7 +88,7 @@ class Runtime:
             registry,
             self.store,
             clock=self.clock,
-            in_maintenance=self.maintenance.is_active,
+            in_maintenance=self.states.in_maintenance,
             is_public=self._is_on_a_page,
         )
         self.incidents.transition_listeners.append(self.notifications.on_transition)
@@ -98,6 +111,17 @@ class Runtime:
         self.page_cache = PageCache(
             self.pages, ttl=config.public.cache_ttl, renderers=registry.renderers
         )
+        # The operator's view of the monitors (admin API, CLI) and manual monitors' states.
+        self.monitors = MonitorService(
+            config,
+            registry.check_types,
+            self.store,
+            self.states,
+            clock=self.clock,
+            check_now=self.scheduler.run_once,
+            pages_by_monitor=self._pages_by_monitor,
+            open_incidents=self._open_incidents,
+        )
         self.started_at = time.time()
         self._background: list[asyncio.Task[None]] = []
 
@@ -110,6 +134,7 @@ class Runtime:
         await self.maintenance.start()  # before any check: results are flagged from the first
         await self.notifications.start()  # pending deliveries resume
         await self.pings.start()  # before any check: a push check judges what it loads
+        await self.states.start()  # before any check: a group judges its members' states
         self.scheduler.start()
         self._background.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
         log.info(
@@ -121,7 +146,9 @@ class Runtime:
 
     async def stop(self) -> None:
         """Cancel in-flight checks, flush pending results, close the database."""
+        await self.rechecks.stop()
         await self.scheduler.stop()
+        await self.states.stop()  # the last status changes are written
         await self.maintenance.stop()
         await self.notifications.stop()  # an interrupted send stays pending for the next start
         for task in self._background:
@@ -141,6 +168,29 @@ class Runtime:
         """An automatic incident is public (has a permalink) only when its monitor is on a
         page (config and API pages alike); otherwise only the operator sees it."""
         return self.pages.is_on_a_page(monitor_id)
+
+    def _pages_by_monitor(self) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {}
+        for page in self.pages.pages():
+            for component in page.components:
+                found.setdefault(component.monitor_id, []).append(page.slug)
+        return found
+
+    async def _open_incidents(self) -> dict[str, OpenIncident]:
+        """Each monitor's active automatic incident (manual ones concern no one monitor)."""
+        found: dict[str, OpenIncident] = {}
+        after = None
+        while True:
+            page = await self.incident_service.list_incidents(active=True, after=after, limit=200)
+            for incident in page.items:
+                if not incident.manual:
+                    found.setdefault(
+                        incident.monitor_id,
+                        OpenIncident(incident.id, incident.severity, incident.started_at),
+                    )
+            if page.next is None:
+                return found
+            after = page.next
 
     def _page_monitors(self, slug: str) -> frozenset[str] | None:
         """The configured monitors a page shows (what a manual incident on it may name)."""

@@ -15,7 +15,7 @@ from .db.migrations import Migration
 from .db.store import Store
 from .incidents import store as incidents_store
 from .maintenance import store as maintenance_store
-from .monitoring import push_store
+from .monitoring import push_store, state_store
 from .monitoring import store as monitoring_store
 from .notify import store as notify_store
 from .pages import store as pages_store
@@ -35,6 +35,7 @@ MIGRATIONS: tuple[Migration, ...] = _in_schema_order(
     maintenance_store.MIGRATIONS,  # m004
     pages_store.MIGRATIONS,  # m005 status pages
     notify_store.MIGRATIONS,  # m006 notification outbox
+    state_store.MIGRATIONS,  # m009 monitors' states (since when; set by the operator)
     push_store.MIGRATIONS,  # m010 push monitors' last pings
 )
 

@@ -193,6 +193,82 @@ def check_ping_tokens(
             )
 
 
+def check_monitor_references(
+    monitors: Iterable[Any],
+    raw_monitors: list[Any],
+    check_types: Mapping[str, Any],
+    issues: list[ConfigIssue],
+) -> None:
+    """Monitors that name others (``CheckType.references``: a group's members): each id
+    must be a monitor's, not its own, and no chain of them may come back to where it
+    started (a group of groups in a cycle). Errors are at the option's TOML path."""
+    index_of: dict[str, int] = {}
+    for index, raw in enumerate(raw_monitors):
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            index_of.setdefault(raw["id"], index)
+    # monitor id -> [(referenced id, TOML path of the reference)]
+    edges: dict[str, list[tuple[str, str]]] = {}
+    for monitor in monitors:
+        check_type = check_types.get(monitor.type)
+        if check_type is None:
+            continue
+        where = f"monitors[{index_of.get(monitor.id, '?')}]"
+        try:
+            named = check_type.references(monitor.options)
+            pairs = [(key, list(ids)) for key, ids in named.items()]
+        except Exception as exc:
+            issues.append(
+                ConfigIssue(
+                    where, f"check type {monitor.type!r} failed to list its references: {exc}"
+                )
+            )
+            continue
+        for key, ids in pairs:
+            for position, other in enumerate(ids):
+                path = f"{where}.{key}[{position}]"
+                if other == monitor.id:
+                    issues.append(ConfigIssue(path, f"{other!r} is this monitor itself"))
+                elif other not in index_of:
+                    hint = did_you_mean(other, index_of)
+                    issues.append(ConfigIssue(path, f"no monitor has id {other!r}{hint}"))
+                else:
+                    edges.setdefault(monitor.id, []).append((other, path))
+    for path, cycle in _reference_cycles(edges):
+        chain = " -> ".join(repr(m) for m in cycle)
+        issues.append(ConfigIssue(path, f"{chain} is a cycle: a monitor cannot depend on itself"))
+
+
+def _reference_cycles(
+    edges: Mapping[str, list[tuple[str, str]]],
+) -> list[tuple[str, list[str]]]:
+    """Each cycle once, reported at the reference that closes it (depth-first, in the
+    file's order): its path and the monitors along it, the first repeated at the end."""
+    done: set[str] = set()
+    found: list[tuple[str, list[str]]] = []
+    for start in edges:
+        if start in done:
+            continue
+        trail: list[str] = [start]
+        on_trail = {start}
+        stack = [iter(edges.get(start, ()))]
+        while stack:
+            step = next(stack[-1], None)
+            if step is None:
+                stack.pop()
+                finished = trail.pop()
+                on_trail.discard(finished)
+                done.add(finished)
+                continue
+            other, path = step
+            if other in on_trail:
+                found.append((path, [*trail[trail.index(other) :], other]))
+            elif other not in done:
+                trail.append(other)
+                on_trail.add(other)
+                stack.append(iter(edges.get(other, ())))
+    return found
+
+
 def first_indexes(section: str, ids: Iterable[Any], issues: list[ConfigIssue]) -> dict[str, int]:
     """Where each id is first declared; a repeated id is reported at its second place."""
     first: dict[str, int] = {}

@@ -21,6 +21,7 @@ from ..notify.config import COMMON_NOTIFIER_KEYS, NotifierConfig
 from .cross_checks import (
     check_isolated_types,
     check_maintenance_references,
+    check_monitor_references,
     check_notify_references,
     check_page_references,
     check_ping_tokens,
@@ -165,6 +166,7 @@ def parse_config(
         check_page_references(sections.get("pages", ()), raw_monitors, issues, page_indexes)
         check_maintenance_references(sections.get("maintenance", ()), raw_monitors, issues)
         check_ping_tokens(monitors, raw_monitors, check_types, issues)
+        check_monitor_references(monitors, raw_monitors, check_types, issues)
     check_token_file(sections.get("metrics"), config_dir, issues)
     check_isolated_types(sections.get("scheduler"), check_types, issues)
     raw_notifiers = raw.get("notifiers", [])

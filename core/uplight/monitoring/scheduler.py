@@ -27,11 +27,12 @@ import inspect
 import logging
 import math
 from collections import Counter
-from collections.abc import Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..checks import CheckContext, CheckType, PingState
+from ..checks import CheckContext, CheckType, OperatorState, PingState
+from ..checks import MonitorState as ReferencedState
 from ..clock import Clock, SystemClock
 from ..config import MonitorConfig
 from ..models import CheckResult, CheckStatus, ResultRecord
@@ -102,6 +103,8 @@ class Scheduler:
         clock: Clock | None = None,
         isolate: Iterable[str] = (),
         ping_state: Callable[[str], PingState | None] = lambda monitor_id: None,
+        referenced_states: Callable[[str], Mapping[str, ReferencedState]] = lambda i: {},
+        operator_state: Callable[[str], OperatorState | None] = lambda monitor_id: None,
     ) -> None:
         self.states = {m.id: MonitorState(m) for m in monitors}
         self._check_types = check_types
@@ -110,6 +113,9 @@ class Scheduler:
         self._listeners = list(listeners)
         self._in_maintenance = in_maintenance
         self._ping_state = ping_state  # what a push monitor's check judges
+        # What a group's check judges: the states of the monitors it references.
+        self._referenced_states = referenced_states
+        self._operator_state = operator_state  # what a manual monitor's check reports
         self._clock: Clock = clock or SystemClock()
         self._tasks: list[asyncio.Task[None]] = []
         # Checks that ignored cancellation: kept referenced until they finish.
@@ -291,6 +297,8 @@ class Scheduler:
             timeout=monitor.timeout,
             now=self._clock.now(),
             pings=self._ping_state(monitor.id),
+            monitor_states=self._referenced_states(monitor.id),
+            operator_state=self._operator_state(monitor.id),
         )
         if monitor.type not in self.isolation:
             return await self._timed(

@@ -25,7 +25,12 @@ from uplight.schema import MIGRATIONS, build_store
 
 RELEASE_DB = Path(__file__).with_name("data") / "release-0.1.0.sqlite"
 AT = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)  # as in make_release_db.py
-SINCE = ["m007_packed_results", "m008_manual_incidents", "m010_push_pings"]
+SINCE = [
+    "m007_packed_results",
+    "m008_manual_incidents",
+    "m009_monitor_states",
+    "m010_push_pings",
+]
 HISTORY = [
     "m001_results_and_rollups",
     "m002_tokens",

@@ -16,7 +16,7 @@ ADMIN_PREFIX = "/api/v1"
 OPENAPI_PATH = "/api/openapi.json"
 
 # Each module defines `api = ApiBlueprint(...)`; listed in the order of the document.
-API_MODULES = ("dashboard", "incidents", "maintenance", "pages", "public")
+API_MODULES = ("dashboard", "incidents", "maintenance", "monitors", "pages", "public")
 
 
 def api_blueprints() -> list[ApiBlueprint]:

@@ -1,0 +1,162 @@
+"""The operator's view of the monitors, and the states operators set on manual ones.
+
+``list_monitors`` / ``get_monitor`` compose, for the admin API and the CLI, what
+uplight knows of each monitor: its config (type, thresholds), its current state
+(``states.py``), its newest result (from memory, or the database before its first
+check since start-up), the pages it is on and its open incident.
+
+``set_state`` sets the state of a monitor whose check type accepts one (``manual``):
+saved before it returns, then the monitor is checked at once so the new state is
+recorded as a result like any other (history, incidents, notifications).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..checks import CheckType, MonitorState, OperatorState
+from ..clock import Clock
+from ..config import Config, MonitorConfig
+from ..db.store import Store
+from ..models import CheckStatus, ResultRecord
+from . import state_store
+from .states import MonitorStates
+from .store import latest_results
+
+
+class MonitorNotFound(Exception):
+    def __init__(self, monitor_id: str) -> None:
+        super().__init__(f"no monitor {monitor_id!r}")
+        self.monitor_id = monitor_id
+
+
+class MonitorNotManual(Exception):
+    """Its state comes from its checks: only a check type that accepts one takes a state."""
+
+    def __init__(self, monitor: MonitorConfig) -> None:
+        super().__init__(
+            f"monitor {monitor.id!r} is a {monitor.type!r} monitor: its state comes from its"
+            " checks; only a monitor of a type that takes a set state (manual) can be set"
+        )
+        self.monitor_id = monitor.id
+
+
+@dataclass(frozen=True, slots=True)
+class OpenIncident:
+    id: int
+    severity: str
+    started_at: dt.datetime
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorOverview:
+    monitor: MonitorConfig
+    state: MonitorState
+    last: ResultRecord | None  # its newest result, None when it has none
+    pages: tuple[str, ...]  # slugs of the pages that show it
+    open_incident: OpenIncident | None
+    operator_state: OperatorState | None  # a manual monitor's, else None
+    summary: dict[str, Any] = field(default_factory=dict)  # CheckType.public_summary
+
+
+OpenIncidents = Callable[[], Awaitable[Mapping[str, OpenIncident]]]
+
+
+class MonitorService:
+    def __init__(
+        self,
+        config: Config,
+        check_types: Mapping[str, CheckType],
+        store: Store,
+        states: MonitorStates,
+        *,
+        clock: Clock,
+        check_now: Callable[[str], Awaitable[Any]],
+        pages_by_monitor: Callable[[], Mapping[str, Sequence[str]]] = dict,
+        open_incidents: OpenIncidents | None = None,
+    ) -> None:
+        self._config = config
+        self._check_types = check_types
+        self._store = store
+        self._states = states
+        self._clock = clock
+        self._check_now = check_now  # the scheduler's run_once: the result is recorded
+        self._pages_by_monitor = pages_by_monitor
+        self._open_incidents = open_incidents
+        self._writing = asyncio.Lock()  # one set_state at a time
+
+    # -- reads ------------------------------------------------------------------------
+
+    async def list_monitors(self) -> list[MonitorOverview]:
+        """Every monitor of the config, in its order."""
+        return await self._overviews(self._config.monitors)
+
+    async def get_monitor(self, monitor_id: str) -> MonitorOverview:
+        return (await self._overviews([self._monitor(monitor_id)]))[0]
+
+    async def _overviews(self, monitors: Sequence[MonitorConfig]) -> list[MonitorOverview]:
+        last = {m.id: r for m in monitors if (r := self._states.last(m.id)) is not None}
+        missing = [m.id for m in monitors if m.id not in last]
+        if missing:
+            # Not checked since start-up: the database has its newest result.
+            for monitor_id, stored in (await latest_results(self._store, missing)).items():
+                last[monitor_id] = ResultRecord(
+                    monitor_id,
+                    stored.checked_at,
+                    stored.result,
+                    stored.error_reason,
+                    stored.in_maintenance,
+                )
+        pages = self._pages_by_monitor()
+        incidents = await self._open_incidents() if self._open_incidents is not None else {}
+        return [
+            MonitorOverview(
+                monitor=m,
+                state=self._states.state(m.id),
+                last=last.get(m.id),
+                pages=tuple(pages.get(m.id, ())),
+                open_incident=incidents.get(m.id),
+                operator_state=self._states.operator_state(m.id),
+                summary=self._summary(m),
+            )
+            for m in monitors
+        ]
+
+    def _summary(self, monitor: MonitorConfig) -> dict[str, Any]:
+        check_type = self._check_types.get(monitor.type)
+        if check_type is None:
+            return {}
+        try:
+            summary = check_type.public_summary(monitor.options)
+        except Exception:
+            return {}  # a plugin's fault must not cost the operator the whole list
+        return summary if isinstance(summary, dict) else {}
+
+    def _monitor(self, monitor_id: str) -> MonitorConfig:
+        monitor = self._config.monitor(monitor_id)
+        if monitor is None:
+            raise MonitorNotFound(monitor_id)
+        return monitor
+
+    # -- the operator's word ----------------------------------------------------------
+
+    async def set_state(
+        self, monitor_id: str, status: CheckStatus, message: str, *, set_by: str
+    ) -> MonitorOverview:
+        """Set a manual monitor's state: saved, then checked and recorded at once."""
+        monitor = self._monitor(monitor_id)
+        check_type = self._check_types.get(monitor.type)
+        if check_type is None or not check_type.accepts_state:
+            raise MonitorNotManual(monitor)
+        async with self._writing:
+            now = self._clock.now()
+            row = state_store.OperatorRow(monitor_id, status.value, message, now, set_by)
+            await state_store.save_operator_state(self._store, row)
+            self._states.set_operator_state(monitor_id, OperatorState(status, message, now, set_by))
+            # Inside the lock: each state set is recorded, in the order it was set.
+            await self._check_now(monitor_id)
+        return await self.get_monitor(monitor_id)
