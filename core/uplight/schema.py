@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .auth import session_store
 from .auth import store as auth_store
 from .db.migrations import Migration
 from .db.store import Store
@@ -37,6 +38,7 @@ MIGRATIONS: tuple[Migration, ...] = _in_schema_order(
     notify_store.MIGRATIONS,  # m006 notification outbox
     state_store.MIGRATIONS,  # m009 monitors' states (since when; set by the operator)
     push_store.MIGRATIONS,  # m010 push monitors' last pings
+    session_store.MIGRATIONS,  # m011 console sessions
 )
 
 

@@ -176,6 +176,22 @@ class PublicConfig(Strict):
     rate_limit: RateLimitConfig = RateLimitConfig()
 
 
+class AdminConfig(Strict):
+    """The operator console at /admin (docs/console.md); off: its routes do not exist."""
+
+    enabled: bool = True
+    # A session ends after this long without a request, and this long after sign-in
+    # whatever happens: a cookie left in a browser is not a key kept for ever.
+    session_idle: Duration = Field(12 * HOUR, ge=60, le=30 * DAY)
+    session_max: Duration = Field(7 * DAY, ge=60, le=365 * DAY)
+
+    @model_validator(mode="after")
+    def _idle_within_max(self) -> AdminConfig:
+        if self.session_idle > self.session_max:
+            raise ValueError("session_idle must not be longer than session_max")
+        return self
+
+
 class MonitorConfig(Strict):
     """The keys every monitor has; everything else belongs to its check type."""
 
@@ -295,6 +311,7 @@ class _TopLevel(Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     metrics: MetricsConfig = MetricsConfig()
     public: PublicConfig = PublicConfig()
+    admin: AdminConfig = AdminConfig()
     monitors: tuple[dict[str, Any], ...] = ()
     pages: tuple[PageConfig, ...] = ()
     maintenance: tuple[MaintenanceConfig, ...] = ()
@@ -308,6 +325,7 @@ class Config(Strict):
     scheduler: SchedulerConfig = SchedulerConfig()
     metrics: MetricsConfig = MetricsConfig()
     public: PublicConfig = PublicConfig()
+    admin: AdminConfig = AdminConfig()
     monitors: tuple[MonitorConfig, ...] = ()
     pages: tuple[PageConfig, ...] = ()
     maintenance: tuple[MaintenanceConfig, ...] = ()

@@ -9,6 +9,7 @@ from ..plugins import PluginRegistry
 from ..runtime import Runtime
 from . import assets, health, metrics, ping, public
 from .api import install_api
+from .console.install import install_console
 from .context import EXTENSION
 from .errors import install_error_handlers
 from .fastpath import install_fast_path
@@ -29,6 +30,8 @@ def create_app(
     app.register_blueprint(ping.blueprint)  # heartbeats of push monitors
     app.register_blueprint(metrics.blueprint)  # after the runtime is on the app
     install_api(app)
+    if config.admin.enabled:  # off: the console's routes do not exist
+        install_console(app)
     install_error_handlers(app)
     install_security_headers(app)
     # Cached public answers skip Quart; everything else goes through it unchanged.

@@ -30,6 +30,7 @@ SINCE = [
     "m008_manual_incidents",
     "m009_monitor_states",
     "m010_push_pings",
+    "m011_console_sessions",
 ]
 HISTORY = [
     "m001_results_and_rollups",
