@@ -187,7 +187,8 @@ class CheckType:
         (a group of groups that comes back to itself), each at the key's TOML path
         (``monitors[3].members[1]``). Each check gets the current state of the named
         monitors in ``context.monitor_states``, and the monitor is checked again at once
-        when one of them changes state. Called when the config is loaded and when the
+        when one of them changes state; it is not checked before each of them has a
+        result or is in maintenance. Called when the config is loaded and when the
         scheduler is built: no I/O.
         """
         return {}

@@ -69,6 +69,7 @@ class Runtime:
             ping_state=self.pings.state,
             referenced_states=self.states.referenced_states,
             operator_state=self.states.operator_state,
+            awaiting_references=self.states.awaiting_references,
         )
         self.scheduler.add_listener(self.states.observe)
         # A group is checked again as soon as a member's state changes.

@@ -105,6 +105,7 @@ class Scheduler:
         ping_state: Callable[[str], PingState | None] = lambda monitor_id: None,
         referenced_states: Callable[[str], Mapping[str, ReferencedState]] = lambda i: {},
         operator_state: Callable[[str], OperatorState | None] = lambda monitor_id: None,
+        awaiting_references: Callable[[str], bool] = lambda monitor_id: False,
     ) -> None:
         self.states = {m.id: MonitorState(m) for m in monitors}
         self._check_types = check_types
@@ -116,6 +117,8 @@ class Scheduler:
         # What a group's check judges: the states of the monitors it references.
         self._referenced_states = referenced_states
         self._operator_state = operator_state  # what a manual monitor's check reports
+        # A group is not checked before its members have a state: it would judge nothing.
+        self._awaiting_references = awaiting_references
         self._clock: Clock = clock or SystemClock()
         self._tasks: list[asyncio.Task[None]] = []
         # Checks that ignored cancellation: kept referenced until they finish.
@@ -222,11 +225,14 @@ class Scheduler:
 
     async def run_once(self, monitor_id: str) -> ResultRecord | None:
         """Run one monitor's check now and hand the result to the listeners; None when
-        the run was not counted (event loop stalls it did not cause covered it)."""
+        the run was not counted (event loop stalls it did not cause covered it) or not
+        made (a monitor it references has no state yet)."""
         return await self._run_and_record(self.states[monitor_id])
 
     async def _run_and_record(self, state: MonitorState) -> ResultRecord | None:
         monitor = state.monitor
+        if self._awaiting_references(monitor.id):
+            return None  # no data yet, as before any monitor's first check
         state.running = True
         state.last_started = self.stats.last_tick = self._clock.now().timestamp()
         try:

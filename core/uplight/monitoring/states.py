@@ -14,8 +14,10 @@ notification router asks it.
 
 A monitor whose options reference others (``CheckType.references``) is checked
 again at once when one of them changes status or enters or leaves maintenance, as
-its results say (``Rechecks``); its own interval still applies. It also holds the
-states operators set on the monitors whose check type ``accepts_state``.
+its results say (``Rechecks``); its own interval still applies. It is not checked
+before each of them has a result or is in maintenance (``awaiting_references``):
+until then it has no data. It also holds the states operators set on the monitors
+whose check type ``accepts_state``.
 """
 
 from __future__ import annotations
@@ -167,6 +169,14 @@ class MonitorStates:
     def referenced_states(self, monitor_id: str) -> dict[str, MonitorState]:
         """The current state of each monitor ``monitor_id`` references (for its check)."""
         return {other: self.state(other) for other in self.references.get(monitor_id, ())}
+
+    def awaiting_references(self, monitor_id: str) -> bool:
+        """Whether a monitor it references has had no result yet (and is not in
+        maintenance): its check would judge a state nobody knows, so it waits."""
+        return any(
+            self._status.get(other) is None and not self.in_maintenance(other)
+            for other in self.references.get(monitor_id, ())
+        )
 
     def in_maintenance(self, monitor_id: str) -> bool:
         """A live window covers it, or its check type derives maintenance from the

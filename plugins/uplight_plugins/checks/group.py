@@ -14,8 +14,9 @@ a group whose members are all in maintenance is in maintenance itself.
 - No members: down.
 
 The message names the members that are not up. The check reads the states uplight
-hands it (``context.monitor_states``, as of the check's start); uplight checks a
-group again as soon as a member's state changes, and on its interval.
+hands it (``context.monitor_states``, as of the check's start). uplight checks a
+group on its interval and again as soon as a member's state changes, and not at
+all before each member has a result or is in maintenance (no data until then).
 """
 
 from __future__ import annotations
