@@ -1,4 +1,5 @@
-"""The overview: every monitor (public and private) with its state, filterable.
+"""The overview: every monitor (public and private) with its state, filterable, with a
+24-hour strip and uptime over 24 h / 7 d / 30 d (``monitoring/availability.py``).
 
 The rows come from the monitor service the admin API's ``GET /api/v1/monitors``
 uses; filters are query parameters, so a plain reload shows the same thing the
@@ -9,12 +10,13 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from quart import Response, request
 
 from ...checks import MonitorState
 from ...models import CheckStatus
+from ...monitoring.availability import Availability, availability
 from ...monitoring.service import MonitorOverview
 from ..context import runtime
 from .guard import blueprint, page
@@ -40,6 +42,7 @@ class Row:
     message: str
     pages: tuple[str, ...]
     public: bool
+    availability: Availability | None = None
 
 
 @dataclass(frozen=True)
@@ -80,7 +83,8 @@ def row(view: MonitorOverview) -> Row:
 
 
 async def overview(state: str, type_: str, page_: str) -> Overview:
-    rows = [row(v) for v in await runtime().monitors.list_monitors()]
+    rt = runtime()
+    rows = [row(v) for v in await rt.monitors.list_monitors()]
     counts = Counter(r.state for r in rows)
     shown = [
         r
@@ -89,6 +93,9 @@ async def overview(state: str, type_: str, page_: str) -> Overview:
         and (not type_ or r.type == type_)
         and (not page_ or page_ in r.pages)
     ]
+    # Rollups of the rows shown only: a filter narrows the read too.
+    found = await availability(rt.store, [r.id for r in shown], rt.clock.now())
+    shown = [replace(r, availability=found.get(r.id)) for r in shown]
     return Overview(
         rows=shown,
         counts={s: counts.get(s, 0) for s in STATES},
