@@ -105,7 +105,9 @@ class Runtime:
             monitor_ids=(m.id for m in config.monitors),
             page_monitors=self._page_monitors,
         )
-        self.pages = PageService(config, self.store, clock=self.clock)
+        self.pages = PageService(
+            config, self.store, clock=self.clock, in_maintenance=self.states.in_maintenance
+        )
         # The admin API's page writes; each reloads the directory of self.pages.
         self.page_editor = PageEditor(config, self.store, self.pages, clock=self.clock)
         # The public routes read snapshots through this: one compute per page per TTL.

@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import replace
 
 from ..clock import Clock, SystemClock
@@ -105,10 +106,19 @@ class PageService:
     no longer has.
     """
 
-    def __init__(self, config: Config, store: Store, *, clock: Clock | None = None) -> None:
+    def __init__(
+        self,
+        config: Config,
+        store: Store,
+        *,
+        clock: Clock | None = None,
+        in_maintenance: Callable[[str], bool] = lambda monitor_id: False,
+    ) -> None:
         self._config = config
         self._store = store
         self._clock: Clock = clock or SystemClock()
+        # Maintenance no window names: a group whose members are all in maintenance.
+        self._in_maintenance = in_maintenance
         self._pages: dict[str, StoredPage] = {}
         self._by_host: dict[str, str] = {}
         self._default: str | None = None
@@ -198,6 +208,7 @@ class PageService:
             w for w in live if window_status(w, now) == "scheduled" and w.starts_at <= horizon
         ]
         covered = {m for w in active for m in w.component_ids}
+        covered |= {c.monitor_id for c in shown if self._in_maintenance(c.monitor_id)}
 
         open_incidents = {i.monitor_id: i for i in incidents if i.active and not i.manual}
         set_by_operator = operator_statuses(incidents, page.slug, shown)

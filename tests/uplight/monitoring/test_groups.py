@@ -20,7 +20,7 @@ from servers import HttpServer, Route
 
 from uplight.config import Config
 from uplight.maintenance.models import WindowFields
-from uplight.models import CheckStatus, ResultRecord
+from uplight.models import CheckStatus, ResultRecord, Status
 from uplight.monitoring.store import recent_results
 from uplight.plugins import PluginRegistry
 from uplight.runtime import Runtime
@@ -198,3 +198,7 @@ async def test_a_group_whose_members_are_all_in_maintenance_is_in_maintenance(
     assert runtime.states.in_maintenance("network")
     overview = await runtime.monitors.get_monitor("routers")
     assert overview.state.in_maintenance
+    # and the page shows it so, though no window names it
+    snapshot = await runtime.pages.page_snapshot("main")
+    assert snapshot is not None
+    assert [c.status for c in snapshot.components] == [Status.MAINTENANCE]
