@@ -117,3 +117,17 @@ async def test_a_group_waits_for_its_members_first_results(
         assert record is not None and record.result.message == "all 2 members up"
         overview = await runtime.monitors.get_monitor("both")
         assert overview.summary == {"members": ["storage", "spare"]}
+
+
+async def test_an_isolated_group_gets_the_same_states(
+    make_config: Callable[[str], Config], registry: PluginRegistry
+) -> None:
+    # In a worker process (`[scheduler] isolate`), the states travel with the context.
+    config = make_config('[scheduler]\nisolate = ["group"]\n' + CONFIG)
+    async with running(config, registry) as runtime:
+        await runtime.monitors.set_state("storage", CheckStatus.DOWN, "gone", set_by="ops")
+        await runtime.scheduler.run_once("spare")
+        record = await runtime.scheduler.run_once("both")
+        assert record is not None and record.error_reason is None, record
+        assert record.result.status is CheckStatus.DEGRADED
+        assert record.result.message == "1 of 2 members not up: storage down"
