@@ -1,6 +1,6 @@
 """The console in a real browser: Debian's chromium driven by Playwright, the real app
 under hypercorn. Sign in with a token, see a failing private monitor arrive through the
-overview's refresh (no reload), sign out and be refused; no console error, no CSP
+overview's refresh (no reload), narrate its incident, sign out and be refused; no console error, no CSP
 violation. Screenshots go to test-output/ (gitignored).
 """
 
@@ -197,6 +197,24 @@ def test_sign_in_watch_and_sign_out_in_chromium(
             assert "private" in row.inner_text() and "500" in row.inner_text()
             assert page.locator("tr[data-monitor=api]").count() == 1
             shot(page, tmp_path, "console-overview.png")
+
+            # Narrate the private monitor's incident; its title reaches the permalink.
+            page.click("nav >> text=Incidents")
+            page.wait_for_url(f"{base}/admin/incidents")
+            link = page.locator("table.incidents a").first
+            deadline = time.monotonic() + 15
+            while link.count() == 0 and time.monotonic() < deadline:
+                time.sleep(0.5)  # the incident opens at the second failure
+                page.reload()
+            link.click()
+            page.fill("#public_title", "The vault is sealed")
+            page.click("text=Save narration")
+            page.wait_for_selector(".saved")
+            assert page.locator("h1").inner_text().endswith("The vault is sealed")
+            page.fill("#message", "Unsealing it now.")
+            page.click("text=Post update")
+            page.wait_for_selector(".timeline >> text=Unsealing it now.")
+            shot(page, tmp_path, "console-incident.png")
 
             page.click(".sign-out button")
             page.wait_for_url(f"{base}/admin/sign-in")
