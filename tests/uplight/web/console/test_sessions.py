@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -180,3 +181,18 @@ def test_session_limits_are_validated(make_config: Any, table: str, words: str) 
 def test_session_limits_default_to_12h_idle_and_7d(make_config: Any) -> None:
     admin = make_config("").admin
     assert admin.enabled and admin.session_idle == 12 * 3600 and admin.session_max == 7 * 86400
+
+
+async def test_no_token_in_any_log_line_answer_or_location(
+    api_factory: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    async with api_factory() as api:
+        answers = [await sign_in(api.client, api.token + "x"), await sign_in(api.client, api.token)]
+        answers.append(await api.client.get("/admin"))
+        answers.append(await api.client.get("/admin/fragment/overview"))
+        for response in answers:
+            assert api.token not in await text(response)
+            assert api.token not in response.headers.get("Location", "")
+            assert api.token not in str(response.headers)
+    assert api.token not in caplog.text
