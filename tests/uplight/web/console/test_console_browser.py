@@ -216,6 +216,14 @@ def test_sign_in_watch_and_sign_out_in_chromium(
             page.wait_for_selector(".timeline >> text=Unsealing it now.")
             shot(page, tmp_path, "console-incident.png")
 
+            page.click("nav >> text=Tokens")
+            page.wait_for_url(f"{base}/admin/tokens")
+            page.fill("#name", "ci")
+            page.click("form[action='/admin/tokens'] button")
+            created = page.locator("#created-token").input_value()
+            assert created.startswith("upl_") and created != token
+            shot(page, tmp_path, "console-tokens.png")
+
             page.click(".sign-out button")
             page.wait_for_url(f"{base}/admin/sign-in")
             page.goto(f"{base}/admin")
