@@ -254,6 +254,7 @@ def test_the_built_ins_declare_the_documented_gauges(registry: PluginRegistry) -
         "uplight_ping_rtt_seconds": "ping",
         "uplight_command_exit_code": "command",
         "uplight_command_perfdata": "command",
+        "uplight_feed_unresolved_entries": "feed",
     }
     docs = DOCS.read_text()
     assert all(f"`{name}` | gauge |" in docs for name in declared)

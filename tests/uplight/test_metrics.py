@@ -455,6 +455,10 @@ async def exported_names(make_config: MakeConfig, registry: PluginRegistry) -> s
             'type = "command"\ncommand = ["true"]',
             {"exit_code": 0, "perfdata": [{"metric": "load1", "base_value": 0.5}]},
         ),
+        "upstream": (
+            f'type = "feed"\nurl = "http://127.0.0.1:{refused_port()}/history.atom"',
+            {"unresolved_entries": 1},
+        ),
     }
     extra = "".join(
         f'\n[[monitors]]\nid = "{m}"\nname = "{m}"\ninterval = "1m"\ntimeout = "5s"\n{keys}\n'
