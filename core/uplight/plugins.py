@@ -19,7 +19,7 @@ import pluggy
 from . import hookspecs
 from .check_metrics import declaration_problem
 from .checks import CheckType
-from .metrics import CORE_NAMES
+from .metric_names import CORE_NAMES
 from .notifiers import Notifier
 from .renderers import Renderer
 
