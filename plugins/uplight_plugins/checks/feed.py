@@ -134,7 +134,7 @@ class ConditionalFetcher(Generic[T]):
         if response.status_code != 200:
             self._memory.pop(monitor_id, None)
             reason = httpx.codes.get_reason_phrase(response.status_code) or "(unknown status)"
-            raise FetchFailed(f"{url} answered {response.status_code} {reason}")
+            raise FetchFailed(f"{_shown(url)} answered {response.status_code} {reason}")
         try:
             # A large feed takes feedparser a second or more: keep the event loop free.
             parsed = await asyncio.to_thread(parse, response, body)
@@ -194,6 +194,11 @@ def _size(count: int) -> str:
     if count % 1_048_576 == 0:
         return f"{count // 1_048_576} MiB"
     return f"{count // 1024} KiB" if count % 1024 == 0 else f"{count} bytes"
+
+
+def _shown(url: str) -> str:
+    # Userinfo and query strings are where tokens hide; leave both out of messages.
+    return _origin(url) + httpx.URL(url).path
 
 
 def _origin(url: str) -> str:
