@@ -19,6 +19,7 @@ HELP: dict[str, str] = {
     "uplight_monitor_last_check_timestamp_seconds": "Unix time the last check started.",
     "uplight_monitor_lag_seconds": "How late the last check started compared to its schedule.",
     "uplight_scheduler_skipped_ticks_total": "Checks skipped because earlier ones overran.",
+    "uplight_monitor_incident_open": "1 while the monitor's thresholds hold an incident open.",
     "uplight_monitor_abandoned_checks": "Checks still running after ignoring their cancellation.",
     "uplight_checks_not_counted_total": "Runs not counted: event loop stalls others caused hid them.",
     "uplight_check_errors_total": "Checks failed by the plugin: raised, timed out or bad result.",

@@ -141,6 +141,7 @@ class UplightCollector(Collector):
             (GaugeMetricFamily, "uplight_monitor_lag_seconds", "last_lag"),
             (CounterMetricFamily, "uplight_scheduler_skipped_ticks_total", "skipped_ticks"),
             (GaugeMetricFamily, "uplight_monitor_abandoned_checks", "abandoned"),
+            (GaugeMetricFamily, "uplight_monitor_incident_open", "incident_open"),
             (CounterMetricFamily, "uplight_checks_not_counted_total", "uncounted"),
         ):
             yield _per_monitor(kind, name, (), monitors, _plain(attr))

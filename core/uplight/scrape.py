@@ -67,6 +67,10 @@ class MaintenanceView(Protocol):
     def is_active(self, monitor_id: str) -> bool: ...
 
 
+class IncidentsView(Protocol):
+    def has_open_incident(self, monitor_id: str) -> bool: ...
+
+
 class WriterView(Protocol):
     @property
     def stats(self) -> WriterStats: ...
@@ -124,6 +128,8 @@ class MetricsSource(Protocol):
     @property
     def maintenance(self) -> MaintenanceView: ...
     @property
+    def incidents(self) -> IncidentsView: ...
+    @property
     def store(self) -> StoreView: ...
     @property
     def page_cache(self) -> PageCacheView | None: ...
@@ -145,6 +151,7 @@ class MonitorFacts:
     skipped_ticks: int
     abandoned: int
     uncounted: int
+    incident_open: bool  # public or private: the engine's open incident
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +180,7 @@ def freeze(src: MetricsSource, now: float) -> ScrapeFacts:
     stats, errors = src.check_stats.snapshot()
     empty = MonitorStats()
     is_active = src.maintenance.is_active
+    has_open_incident = src.incidents.has_open_incident
     monitors = tuple(
         MonitorFacts(
             monitor_id,
@@ -183,6 +191,7 @@ def freeze(src: MetricsSource, now: float) -> ScrapeFacts:
             state.skipped_ticks,
             len(state.abandoned),
             state.uncounted,
+            has_open_incident(monitor_id),
         )
         for monitor_id, state in states.items()
     )

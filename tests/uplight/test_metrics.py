@@ -590,3 +590,13 @@ async def test_contrib_and_docs_name_only_exported_metrics(
         allowed = exported | set(HELP) if source == "docs" else exported
         assert used and used <= allowed, (source, used - allowed)
     assert all(f"`{name}`" in docs for name in HELP)
+
+
+def test_an_open_incident_shows_whether_or_not_its_monitor_is_on_a_page(harness: Harness) -> None:
+    """Private incidents are visible on /metrics (issue 12): one series per monitor."""
+    harness.runtime.incidents.tracker("b").active_incident = 7
+    samples = harness.scrape()
+    assert value(samples, "uplight_monitor_incident_open", monitor="b") == 1
+    assert value(samples, "uplight_monitor_incident_open", monitor="a") == 0
+    harness.runtime.incidents.tracker("b").active_incident = None
+    assert value(harness.scrape(), "uplight_monitor_incident_open", monitor="b") == 0

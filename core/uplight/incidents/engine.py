@@ -119,6 +119,11 @@ class IncidentEngine:
     def tracker(self, monitor_id: str) -> MonitorTracker:
         return self._trackers.setdefault(monitor_id, MonitorTracker())
 
+    def has_open_incident(self, monitor_id: str) -> bool:
+        """Whether the monitor's thresholds hold an incident open (public or private)."""
+        tracker = self._trackers.get(monitor_id)
+        return tracker is not None and tracker.active_incident is not None
+
     async def load(self) -> None:
         """Restore active incidents from the store; end those of monitors now gone."""
         for tracker in self._trackers.values():
