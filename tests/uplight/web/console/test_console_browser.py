@@ -140,7 +140,7 @@ def shot(page: Any, tmp_path: Path, name: str) -> None:
     shutil.copyfile(path, OUTPUT / name)
 
 
-@pytest.mark.timeout(90)
+@pytest.mark.timeout(180)  # a loaded CI box: each step waits on a real browser
 def test_sign_in_watch_and_sign_out_in_chromium(
     browser: Any,
     make_config: Callable[[str], Config],
