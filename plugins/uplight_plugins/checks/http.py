@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import re
 import socket
@@ -43,6 +44,10 @@ from uplight import (
     client_ssl_context,
     hookimpl,
 )
+
+from .http_cert import cert_details, cert_facts, cert_problem, peer_certificate
+from .http_json import JsonAssertion, json_failure
+from .tls_cert import CertFacts
 
 MAX_REDIRECTS = 10
 _STATUS = re.compile(r"[1-5](\d\d|xx)")  # an exact code 100-599 or a class 1xx-5xx
@@ -120,11 +125,14 @@ class HttpOptions(CheckOptions):
     body_contains: Keywords = ()
     body_not_contains: Keywords = ()
     body_regex: Annotated[re.Pattern[str], BeforeValidator(_compile_regex)] | None = None
+    expect_json: tuple[JsonAssertion, ...] = ()
     response_time_degraded: Duration | None = None
     follow_redirects: bool = True
     verify_tls: bool = True
     ca_file: CAFile | None = None
     max_body_bytes: int = Field(default=1_048_576, ge=1, le=64 * 1_048_576)
+    cert_warn_days: int | None = Field(default=None, ge=0)
+    cert_critical_days: int | None = Field(default=None, ge=0)
 
     @field_validator("url")
     @classmethod
@@ -150,9 +158,16 @@ class HttpOptions(CheckOptions):
     @model_validator(mode="after")
     def _consistent(self) -> HttpOptions:
         body_checks = self.body_contains or self.body_not_contains or self.body_regex
-        if self.method == "HEAD" and body_checks:
+        if self.method == "HEAD" and (body_checks or self.expect_json):
             raise ValueError(
-                "body_contains/body_not_contains/body_regex need a method other than HEAD"
+                "body_contains/body_not_contains/body_regex/expect_json need a method other than HEAD"
+            )
+        warn, critical = self.cert_warn_days, self.cert_critical_days
+        if (warn is not None or critical is not None) and httpx.URL(self.url).scheme != "https":
+            raise ValueError("cert_warn_days/cert_critical_days need an https:// url")
+        if warn is not None and critical is not None and critical > warn:
+            raise ValueError(
+                f"cert_critical_days ({critical}) must not be more than cert_warn_days ({warn})"
             )
         if not self.verify_tls and self.ca_file is not None:
             raise ValueError("ca_file has no effect with verify_tls = false: remove one of them")
@@ -224,7 +239,7 @@ class HttpCheck(CheckType):
         try:
             # httpx's timeout is per operation; the deadline bounds the whole exchange.
             async with asyncio.timeout(context.timeout):
-                response, body = await _fetch(options, trust, context.timeout, timings)
+                response, body, der = await _fetch(options, trust, context.timeout, timings)
         except (TimeoutError, httpx.TimeoutException) as exc:
             phase = timings.current
             if phase is None and isinstance(exc, httpx.TimeoutException):
@@ -232,7 +247,8 @@ class HttpCheck(CheckType):
             return _down(f"timed out after {limit}", timings, phase)
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
             return _down(_describe_error(exc, options), timings)
-        return _judge(options, response, body, time.perf_counter() - started, timings)
+        latency = time.perf_counter() - started
+        return _judge(options, response, body, latency, timings, cert_facts(der))
 
     def public_summary(self, options: HttpOptions) -> dict[str, Any]:
         url = httpx.URL(options.url)
@@ -242,7 +258,7 @@ class HttpCheck(CheckType):
 
 async def _fetch(
     options: HttpOptions, trust: ssl.SSLContext, timeout: float, timings: _Timings
-) -> tuple[httpx.Response, bytes]:
+) -> tuple[httpx.Response, bytes, bytes | None]:
     basic = options.basic_auth
     headers = {"User-Agent": f"uplight/{uplight.__version__}"}
     headers.update({k: v.get_secret_value() for k, v in options.headers.items()})
@@ -265,10 +281,11 @@ async def _fetch(
         )
         response = await client.send(request, stream=True)
         try:
+            der = peer_certificate(response)  # the connection is gone once the response closes
             body = await _read_limited(response, options.max_body_bytes)
         finally:
             await response.aclose()
-    return response, body
+    return response, body, der
 
 
 async def _read_limited(response: httpx.Response, limit: int) -> bytes:
@@ -305,14 +322,30 @@ def _header_guard(names: list[str]) -> Any:
 
 
 def _judge(
-    options: HttpOptions, response: httpx.Response, body: bytes, latency: float, timings: _Timings
+    options: HttpOptions,
+    response: httpx.Response,
+    body: bytes,
+    latency: float,
+    timings: _Timings,
+    facts: CertFacts | None,
 ) -> CheckResult:
     code = response.status_code
+    now = dt.datetime.now(dt.UTC)
     details = {"status_code": code, "phases": timings.phases}
     details |= {"redirects": len(response.history), "body_bytes_read": len(body)}
-    failure = _status_failure(options, code) or _body_failure(options, response, body)
+    details |= cert_details(facts, options.verify_tls, now)
+    failure = (
+        _status_failure(options, code)
+        or _body_failure(options, response, body)
+        or json_failure(options.expect_json, body, options.max_body_bytes)
+    )
     if failure:
         return CheckResult.down(failure, latency, **details)
+    problem = facts and cert_problem(facts, options.cert_warn_days, options.cert_critical_days, now)
+    if problem:
+        status, message = problem
+        judged = CheckResult.down if status == "down" else CheckResult.degraded
+        return judged(message, latency, **details)
     threshold = options.response_time_degraded
     if threshold is not None and latency > threshold:
         message = f"response took {latency:.3f}s (threshold {threshold:g}s)"
