@@ -176,3 +176,35 @@ async def test_unverified_still_reports_cert(serve: Serve) -> None:
 async def test_plain_http_reports_no_cert(json_url: str) -> None:
     result = await run(url=json_url)
     assert "cert" not in result.details
+
+
+async def test_metrics_show_tls_gauges_for_an_https_monitor(
+    serve: Serve, tmp_path: Any, make_config: Callable[[str], Any], registry: Any
+) -> None:
+    from helpers import wait_for
+    from prometheus_client.parser import text_string_to_metric_families
+
+    from uplight.runtime import Runtime
+    from uplight.web.app import create_app
+    from uplight.web.context import EXTENSION
+
+    server, ca = _short_lived(serve, 10)
+    ca_file = ca.write_cert(tmp_path / "ca.pem")
+    config = make_config(
+        '[scheduler]\nmax_jitter = "0s"\n\n[[monitors]]\nid = "site"\nname = "site"\n'
+        f'type = "http"\ninterval = "1m"\ntimeout = "5s"\nurl = "{server.url("/")}"\n'
+        f'ca_file = "{ca_file}"\ncert_warn_days = 14\n'
+    )
+    app = create_app(config, registry)
+    async with app.test_app() as test_app:
+        rt: Runtime = app.extensions[EXTENSION]
+        await wait_for(lambda: rt.scheduler.states["site"].checks.total() >= 1)
+        text = await (await test_app.test_client().get("/metrics")).get_data(as_text=True)
+        assert rt.scheduler.states["site"].checks["degraded"] >= 1  # 10 days < cert_warn_days
+    samples = {
+        (s.name, s.labels.get("monitor")): s.value
+        for family in text_string_to_metric_families(text)
+        for s in family.samples
+    }
+    assert 9.9 < samples[("uplight_tls_cert_days_left", "site")] <= 10
+    assert ("uplight_tls_cert_not_after_timestamp_seconds", "site") in samples
