@@ -208,3 +208,15 @@ async def test_metrics_show_tls_gauges_for_an_https_monitor(
     }
     assert 9.9 < samples[("uplight_tls_cert_days_left", "site")] <= 10
     assert ("uplight_tls_cert_not_after_timestamp_seconds", "site") in samples
+
+
+def test_config_error_names_the_assertion_path(make_config: Callable[[str], Any]) -> None:
+    from uplight.config import ConfigError
+
+    with pytest.raises(ConfigError) as caught:
+        make_config(
+            '[[monitors]]\nid = "a"\nname = "a"\ntype = "http"\nurl = "http://127.0.0.1/"\n'
+            'expect_json = [{ path = "$.ok", exists = true }, { path = "$.[", equals = 1 }]\n'
+        )
+    assert "monitors[0].expect_json[1].path" in str(caught.value)
+    assert "invalid JSONPath" in str(caught.value)
