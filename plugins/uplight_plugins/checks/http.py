@@ -17,9 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import os
 import re
-import socket
 import ssl
 import time
 from collections.abc import Mapping
@@ -46,10 +44,10 @@ from uplight import (
 )
 
 from .http_cert import cert_details, cert_facts, cert_problem, peer_certificate
+from .http_errors import MAX_REDIRECTS, describe_error
 from .http_json import JsonAssertion, json_failure
 from .tls_cert import CertFacts
 
-MAX_REDIRECTS = 10
 _STATUS = re.compile(r"[1-5](\d\d|xx)")  # an exact code 100-599 or a class 1xx-5xx
 # httpcore trace step -> what the operator reads in "timed out after 2s (...)"
 _PHASE_NAMES = {
@@ -246,7 +244,7 @@ class HttpCheck(CheckType):
                 phase = type(exc).__name__.removesuffix("Timeout").lower()  # ConnectTimeout
             return _down(f"timed out after {limit}", timings, phase)
         except (httpx.HTTPError, httpx.InvalidURL, OSError) as exc:
-            return _down(_describe_error(exc, options), timings)
+            return _down(describe_error(exc, options), timings)
         latency = time.perf_counter() - started
         return _judge(options, response, body, latency, timings, cert_facts(der))
 
@@ -377,58 +375,6 @@ def _body_failure(options: HttpOptions, response: httpx.Response, body: bytes) -
     if options.body_regex is not None and not options.body_regex.search(text):
         return f"body does not match regex {_short(options.body_regex.pattern)!r}"
     return None
-
-
-def _describe_error(exc: BaseException, options: HttpOptions) -> str:
-    target = _target(exc, options)
-    if isinstance(exc, httpx.TooManyRedirects):
-        return f"too many redirects (more than {MAX_REDIRECTS})"
-    if isinstance(exc, httpx.RemoteProtocolError | httpx.DecodingError):
-        return f"invalid HTTP response from {target}: {_scrub(str(exc), options, 120)}"
-    if isinstance(exc, httpx.UnsupportedProtocol):
-        return "redirected to a URL that is not http:// or https://"
-    for cause in _chain(exc):
-        if isinstance(cause, ssl.SSLCertVerificationError):
-            return f"TLS error: certificate verify failed: {cause.verify_message}"
-        if isinstance(cause, ssl.SSLError):
-            reason = (cause.reason or "handshake failed").lower().replace("_", " ")
-            return f"TLS error: {reason}"
-        if isinstance(cause, socket.gaierror):
-            return f"DNS lookup failed for {target}: {cause.strerror}"
-        if isinstance(cause, ConnectionRefusedError):
-            return f"connection refused by {target}"
-        if isinstance(cause, OSError) and cause.errno:
-            return f"connection to {target} failed: {os.strerror(cause.errno).lower()}"
-    detail = _scrub(str(exc), options, 120)
-    return f"request to {target} failed: {type(exc).__name__}" + (f": {detail}" if detail else "")
-
-
-def _chain(exc: BaseException) -> list[BaseException]:
-    seen: list[BaseException] = []
-    current: BaseException | None = exc
-    while current is not None and current not in seen:
-        seen.append(current)
-        current = current.__cause__ or current.__context__
-    return seen
-
-
-def _target(exc: BaseException, options: HttpOptions) -> str:
-    """host:port of the request that failed (a redirect may have moved it)."""
-    url = httpx.URL(options.url)
-    with contextlib.suppress(AttributeError, RuntimeError):
-        url = exc.request.url  # type: ignore[attr-defined]
-    host = f"[{url.host}]" if ":" in url.host else url.host
-    return f"{host}:{url.port or (443 if url.scheme == 'https' else 80)}"
-
-
-def _scrub(text: str, options: HttpOptions, limit: int) -> str:
-    # Exception text is not ours: make sure no configured credential rides along.
-    url, auth = httpx.URL(options.url), options.basic_auth
-    secrets = [v.get_secret_value() for v in options.headers.values()]
-    secrets += [url.username, url.password or "", auth.password.get_secret_value() if auth else ""]
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-    return _short(text, limit)
 
 
 def _short(text: str, limit: int = 40) -> str:
