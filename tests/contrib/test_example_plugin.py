@@ -31,7 +31,10 @@ async def test_tcp_check_up_and_down(example) -> None:
     down = await tcp.check(tcp.Options(host="127.0.0.1", port=free_port()), CheckContext("t", 1.0))
     assert up.status is CheckStatus.UP and up.latency is not None
     assert down.status is CheckStatus.DOWN and "connection failed" in down.message
-    assert registry.plugins["example"].provides == {"check type": ["tcp_connect"], "renderer": ["text"]}
+    assert registry.plugins["example"].provides == {
+        "check type": ["tcp_connect"],
+        "renderer": ["text"],
+    }
 
 
 def test_plugin_imports_only_the_public_api() -> None:

@@ -80,8 +80,10 @@ GRAPH: dict[str, set[str]] = {
 
 def is_store_module(name: str) -> bool:
     parts = name.split(".")
-    return len(parts) >= 3 and parts[1] in DOMAINS and (
-        parts[-1] == "store" or parts[-1].endswith("_store")
+    return (
+        len(parts) >= 3
+        and parts[1] in DOMAINS
+        and (parts[-1] == "store" or parts[-1].endswith("_store"))
     )
 
 
@@ -134,7 +136,9 @@ def _store_rule_breaches(name: str) -> Iterator[str]:
             yield f"{name}:{node.lineno} takes listeners ({node.arg})"
         elif isinstance(node, ast.Raise) and node.exc is not None:
             raised = ast.unparse(node.exc)
-            if not raised.startswith(("RuntimeError", "ValueError(", "TypeError", "AssertionError")):
+            if not raised.startswith(
+                ("RuntimeError", "ValueError(", "TypeError", "AssertionError")
+            ):
                 yield f"{name}:{node.lineno} raises {raised} (a refusal belongs to the service)"
 
 
