@@ -4,9 +4,12 @@ running Store: for tests that look at what reached the disk."""
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+from uplight.models import CheckResult, CheckStatus, ResultRecord
 from uplight.monitoring.result_blocks import decode
 from uplight.monitoring.store import StoredResult, stored_result
 
@@ -39,3 +42,28 @@ def stored_results(path: Path | str) -> list[StoredResult]:
 def count_results(path: Path | str) -> int:
     with contextlib.closing(sqlite3.connect(path)) as conn:
         return conn.execute("SELECT coalesce(sum(count), 0) FROM result_blocks").fetchone()[0]
+
+
+BASE = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
+
+
+def record(
+    monitor_id: str = "web",
+    checked_at: dt.datetime = BASE,
+    status: CheckStatus = CheckStatus.UP,
+    latency: float | None = 0.125,
+    message: str = "200 OK",
+    *,
+    details: dict[str, Any] | None = None,
+    error_reason: str | None = None,
+    in_maintenance: bool = False,
+) -> ResultRecord:
+    """A check result as the scheduler hands it to the store."""
+    result = CheckResult(status, latency, message, details if details is not None else {})
+    return ResultRecord(monitor_id, checked_at, result, error_reason, in_maintenance)
+
+
+def raw(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Read with a plain sqlite3 connection, independent of the store."""
+    with sqlite3.connect(path) as conn:
+        return conn.execute(sql, params).fetchall()

@@ -6,7 +6,6 @@ from __future__ import annotations
 import datetime as dt
 import os
 import random
-import sqlite3
 from collections import defaultdict
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
@@ -14,11 +13,11 @@ from typing import Any
 
 import aiosqlite
 import pytest
-from stored import count_results, stored_results
+from stored import BASE, count_results, raw, record, stored_results
 
 from uplight.db.sql import to_millis
 from uplight.db.store import Store
-from uplight.models import CheckResult, CheckStatus, ResultRecord
+from uplight.models import CheckStatus, ResultRecord
 from uplight.monitoring import retention_store
 from uplight.monitoring.rollups_store import HourlyRollup, hourly_rollups
 from uplight.monitoring.store import (
@@ -32,29 +31,6 @@ from uplight.monitoring.store import (
     recent_results,
 )
 from uplight.schema import build_store
-
-BASE = dt.datetime(2024, 3, 10, 12, 0, tzinfo=dt.UTC)
-
-
-def record(
-    monitor_id: str = "web",
-    checked_at: dt.datetime = BASE,
-    status: CheckStatus = CheckStatus.UP,
-    latency: float | None = 0.125,
-    message: str = "200 OK",
-    *,
-    details: dict[str, Any] | None = None,
-    error_reason: str | None = None,
-    in_maintenance: bool = False,
-) -> ResultRecord:
-    result = CheckResult(status, latency, message, details if details is not None else {})
-    return ResultRecord(monitor_id, checked_at, result, error_reason, in_maintenance)
-
-
-def raw(path: Path, sql: str, params: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
-    """Read with a plain sqlite3 connection, independent of the store."""
-    with sqlite3.connect(path) as conn:
-        return conn.execute(sql, params).fetchall()
 
 
 @pytest.fixture
