@@ -11,10 +11,19 @@ import hmac
 import secrets
 
 from ..db.store import Store
+from ..text import forbidden_character
 from . import store as db_tokens
 from .store import TokenInfo as TokenInfo
 
 PREFIX = "upl_"
+NAME_MAX = 100
+
+
+def name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name a token (the CLI and the console share the rule), or None."""
+    if not name or len(name) > NAME_MAX:
+        return f"must be 1 to {NAME_MAX} characters"
+    return forbidden_character(name)
 
 
 class TokenExists(Exception):

@@ -6,7 +6,7 @@ import argparse
 import asyncio
 import sys
 
-from ..auth.tokens import TokenExists, create_token, list_tokens, revoke_token
+from ..auth.tokens import TokenExists, create_token, list_tokens, name_problem, revoke_token
 from ..db.store import Store
 from ..schema import build_store
 from .common import add_config_option, load, print_json, print_table
@@ -47,8 +47,9 @@ def _with_store(args: argparse.Namespace, work) -> int:
 
 def cmd_create(args: argparse.Namespace) -> int:
     name = args.name.strip()
-    if not name or len(name) > 100:
-        print("error: --name must be 1 to 100 characters", file=sys.stderr)
+    problem = name_problem(name)
+    if problem is not None:
+        print(f"error: --name {problem}", file=sys.stderr)
         return 1
 
     async def work(store: Store) -> int:

@@ -125,3 +125,17 @@ def test_a_revoked_token_gets_401_from_a_running_server(tmp_path: Path) -> None:
         assert response.json()["error"]["code"] == "UNAUTHORIZED"
         response = httpx.get(url, headers={"Authorization": f"Bearer {bob}"})
         assert response.status_code == 200  # the other token still works
+
+
+@pytest.mark.parametrize(
+    ("name", "fragment"),
+    [("", "1 to 100 characters"), ("x" * 101, "1 to 100"), ("ops\u202eevil", "U+202E")],
+)
+def test_a_name_the_console_could_not_show_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, fragment: str
+) -> None:
+    config = _config(tmp_path)
+    code, out, err = token(capsys, config, "create", "--name", name)
+    assert code == 1 and out == ""
+    assert err.startswith("error: --name ") and fragment in err
+    assert token(capsys, config, "list", "--json")[1].strip() == "[]"

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 from quart import Response, redirect, request
 
-from ...auth.tokens import TokenExists, create_token, list_tokens, revoke_token
-from ...text import forbidden_character
+from ...auth.tokens import (
+    NAME_MAX,
+    TokenExists,
+    create_token,
+    list_tokens,
+    name_problem,
+    revoke_token,
+)
 from ..context import runtime
 from .guard import blueprint, current_session, page, to_sign_in
-
-NAME_MAX = 100
 
 
 async def _tokens_page(
@@ -41,11 +45,7 @@ async def tokens() -> Response:
 async def create() -> Response:
     form = await request.form
     name = form.get("name", "").strip()
-    problem = None
-    if not name or len(name) > NAME_MAX:
-        problem = f"must be 1 to {NAME_MAX} characters"
-    else:
-        problem = forbidden_character(name, multiline=False)
+    problem = name_problem(name)
     if problem is not None:
         return await _tokens_page(status=422, error=problem, name=name[: NAME_MAX * 2])
     try:
