@@ -67,6 +67,15 @@ RENDER_THREADS = 1
 _render_pool = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="uplight-render")
 
 T = TypeVar("T", PageSnapshot, IncidentPage)
+R = TypeVar("R")
+
+
+async def off_loop(fn: Callable[..., R], /, *args: Any) -> R:
+    """``fn(*args)`` in the render thread while the event loop goes on: for pure CPU
+    work on data no other code changes meanwhile (a render, a snapshot's shaping).
+    The same one thread as renders, for the reasons above: no parallelism to gain
+    under the GIL, and no extra malloc arena."""
+    return await asyncio.get_running_loop().run_in_executor(_render_pool, fn, *args)
 
 
 class SnapshotUnavailable(Exception):

@@ -62,31 +62,26 @@ from ..db.store import Store
 from ..incidents import store as db_incidents
 from ..maintenance.models import LIVE
 from ..maintenance.store import maintenance_days, recent_windows_touching, windows_touching
-from ..monitoring.store import DayCounts, daily_counts, latest_statuses
+from ..monitoring.store import daily_counts, latest_statuses
 from ..snapshot import (
     PERMALINK_UPDATES,
     RECENT_INCIDENT_DAYS,
     RECENT_MAINTENANCE_LIMIT,
     UPCOMING_MAINTENANCE_DAYS,
-    ComponentView,
-    HistoryDay,
     IncidentPage,
     PageSnapshot,
-    overall_status,
 )
+from .cache import off_loop
 from .models import StoredPage
 from .store import get_page, list_pages
 from .views import (
-    component_status,
-    history,
+    SnapshotRows,
     history_days,
     host_name,
     incident_names,
     incident_url,
     incident_view,
-    maintenance_view,
-    operator_statuses,
-    page_origin,
+    page_snapshot,
     page_url,
     shown_components,
     window_status,
@@ -184,7 +179,6 @@ class PageService:
         base_url = config.server.public_base_url
         shown = shown_components(page, config)
         ids = [c.monitor_id for c in shown]
-        names = {c.monitor_id: c.name for c in shown}
         days = history_days(now.astimezone(dt.UTC).date())
 
         latest = await latest_statuses(self._store, ids)
@@ -199,8 +193,7 @@ class PageService:
         found += await db_incidents.manual_incidents(self._store, ended_since=since)
         placed = [(i, n) for i in found if (n := incident_names(i, page.slug, shown)) is not None]
         placed.sort(key=lambda placing: (placing[0].started_at, placing[0].id), reverse=True)
-        incidents = [i for i, _ in placed]
-        timelines = await db_incidents.incident_timelines(self._store, [i.id for i in incidents])
+        timelines = await db_incidents.incident_timelines(self._store, [i.id for i, _ in placed])
 
         active = [w for w in live if window_status(w, now) == "active"]
         horizon = now + dt.timedelta(days=UPCOMING_MAINTENANCE_DAYS)
@@ -208,63 +201,28 @@ class PageService:
             w for w in live if window_status(w, now) == "scheduled" and w.starts_at <= horizon
         ]
         covered = {m for w in active for m in w.component_ids}
+        # Asked here, on the loop: the scheduler's state is not for another thread.
         covered |= {c.monitor_id for c in shown if self._in_maintenance(c.monitor_id)}
-
-        open_incidents = {i.monitor_id: i for i in incidents if i.active and not i.manual}
-        set_by_operator = operator_statuses(incidents, page.slug, shown)
-        keyed = [(day, day.isoformat()) for day in days]
-        shared: dict[tuple[str, DayCounts | None, bool], HistoryDay] = {}
-        components = []
-        for comp in shown:
-            cells, uptime = history(
-                keyed,
-                counts.get(comp.monitor_id, {}),
-                shared,
-                overlapped.get(comp.monitor_id, frozenset()),
-            )
-            last = latest.get(comp.monitor_id)
-            components.append(
-                ComponentView(
-                    id=comp.public_id,
-                    name=comp.name,
-                    group=comp.group,
-                    description=comp.description,
-                    status=component_status(
-                        last,
-                        in_maintenance=comp.monitor_id in covered,
-                        incident=open_incidents.get(comp.monitor_id),
-                        set_by_operator=set_by_operator.get(comp.monitor_id, ()),
-                    ),
-                    updated_at=last.checked_at if last else None,
-                    uptime=uptime,
-                    history=cells,
-                )
-            )
-        views = [
-            incident_view(
-                i,
-                shown_as,
-                timelines.get(i.id, ()),
-                incident_url(base_url, page, i.id),
-            )
-            for i, shown_as in placed
-        ]
-        return PageSnapshot(
-            slug=page.slug,
-            title=page.title,
-            status=overall_status([c.status for c in components], maintenance_active=bool(active)),
-            components=tuple(components),
-            active_incidents=tuple(v for v in views if v.status == "active"),
-            recent_incidents=tuple(v for v in views if v.status == "ended"),
-            # Soonest first: what happens next is read first.
-            active_maintenance=tuple(maintenance_view(w, names, now) for w in reversed(active)),
-            upcoming_maintenance=tuple(maintenance_view(w, names, now) for w in reversed(upcoming)),
-            recent_maintenance=tuple(maintenance_view(w, names, now) for w in recent_windows),
-            generated_at=now,
-            base_url=page_origin(base_url, page),
-            page_url=page_url(base_url, page),
-            history_days=days,
+        rows = SnapshotRows(
+            page=page,
+            base_url=base_url,
+            now=now,
+            days=days,
+            shown=tuple(shown),
+            latest=latest,
+            counts=counts,
+            overlapped=overlapped,
+            covered=frozenset(covered),
+            active=tuple(active),
+            upcoming=tuple(upcoming),
+            recent_windows=tuple(recent_windows),
+            placed=tuple(placed),
+            timelines=timelines,
         )
+        # The shaping (a cell per component and day: 90,000 at 1,000 components) is
+        # pure CPU work on rows nothing else holds: in the render thread it no longer
+        # holds the loop, so checks due meanwhile start on time.
+        return await off_loop(page_snapshot, rows)
 
     async def incident_page(
         self, incident_id: int, slug: str, *, before: int | None = None

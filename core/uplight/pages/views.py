@@ -16,12 +16,15 @@ from ..models import Status
 from ..monitoring.store import DayCounts, LatestStatus
 from ..snapshot import (
     HISTORY_DAYS,
+    ComponentView,
     HistoryDay,
     IncidentUpdateView,
     IncidentView,
     MaintenanceView,
+    PageSnapshot,
     counted_checks,
     history_status,
+    overall_status,
     uptime_percent,
 )
 from .models import StoredPage
@@ -297,3 +300,93 @@ def host_name(host: str) -> str:
     if host.startswith("["):
         return host.split("]", 1)[0] + "]"
     return host.rsplit(":", 1)[0] if host.count(":") == 1 else host
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotRows:
+    """What a page snapshot is made of: read on the event loop, shaped by
+    :func:`page_snapshot` in the render thread.
+
+    Owned, not shared: the mappings come from this compute's own reads and nothing
+    else holds them, the rows are frozen, and the loop does not touch any of it
+    after the hand-over, so the thread needs no lock.
+    """
+
+    page: StoredPage
+    base_url: str
+    now: dt.datetime
+    days: tuple[dt.date, ...]
+    shown: tuple[ShownComponent, ...]
+    latest: Mapping[str, LatestStatus]
+    counts: Mapping[str, Mapping[str, DayCounts]]
+    overlapped: Mapping[str, Set[dt.date]]
+    covered: frozenset[str]  # monitors in maintenance now
+    active: tuple[StoredWindow, ...]
+    upcoming: tuple[StoredWindow, ...]
+    recent_windows: tuple[StoredWindow, ...]
+    placed: tuple[tuple[Incident, tuple[str, ...]], ...]  # newest first, with page names
+    timelines: Mapping[int, Sequence[IncidentUpdate]]
+
+
+def page_snapshot(rows: SnapshotRows) -> PageSnapshot:
+    """The public snapshot of rows already read: pure, so it may run off the loop."""
+    page, now, shown = rows.page, rows.now, rows.shown
+    names = {c.monitor_id: c.name for c in shown}
+    incidents = [i for i, _ in rows.placed]
+    open_incidents = {i.monitor_id: i for i in incidents if i.active and not i.manual}
+    set_by_operator = operator_statuses(incidents, page.slug, shown)
+    keyed = [(day, day.isoformat()) for day in rows.days]
+    shared: dict[tuple[str, DayCounts | None, bool], HistoryDay] = {}
+    components = []
+    for comp in shown:
+        cells, uptime = history(
+            keyed,
+            rows.counts.get(comp.monitor_id, {}),
+            shared,
+            rows.overlapped.get(comp.monitor_id, frozenset()),
+        )
+        last = rows.latest.get(comp.monitor_id)
+        components.append(
+            ComponentView(
+                id=comp.public_id,
+                name=comp.name,
+                group=comp.group,
+                description=comp.description,
+                status=component_status(
+                    last,
+                    in_maintenance=comp.monitor_id in rows.covered,
+                    incident=open_incidents.get(comp.monitor_id),
+                    set_by_operator=set_by_operator.get(comp.monitor_id, ()),
+                ),
+                updated_at=last.checked_at if last else None,
+                uptime=uptime,
+                history=cells,
+            )
+        )
+    views = [
+        incident_view(
+            i,
+            shown_as,
+            rows.timelines.get(i.id, ()),
+            incident_url(rows.base_url, page, i.id),
+        )
+        for i, shown_as in rows.placed
+    ]
+    return PageSnapshot(
+        slug=page.slug,
+        title=page.title,
+        status=overall_status([c.status for c in components], maintenance_active=bool(rows.active)),
+        components=tuple(components),
+        active_incidents=tuple(v for v in views if v.status == "active"),
+        recent_incidents=tuple(v for v in views if v.status == "ended"),
+        # Soonest first: what happens next is read first.
+        active_maintenance=tuple(maintenance_view(w, names, now) for w in reversed(rows.active)),
+        upcoming_maintenance=tuple(
+            maintenance_view(w, names, now) for w in reversed(rows.upcoming)
+        ),
+        recent_maintenance=tuple(maintenance_view(w, names, now) for w in rows.recent_windows),
+        generated_at=now,
+        base_url=page_origin(rows.base_url, page),
+        page_url=page_url(rows.base_url, page),
+        history_days=rows.days,
+    )
