@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import gc
 import logging
 import time
 
@@ -140,6 +141,10 @@ class Runtime:
         await self.states.start()  # before any check: a group judges its members' states
         self.scheduler.start()
         self._background.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
+        # Everything built and loaded lives as long as the process (config, plugins,
+        # imported modules): frozen, it leaves the GC's generations, so a full
+        # collection no longer walks it all and stalls the checks due meanwhile.
+        gc.freeze()
         log.info(
             "uplight started: %d monitors, %d pages, database %s",
             len(self.config.monitors),
