@@ -194,6 +194,14 @@ class MaintenanceService:
         more = len(found) > limit and bool(items)
         return WindowPage(items, position_of(items[-1]) if more else None)
 
+    async def windows_touching(self, monitor_id: str, *, limit: int = 25) -> list[StoredWindow]:
+        """Up to ``limit`` windows covering the monitor, newest start first; windows that
+        have started are chosen before those still ahead (the console's monitor page)."""
+        await self.refresh()
+        return await queries.recent_windows_touching(
+            self.store, [monitor_id], now=self.clock.now(), limit=limit
+        )
+
     async def schedule(self, fields: WindowFields, *, created_by: str) -> StoredWindow:
         fields = self._normalised(fields)
         validate_window(fields, self._monitor_ids)

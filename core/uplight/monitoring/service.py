@@ -8,6 +8,11 @@ check since start-up), the pages it is on and its open incident.
 ``set_state`` sets the state of a monitor whose check type accepts one (``manual``):
 saved before it returns, then the monitor is checked at once so the new state is
 recorded as a result like any other (history, incidents, notifications).
+
+For the console's monitor page: ``results`` pages through a monitor's stored
+results (newest first), ``check_now`` runs its check once out of turn (recorded
+like any other; its own rhythm is untouched), ``ping_url`` gives a push monitor's
+heartbeat URL, secret token included, to an operator who asked for it.
 """
 
 from __future__ import annotations
@@ -21,11 +26,16 @@ from typing import Any
 from ..checks import CheckType, MonitorState, OperatorState
 from ..clock import Clock
 from ..config import Config, MonitorConfig
+from ..db.sql import from_millis, to_millis
 from ..db.store import Store
 from ..models import CheckStatus, ResultRecord
 from . import state_store
+from .pings import monitor_token, ping_url
 from .states import MonitorStates
-from .store import latest_results
+from .store import StoredResult, latest_results, recent_results
+
+# A page cursor's skip counts results in one millisecond: more is no real cursor.
+MAX_SKIP = 1000
 
 
 class MonitorNotFound(Exception):
@@ -43,6 +53,40 @@ class MonitorNotManual(Exception):
             " checks; only a monitor of a type that takes a set state (manual) can be set"
         )
         self.monitor_id = monitor.id
+
+
+class MonitorNotCheckable(Exception):
+    """Its results do not come from running its check now: a push monitor's come from
+    its pings, a manual monitor's from the state set on it, a group's from its members."""
+
+    def __init__(self, monitor: MonitorConfig, why: str) -> None:
+        super().__init__(f"monitor {monitor.id!r} is a {monitor.type!r} monitor: {why}")
+        self.monitor_id = monitor.id
+
+
+class MonitorNotPush(Exception):
+    def __init__(self, monitor: MonitorConfig) -> None:
+        super().__init__(
+            f"monitor {monitor.id!r} is a {monitor.type!r} monitor; only monitors of a type"
+            " that receives pings (push) have a ping URL"
+        )
+        self.monitor_id = monitor.id
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPosition:
+    """Where a page of results ended: the results at or before ``at_ms`` (unix
+    milliseconds), less the first ``skip`` of those at exactly ``at_ms`` (several
+    results can share a millisecond, and none may be skipped or shown twice)."""
+
+    at_ms: int
+    skip: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ResultPage:
+    items: list[ResultRecord]  # newest first
+    next: ResultPosition | None  # where the next (older) page starts; None on the last
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,13 +148,7 @@ class MonitorService:
         if missing:
             # Not checked since start-up: the database has its newest result.
             for monitor_id, stored in (await latest_results(self._store, missing)).items():
-                last[monitor_id] = ResultRecord(
-                    monitor_id,
-                    stored.checked_at,
-                    stored.result,
-                    stored.error_reason,
-                    stored.in_maintenance,
-                )
+                last[monitor_id] = _record(stored)
         pages = self._pages_by_monitor()
         incidents = await self._open_incidents() if self._open_incidents is not None else {}
         return [
@@ -136,6 +174,60 @@ class MonitorService:
             return {}  # a plugin's fault must not cost the operator the whole list
         return summary if isinstance(summary, dict) else {}
 
+    async def results(
+        self,
+        monitor_id: str,
+        *,
+        before: ResultPosition | None = None,
+        since: dt.datetime | None = None,
+        limit: int = 50,
+    ) -> ResultPage:
+        """A monitor's stored results, newest first, from ``before`` on (and not older
+        than ``since``), ``limit`` at most."""
+        self._monitor(monitor_id)
+        skip = min(before.skip, MAX_SKIP) if before is not None else 0
+        found = await recent_results(
+            self._store,
+            monitor_id,
+            # One more than asked tells whether there is a next page without counting.
+            limit=limit + skip + 1,
+            since=since,
+            until=from_millis(before.at_ms) if before is not None else None,
+        )
+        if before is not None:
+            found = _skipped(found, before.at_ms, skip)
+        items = [_record(r) for r in found[:limit]]
+        if len(found) <= limit or not items:
+            return ResultPage(items, None)
+        at = to_millis(items[-1].checked_at)
+        shown = sum(1 for r in items if to_millis(r.checked_at) == at)
+        if before is not None and at == before.at_ms:
+            shown += skip
+        return ResultPage(items, ResultPosition(at, shown))
+
+    async def check_now(self, monitor_id: str) -> ResultRecord | None:
+        """Run the monitor's check once now, recorded like any scheduled check (its
+        loop keeps its rhythm). None when the run was not counted or not made (see
+        ``Scheduler.run_once``)."""
+        monitor = self._monitor(monitor_id)
+        check_type = self._check_types.get(monitor.type)
+        if check_type is not None:
+            why = _why_not_checkable(monitor, check_type)
+            if why:
+                raise MonitorNotCheckable(monitor, why)
+        record: ResultRecord | None = await self._check_now(monitor_id)
+        return record
+
+    def ping_url(self, monitor_id: str) -> str:
+        """A push monitor's heartbeat URL: it holds the secret token, so only for an
+        operator who asked (``uplight monitors ping-url`` prints the same)."""
+        monitor = self._monitor(monitor_id)
+        check_type = self._check_types.get(monitor.type)
+        if check_type is None or not check_type.accepts_pings:
+            raise MonitorNotPush(monitor)
+        token = monitor_token(monitor, check_type)
+        return ping_url(self._config.server.public_base_url, token)
+
     def _monitor(self, monitor_id: str) -> MonitorConfig:
         monitor = self._config.monitor(monitor_id)
         if monitor is None:
@@ -160,3 +252,38 @@ class MonitorService:
             # Inside the lock: each state set is recorded, in the order it was set.
             await self._check_now(monitor_id)
         return await self.get_monitor(monitor_id)
+
+
+def _record(stored: StoredResult) -> ResultRecord:
+    return ResultRecord(
+        stored.monitor_id,
+        stored.checked_at,
+        stored.result,
+        stored.error_reason,
+        stored.in_maintenance,
+    )
+
+
+def _skipped(found: list[StoredResult], at_ms: int, skip: int) -> list[StoredResult]:
+    """``found`` less the first ``skip`` results at exactly ``at_ms`` (shown already)."""
+    kept: list[StoredResult] = []
+    for stored in found:
+        if skip and to_millis(stored.checked_at) == at_ms:
+            skip -= 1
+            continue
+        kept.append(stored)
+    return kept
+
+
+def _why_not_checkable(monitor: MonitorConfig, check_type: CheckType) -> str:
+    if check_type.accepts_pings:
+        return "its results come from its pings (and the silence between them), not from a check"
+    if check_type.accepts_state:
+        return "its state is the one set on it; set its state instead"
+    try:
+        references = check_type.references(monitor.options)
+    except Exception:
+        references = {}  # the config loaded it: a fault here is no reason to refuse
+    if references:
+        return "its state follows the monitors it references; check those instead"
+    return ""

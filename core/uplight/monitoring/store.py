@@ -249,9 +249,14 @@ _BLOCKS_PER_READ = 4
 
 
 async def recent_results(
-    store: Store, monitor_id: str, *, limit: int = 100, since: dt.datetime | None = None
+    store: Store,
+    monitor_id: str,
+    *,
+    limit: int = 100,
+    since: dt.datetime | None = None,
+    until: dt.datetime | None = None,
 ) -> list[StoredResult]:
-    """Newest first."""
+    """Newest first; ``since`` and ``until`` (both included) bound the times."""
     keys = await store.fetchall(
         "SELECT k.key, d.checked_at, d.details FROM monitor_keys AS k"
         " LEFT JOIN latest_details AS d ON d.monitor_key = k.key WHERE k.monitor_id = ?",
@@ -261,8 +266,10 @@ async def recent_results(
         return []
     key, details_at, details = keys[0]
     lowest = to_millis(since) if since is not None else None
+    highest = to_millis(until) if until is not None else None
     entries: list[Entry] = []
-    below: int | None = None  # blocks before this start are still to read
+    # Blocks before this start are still to read.
+    below: int | None = None if highest is None else highest + 1
     while len(entries) < limit:
         rows = await store.fetchall(
             "SELECT starts_at, entries FROM result_blocks WHERE monitor_key = ?"
@@ -276,6 +283,8 @@ async def recent_results(
         )
         for starts_at, blob in rows:
             for entry in reversed(decode(starts_at, blob)):
+                if highest is not None and entry.checked_at > highest:
+                    continue
                 if lowest is not None and entry.checked_at < lowest:
                     break
                 entries.append(entry)
