@@ -11,7 +11,7 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TypeVar
 
@@ -113,11 +113,17 @@ def create_token(config: Path, name: str = "tester") -> str:
 
 @contextlib.contextmanager
 def serving(
-    config: Path, port: int, *, log_level: str = "warning", timeout: float = 20.0
+    config: Path,
+    port: int,
+    *,
+    log_level: str = "warning",
+    timeout: float = 20.0,
+    args: Sequence[str] = (),
 ) -> Iterator[subprocess.Popen[str]]:
-    """`uplight serve` until /healthz answers; on exit SIGTERM, and no traceback allowed."""
+    """`uplight serve` (with ``args`` added) until /healthz answers; on exit SIGTERM,
+    and no traceback allowed."""
     proc = subprocess.Popen(
-        [*UPLIGHT, "serve", "--config", str(config), "--log-level", log_level],
+        [*UPLIGHT, "serve", "--config", str(config), "--log-level", log_level, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,

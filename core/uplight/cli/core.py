@@ -11,7 +11,7 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, ConfigError, check_database_path
+from ..config import Config, ConfigError, check_database_path, parse_listen
 from ..plugins import PluginError, load_plugins
 from .common import add_config_option, default_config_path, load
 
@@ -29,6 +29,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=LOG_LEVELS,
         default=os.environ.get("UPLIGHT_LOG_LEVEL", "info").lower(),
         help="default: info, or $UPLIGHT_LOG_LEVEL",
+    )
+    serve.add_argument(
+        "--listen",
+        type=_listen_argument,
+        metavar="HOST:PORT",
+        help="address to listen on instead of [server] listen (also $UPLIGHT_LISTEN),"
+        ' e.g. 0.0.0.0:8080 or "[::]:8080"',
     )
     serve.set_defaults(func=cmd_serve)
 
@@ -100,9 +107,15 @@ def cmd_serve(args: argparse.Namespace) -> int:
     )
     # One line per outgoing check request is noise; check results are stored instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    listen = args.listen or os.environ.get("UPLIGHT_LISTEN") or None
+    if args.listen is None and listen is not None and (problem := _listen_problem(listen)):
+        print(f"error: UPLIGHT_LISTEN={listen!r}: {problem}", file=sys.stderr)
+        return 2
     loaded = load(args.config)
     if loaded is None:
         return 1
+    if listen is not None:
+        loaded = (loaded[0].with_listen(listen), loaded[1])
     from ..web.preflight import preflight  # Quart is imported only when serving
     from ..web.serve import serve
 
@@ -113,6 +126,22 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     return 0
+
+
+def _listen_problem(value: str) -> str | None:
+    try:
+        parse_listen(value)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def _listen_argument(value: str) -> str:
+    """``--listen``: checked as ``[server] listen`` is, so argparse names the flag."""
+    problem = _listen_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{value!r}: {problem}")
+    return value
 
 
 def run_until_done(main: Coroutine[Any, Any, None], grace: float = 2.0) -> None:

@@ -17,6 +17,7 @@ from pydantic import (
     AfterValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -79,6 +80,9 @@ class ServerConfig(Strict):
     # Unset: derived from ``listen`` (right on the box itself; set it when a proxy
     # or another name fronts uplight, or links in RSS and notifications break).
     public_base_url: str = ""
+    # Set by ``with_listen`` (``serve --listen``, ``UPLIGHT_LISTEN``), so a reload
+    # keeps the address the process was started with rather than the file's.
+    _listen_override: str | None = PrivateAttr(None)
 
     @field_validator("listen")
     @classmethod
@@ -102,6 +106,21 @@ class ServerConfig(Strict):
             shown = f"[{host}]" if ":" in host else host
             object.__setattr__(self, "public_base_url", f"http://{shown}:{port}")
         return self
+
+    @property
+    def listen_override(self) -> str | None:
+        """The address given on the command line or in the environment, if any."""
+        return self._listen_override
+
+    def with_listen(self, listen: str) -> ServerConfig:
+        """This table served at ``listen`` instead; a ``public_base_url`` the file
+        does not set is derived from the new address, one it sets is kept."""
+        given = "public_base_url" in self.model_fields_set
+        server = ServerConfig(
+            listen=listen, **({"public_base_url": self.public_base_url} if given else {})
+        )
+        server._listen_override = listen
+        return server
 
     @property
     def host(self) -> str:
@@ -367,6 +386,10 @@ class Config(Strict):
     @property
     def default_page(self) -> PageConfig | None:
         return next((p for p in self.pages if p.default), self.pages[0] if self.pages else None)
+
+    def with_listen(self, listen: str) -> Config:
+        """This config served at ``listen`` (``serve --listen``, ``UPLIGHT_LISTEN``)."""
+        return self.model_copy(update={"server": self.server.with_listen(listen)})
 
     @property
     def database_path(self) -> Path:

@@ -69,6 +69,8 @@ def load_for_reload(path: Path, registry: PluginRegistry, running: Config) -> Co
     config = parse_config(
         text, registry.check_types, source=path, notifier_types=registry.notifiers
     )
+    if running.server.listen_override is not None:  # `serve --listen` outlives a reload
+        config = config.with_listen(running.server.listen_override)
     issues = []
     if config.database_path.resolve() != running.database_path.resolve():
         issues.append(
