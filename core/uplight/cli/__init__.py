@@ -20,6 +20,7 @@ COMMAND_MODULES = (
     "components",
     "notify",
     "db",
+    "init",
 )
 
 

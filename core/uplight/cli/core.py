@@ -32,7 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     serve.add_argument(
         "--listen",
-        type=_listen_argument,
+        type=listen_argument,
         metavar="HOST:PORT",
         help="address to listen on instead of [server] listen (also $UPLIGHT_LISTEN),"
         ' e.g. 0.0.0.0:8080 or "[::]:8080"',
@@ -136,7 +136,7 @@ def _listen_problem(value: str) -> str | None:
     return None
 
 
-def _listen_argument(value: str) -> str:
+def listen_argument(value: str) -> str:
     """``--listen``: checked as ``[server] listen`` is, so argparse names the flag."""
     problem = _listen_problem(value)
     if problem:
