@@ -210,13 +210,21 @@ class MonitorService:
         loop keeps its rhythm). None when the run was not counted or not made (see
         ``Scheduler.run_once``)."""
         monitor = self._monitor(monitor_id)
-        check_type = self._check_types.get(monitor.type)
-        if check_type is not None:
-            why = _why_not_checkable(monitor, check_type)
-            if why:
-                raise MonitorNotCheckable(monitor, why)
+        why = self.why_not_checkable(monitor_id)
+        if why:
+            raise MonitorNotCheckable(monitor, why)
         record: ResultRecord | None = await self._check_now(monitor_id)
+        # On disk when the operator's answer comes: the page they go back to reads it.
+        await self._store.flush()
         return record
+
+    def why_not_checkable(self, monitor_id: str) -> str:
+        """Why running the monitor's check now makes no result of its own ("" when it
+        does): a push monitor's results come from its pings, a manual monitor's from
+        the state set on it, a group's from its members."""
+        monitor = self._monitor(monitor_id)
+        check_type = self._check_types.get(monitor.type)
+        return _why_not_checkable(monitor, check_type) if check_type is not None else ""
 
     def ping_url(self, monitor_id: str) -> str:
         """A push monitor's heartbeat URL: it holds the secret token, so only for an

@@ -5,6 +5,7 @@ maintenance windows touching a monitor."""
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -131,6 +132,23 @@ async def test_check_now_records_a_result_and_refuses_derived_monitors(
                 await service.check_now(monitor_id)
         with pytest.raises(MonitorNotFound):
             await service.check_now("nope")
+
+
+async def test_check_now_leaves_the_monitors_rhythm_alone(
+    config: Config, registry: PluginRegistry
+) -> None:
+    runtime = Runtime(config, registry, clock=FakeClock(T0))
+    await runtime.start()
+    try:
+        await asyncio.sleep(0)  # the loops take their first due time
+        state = runtime.scheduler.states["web"]
+        due = state.next_due
+        assert due is not None
+        await runtime.monitors.check_now("web")
+        await asyncio.sleep(0)
+        assert state.next_due == due and state.checks["down"] == 1
+    finally:
+        await runtime.stop()
 
 
 async def test_ping_url_only_for_a_push_monitor(config: Config, registry: PluginRegistry) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from quart import Quart
 
-from . import incidents, maintenance, overview, pages, signin, tokens  # noqa: F401  # their routes join the blueprint on import
+from . import incidents, maintenance, monitor, overview, pages, signin, tokens  # noqa: F401  # their routes join the blueprint on import
 from .guard import blueprint
 
 
