@@ -36,6 +36,9 @@ class RenderParams(TypedDict, total=False):
     """A file name in ``assets_dir`` → its URL (the host adds a content hash)."""
     component: str
     """One component's public id: draw that component rather than the page."""
+    config_path: str
+    """With ``view="not_found"`` on ``/status`` while the config has no monitors at
+    all (a fresh install): the config file's path, so the page says where to start."""
 
 
 class Renderer:

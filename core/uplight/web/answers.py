@@ -81,21 +81,33 @@ ErrorView = Literal["not_found", "rate_limited"]
 
 @functools.lru_cache(maxsize=8)
 def _error_page(
-    renderer: Any, view: ErrorView, base_url: str, asset_url: Callable[[str], str]
+    renderer: Any,
+    view: ErrorView,
+    base_url: str,
+    asset_url: Callable[[str], str],
+    config_path: str | None = None,
 ) -> bytes:
     # One body per renderer and view: a flood of 429s must not cost a render each.
-    return renderer.render(None, view=view, base_url=base_url, asset_url=asset_url)
+    extra = {"config_path": config_path} if config_path else {}
+    return renderer.render(None, view=view, base_url=base_url, asset_url=asset_url, **extra)
 
 
 def error_page(
-    rt: Runtime, accept: str | None, view: ErrorView, status: int, *, html_route: bool
+    rt: Runtime,
+    accept: str | None,
+    view: ErrorView,
+    status: int,
+    *,
+    html_route: bool,
+    config_path: str | None = None,
 ) -> Answer | None:
     """The html renderer's page for an error on an HTML route, when a browser asked
     (``text/html`` in ``Accept``); None: answer with the envelope."""
     renderer = rt.registry.renderers.get("html")
     if not html_route or renderer is None or not wants_html(accept):
         return None
-    body = _error_page(renderer, view, rt.config.server.public_base_url, asset_url_for(renderer))
+    base_url, asset_url = rt.config.server.public_base_url, asset_url_for(renderer)
+    body = _error_page(renderer, view, base_url, asset_url, config_path)
     headers = (
         ("Content-Type", renderer.media_type),
         ("Cache-Control", ERROR_CACHE_CONTROL),

@@ -177,10 +177,31 @@ async def answer(
 
 def not_found(rt: Runtime, target: Target, message: str) -> Response:
     accept = request.headers.get("Accept")
-    page = error_page(rt, accept, "not_found", 404, html_route=target.html_errors)
+    page = error_page(
+        rt,
+        accept,
+        "not_found",
+        404,
+        html_route=target.html_errors,
+        config_path=unconfigured_config_path(rt, target),
+    )
     if page is not None:
         return page.to_response()
     return envelope(404, "NOT_FOUND", message).to_response()
+
+
+def unconfigured_config_path(rt: Runtime, target: Target) -> str | None:
+    """The config file's path, for the 404 of ``/status`` on a fresh install.
+
+    Only while the config has no monitors at all, so there is nothing else to
+    leak, and only for the default page (not a slug, an incident or a badge): a
+    configured server never tells the internet where its files are.
+    """
+    if rt.config.monitors or rt.config.source is None:
+        return None
+    if target.renderer != "html" or target.view != "page" or target.slug is not None:
+        return None
+    return str(rt.config.source)
 
 
 async def serve(target: Target) -> Response:

@@ -8,7 +8,8 @@ Views (``view=`` parameter):
   fetches every ``refresh_seconds`` and swaps in.
 - an :class:`uplight.IncidentPage` renders the incident's permalink page: the
   part of the timeline it holds, with links to the older and newer parts.
-- ``"not_found"`` (with ``snapshot=None``): a friendly 404 page.
+- ``"not_found"`` (with ``snapshot=None``): a friendly 404 page; with ``config_path``
+  (a fresh install, nothing configured), it says which file to edit.
 - ``"rate_limited"`` (with ``snapshot=None``): the 429 page, asking to wait and reload.
 
 Other parameters: ``refresh_seconds`` (default 30), ``asset_url`` (file name
@@ -220,7 +221,9 @@ class HtmlRenderer(Renderer):
         common = {"asset_url": asset_url}
         if view in ("not_found", "rate_limited"):
             base = local_path(params.get("base_url") or "/").rstrip("/")
-            chunks = _env.get_template(f"{view}.html").generate(home=f"{base}/status", **common)
+            chunks = _env.get_template(f"{view}.html").generate(
+                home=f"{base}/status", config_path=params.get("config_path"), **common
+            )
         elif isinstance(snapshot, IncidentPage):
             chunks = _env.get_template("incident.html").generate(ip=snapshot, **common)
         elif isinstance(snapshot, PageSnapshot):
