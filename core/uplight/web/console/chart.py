@@ -7,9 +7,9 @@ image with a ``<title>`` and a ``<desc>`` that says what it shows in words.
 
 - No point: a frame that says so.
 - One point, or a run of one between gaps: a dot, since a line needs two.
-- Gaps: the line breaks where results are missing (a stretch longer than ``gap``
-  seconds without one, by default three times the usual spacing) and at a result
-  without a latency, so nothing is drawn where nothing was measured.
+- Gaps: the line breaks where results are missing (a stretch without one longer
+  than three times the usual spacing, or than ``gap`` seconds if that is longer)
+  and at a result without a latency, so nothing is drawn where nothing was measured.
 - Outliers: one slow result must not flatten the rest. When the slowest is more than
   twice the 95th percentile, the scale stops at 1.5 times that percentile; results
   above it are drawn at the top as upward triangles (class ``outlier``), their
@@ -86,10 +86,11 @@ def _scale_top(latencies: list[float]) -> tuple[float, bool]:
 
 
 def _gap(points: Sequence[Point], gap: float | None) -> float:
-    if gap is not None:
-        return gap
+    """Seconds without a result that break the line: three times the usual spacing, or
+    ``gap`` if longer (a monitor checked less often than it says is not all gaps)."""
     spacings = [(b.at - a.at).total_seconds() for a, b in itertools.pairwise(points) if b.at > a.at]
-    return 3 * statistics.median(spacings) if spacings else math.inf
+    usual = 3 * statistics.median(spacings) if spacings else 0.0
+    return max(usual, gap or 0.0) or math.inf
 
 
 def _time(at: dt.datetime, span: dt.timedelta) -> str:

@@ -70,6 +70,9 @@ def test_a_gap_breaks_the_line() -> None:
     assert len(every(root, "polyline")) == 2
     # Told the expected spacing: a 20-minute silence within it is no gap.
     assert len(every(draw(points, gap=30 * 60), "polyline")) == 1
+    # Results sparser than the expected spacing throughout are a line, not dots.
+    sparse = draw(steady(12, step=5), gap=60)
+    assert len(every(sparse, "polyline")) == 1 and not every(sparse, "circle")
 
 
 def test_a_lone_point_between_gaps_is_a_dot_and_a_result_without_latency_breaks() -> None:
