@@ -260,11 +260,15 @@ async def save_row(slug: str, monitor_id: str, form: Any) -> tuple[StoredPage, E
     return after, {}
 
 
+def _json(body: dict[str, Any], status: int) -> Response:
+    response = jsonify(body)
+    response.status_code = status
+    return response
+
+
 async def _refusal_answer(refusal: Refusal) -> Response:
     if wants_json():
-        response = jsonify({"error": refusal.message})
-        response.status_code = refusal.status
-        return response
+        return _json({"error": refusal.message}, refusal.status)
     return await refused(refusal.message, refusal.status)
 
 
@@ -281,9 +285,7 @@ async def save_component(slug: str, monitor_id: str) -> Response:
         return await _refusal_answer(refusal)
     if wants_json():
         if errors:
-            response = jsonify({"errors": errors})
-            response.status_code = 422
-            return response
+            return _json({"errors": errors}, 422)
         component = after.component(monitor_id)
         snippet = _snippet_of(after, component)
         return jsonify(
@@ -350,9 +352,7 @@ async def set_order(slug: str) -> Response:
         return await _refusal_answer(refusal)
     if wants_json():
         if errors:
-            response = jsonify({"errors": errors})
-            response.status_code = 422
-            return response
+            return _json({"errors": errors}, 422)
         return jsonify({"order": [c.monitor_id for c in after.components]})
     if errors:
         return await _editor_page(after, status=422, errors=errors)

@@ -234,3 +234,120 @@ def test_sign_in_watch_and_sign_out_in_chromium(
             context.close()
         finally:
             server.stop()
+
+
+@pytest.mark.timeout(180)
+def test_page_editor_in_chromium(
+    browser: Any,
+    make_config: Callable[[str], Config],
+    registry: PluginRegistry,
+    tmp_path: Path,
+) -> None:
+    """Toggle a monitor onto a page in the editor (autosave by fetch), see it on /status,
+    drag it into order, copy its badge snippet and load the image the snippet names."""
+    routes = {"/health": Route(200, "ok"), "/vault": Route(200, "ok")}
+    with HttpServer(routes) as upstream:
+        port = free_port()
+        config = make_config(CONFIG.format(port=port, upstream=upstream.url("").rstrip("/")))
+        server = AppServer(config, registry, port)
+        server.start()
+        try:
+            wait_for_port(port, server)
+            runtime = server.app.extensions[EXTENSION]
+            token = server.run_on_loop(create_token(runtime.store, "browser"))
+            server.run_on_loop(
+                runtime.page_editor.create_page(
+                    slug="ops", title="Operations", hostname=None, default=True
+                )
+            )
+            base = f"http://127.0.0.1:{port}"
+            context = browser.new_context(viewport={"width": 1280, "height": 900})
+            context.grant_permissions(["clipboard-read", "clipboard-write"], origin=base)
+            context.add_init_script(CSP_LISTENER)
+            page = context.new_page()
+            errors: list[str] = []
+            page.on("console", lambda m: m.type == "error" and errors.append(m.text))
+            page.on("pageerror", lambda e: errors.append(f"pageerror: {e}"))
+            page.on("response", lambda r: r.status >= 400 and errors.append(f"{r.status} {r.url}"))
+
+            page.goto(f"{base}/admin/sign-in")
+            page.fill("#token", token)
+            page.click("button[type=submit]")
+            page.wait_for_url(f"{base}/admin")
+            page.click("nav >> text=Pages")
+            page.wait_for_url(f"{base}/admin/pages")
+            shot(page, tmp_path, "console-pages.png")
+            page.click("a[href='/admin/pages/ops']")
+            page.wait_for_url(f"{base}/admin/pages/ops")
+            # Outside the browser's HTTP cache, which would keep /status for max-age.
+            before = page.request.get(f"{base}/status")
+            assert before.ok and "API server" not in before.text()  # now in the page cache
+
+            # Autosave: ticking saves at once, a text field when it loses the focus.
+            documents: list[str] = []
+            page.on("request", lambda r: r.resource_type == "document" and documents.append(r.url))
+            assert page.locator("#row-vault button.save").is_hidden()
+            page.check("#vault-on_page")
+            page.wait_for_selector("#row-vault .save-status.saved")
+            page.fill("#vault-public_name", "Vault")
+            page.press("#vault-public_name", "Tab")
+            page.wait_for_function(
+                "() => document.querySelector('#row-vault [data-snippet=markdown]')"
+                ".value.startsWith('[![Vault]')"
+            )
+            page.check("#api-on_page")  # not on this page yet: goes after the vault
+            page.wait_for_selector("#row-api .save-status.saved")
+            assert documents == []  # no reload: fetch only
+            component_ids = page.eval_on_selector_all(
+                "#editor > li.on-page", "rows => rows.map(r => r.dataset.monitor)"
+            )
+            assert component_ids == ["vault", "api"]
+
+            # Drag the API above the vault; the order is saved.
+            page.locator("#row-api .handle").drag_to(page.locator("#row-vault .row-head"))
+            page.wait_for_selector("#order-status.saved")
+            stored = server.run_on_loop(runtime.page_editor.page("ops"))
+            assert [c.monitor_id for c in stored.components] == ["api", "vault"]
+            assert stored.component("vault").public_name == "Vault"
+            assert page.locator("#row-api button.move").first.is_disabled()  # now first: no Up
+            assert page.locator("#row-vault button.move").last.is_disabled()  # last: no Down
+
+            # A badge snippet copied to the clipboard, and the image it names loads.
+            page.click("#row-vault summary")
+            page.click("#row-vault button[data-copy='vault-markdown']")
+            copied = page.evaluate("navigator.clipboard.readText()")
+            assert copied == page.locator("#vault-markdown").input_value()
+            image = copied.split("](", 1)[1].split(")", 1)[0]
+            assert image.startswith(f"{base}/api/public/v1/badge.svg?page=ops&component=c_")
+            width = page.evaluate(
+                """url => new Promise((resolve, reject) => {
+                  const img = new Image();
+                  img.onload = () => resolve(img.naturalWidth);
+                  img.onerror = () => reject(new Error("the badge did not load: " + url));
+                  img.src = url;
+                })""",
+                image,
+            )
+            assert width > 0
+            preview = page.locator("#row-vault [data-badge-preview]")
+            assert preview.evaluate("img => img.complete && img.naturalWidth") > 0
+            shot(page, tmp_path, "console-page-editor.png")
+
+            page.goto(f"{base}/admin/pages/main")  # from the config: read-only
+            assert "provisioned from pages[0]" in page.locator(".note").inner_text()
+            assert (
+                page.locator("#components-h ~ * input, #components-h ~ * button.save").count() == 0
+            )
+            shot(page, tmp_path, "console-page-provisioned.png")
+
+            # The public page shows it (the edit refreshed the page cache).
+            page.goto(f"{base}/status")
+            assert page.locator("[data-component-id]").count() == 2
+            names = page.locator(".component").all_inner_texts()
+            assert "Vault" in names[1] and "API server" in names[0]
+
+            assert page.evaluate("window.__cspViolations") == []
+            assert errors == []
+            context.close()
+        finally:
+            server.stop()

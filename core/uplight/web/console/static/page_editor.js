@@ -80,7 +80,8 @@
     box.hidden = false;
     box.querySelector('[data-snippet="markdown"]').value = snippet.markdown;
     box.querySelector('[data-snippet="html"]').value = snippet.html;
-    box.querySelector("[data-badge-preview]").src = snippet.preview;
+    // A new name draws a new badge at the same URL: ask past the browser's cache.
+    box.querySelector("[data-badge-preview]").src = snippet.preview + "&seen=" + Date.now();
   }
 
   function apply(li, form, data) {
