@@ -23,8 +23,9 @@ $(RUN_STAMP): pyproject.toml
 run: $(RUN_STAMP)
 	$(BIN)/uplight serve --config config.example.toml
 
+# -rs: a skipped test says why (the container test needs an engine and its base image).
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -rs
 
 bench: $(STAMP)
 	$(BIN)/python -m tests.perf
