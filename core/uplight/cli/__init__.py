@@ -21,6 +21,8 @@ COMMAND_MODULES = (
     "notify",
     "db",
     "init",
+    "login",
+    "status",
 )
 
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ..config import Config, ConfigError, check_database_path, parse_listen
+from ..logs import LOG_FORMATS, configure_logging
 from ..plugins import PluginError, load_plugins
 from .common import add_config_option, default_config_path, load
 
@@ -29,6 +30,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         choices=LOG_LEVELS,
         default=os.environ.get("UPLIGHT_LOG_LEVEL", "info").lower(),
         help="default: info, or $UPLIGHT_LOG_LEVEL",
+    )
+    serve.add_argument(
+        "--log-format",
+        type=str.lower,
+        choices=LOG_FORMATS,
+        default=os.environ.get("UPLIGHT_LOG_FORMAT", "text").lower(),
+        help="text (default) or json: one JSON object a line; or $UPLIGHT_LOG_FORMAT",
     )
     serve.add_argument(
         "--listen",
@@ -101,10 +109,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
-    logging.basicConfig(
-        level=args.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    if args.log_format not in LOG_FORMATS:
+        print(
+            f"error: UPLIGHT_LOG_FORMAT={args.log_format!r}: use one of {', '.join(LOG_FORMATS)}",
+            file=sys.stderr,
+        )
+        return 2
+    configure_logging(args.log_level, args.log_format)
     # One line per outgoing check request is noise; check results are stored instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     listen = args.listen or os.environ.get("UPLIGHT_LISTEN") or None

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import sys
 from typing import Any
 
+from ..durations import parse_duration
 from .api_client import ApiClient, add_api_options, run_api_command
 from .common import print_table
+from .times import TimeError, parse_time, time_zone, wire_time
 
 PATH = "/api/v1/maintenance"
 HEADERS = ["id", "status", "severity", "starts_at", "ends_at", "components", "title"]
@@ -31,8 +34,13 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     schedule = actions.add_parser("schedule", help="schedule a maintenance window")
     schedule.add_argument("--title", required=True, help="what happens, for the status page")
-    schedule.add_argument("--starts-at", required=True, metavar="ISO", help=_TIME_HELP)
-    schedule.add_argument("--ends-at", required=True, metavar="ISO", help=_TIME_HELP)
+    schedule.add_argument("--starts-at", required=True, metavar="TIME", help=_TIME_HELP)
+    end = schedule.add_mutually_exclusive_group(required=True)
+    end.add_argument("--ends-at", metavar="TIME", help=_TIME_HELP)
+    end.add_argument(
+        "--duration", metavar="DURATION", help="how long from --starts-at, e.g. 30m, 1h, 2h30m"
+    )
+    _tz_option(schedule)
     schedule.add_argument("--description", help="more detail")
     schedule.add_argument("--severity", help="info (default), warning or critical")
     _component_option(schedule)
@@ -46,8 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     _id_argument(update)
     update.add_argument("--title")
-    update.add_argument("--starts-at", metavar="ISO", help=_TIME_HELP)
-    update.add_argument("--ends-at", metavar="ISO", help=_TIME_HELP)
+    update.add_argument("--starts-at", metavar="TIME", help=_TIME_HELP)
+    update.add_argument("--ends-at", metavar="TIME", help=_TIME_HELP)
+    _tz_option(update)
     description = update.add_mutually_exclusive_group()
     description.add_argument("--description")
     description.add_argument("--clear-description", action="store_true", help="no description")
@@ -70,7 +79,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         parser.set_defaults(func=func)
 
 
-_TIME_HELP = "ISO 8601 with an offset, e.g. 2030-01-05T03:00:00Z"
+_TIME_HELP = (
+    "now, a local time such as 2030-01-05T03:00 (in --tz, else this machine's zone)"
+    " or ISO 8601 with an offset, e.g. 2030-01-05T03:00:00Z"
+)
+
+
+def _tz_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--tz",
+        metavar="ZONE",
+        help="time zone of times given without an offset, e.g. Europe/Berlin"
+        " (default: this machine's)",
+    )
 
 
 def _id_argument(parser: argparse.ArgumentParser) -> None:
@@ -130,11 +151,38 @@ def cmd_list(args: argparse.Namespace) -> int:
     return run_api_command(args, action)
 
 
+def _times(args: argparse.Namespace) -> dict[str, str]:
+    """``starts_at`` and ``ends_at`` for the API (UTC), from the flags that were given."""
+    zone = time_zone(args.tz)
+    now = dt.datetime.now(dt.UTC)
+    times: dict[str, dt.datetime] = {}
+    for flag, field in (("--starts-at", "starts_at"), ("--ends-at", "ends_at")):
+        if getattr(args, field) is not None:
+            times[field] = parse_time(flag, getattr(args, field), zone, now)
+    if getattr(args, "duration", None) is not None:
+        try:
+            seconds = parse_duration(args.duration)
+        except ValueError as exc:
+            raise TimeError(f"--duration: {exc}") from None
+        if seconds <= 0:
+            raise TimeError("--duration: must be more than 0s")
+        times["ends_at"] = times["starts_at"] + dt.timedelta(seconds=seconds)
+    return {field: wire_time(moment) for field, moment in times.items()}
+
+
+def _time_error(exc: TimeError) -> int:
+    print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
 def cmd_schedule(args: argparse.Namespace) -> int:
+    try:
+        times = _times(args)
+    except TimeError as exc:
+        return _time_error(exc)
     body: dict[str, Any] = {
         "title": args.title,
-        "starts_at": args.starts_at,
-        "ends_at": args.ends_at,
+        **times,
         "component_ids": args.components or [],
     }
     for field in ("description", "severity"):
@@ -148,8 +196,11 @@ def cmd_schedule(args: argparse.Namespace) -> int:
 
 
 def cmd_update(args: argparse.Namespace) -> int:
-    body: dict[str, Any] = {}
-    for field in ("title", "starts_at", "ends_at", "description", "severity"):
+    try:
+        body: dict[str, Any] = _times(args)
+    except TimeError as exc:
+        return _time_error(exc)
+    for field in ("title", "description", "severity"):
         if getattr(args, field) is not None:
             body[field] = getattr(args, field)
     if args.clear_description:

@@ -193,7 +193,8 @@ def test_complete_and_purge(capsys, server: Server) -> None:
             "INVALID_COMPONENT_ID",
         ),
         (["--starts-at", iso(5), "--ends-at", iso(6), "--severity", "major"], "INVALID_SEVERITY"),
-        (["--starts-at", "2030-01-05T03:00:00", "--ends-at", iso(6)], "VALIDATION_ERROR"),
+        # --duration is the client's arithmetic; the server's limits still hold.
+        (["--starts-at", iso(5), "--duration", "31d"], "INVALID_DURATION"),
     ],
 )
 def test_errors_show_the_api_code(capsys, server: Server, flags: list[str], code: str) -> None:
@@ -267,3 +268,105 @@ def test_list_pages_with_a_cursor(capsys, server: Server) -> None:
 
     code, _, err = run(capsys, server, "list", "--cursor", "nope")
     assert code == 1 and err.startswith("error: INVALID_CURSOR: cursor: ")
+
+
+# -- issue 15: --starts-at now, local times, --duration ------------------------------
+
+
+def _wire(value: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(value)
+
+
+def test_now_for_an_hour(capsys, server: Server) -> None:
+    window = run_json(
+        capsys, server, "schedule", "--title", "Reboot", "--starts-at", "now", "--duration", "1h"
+    )
+    starts, ends = _wire(window["starts_at"]), _wire(window["ends_at"])
+    assert ends - starts == dt.timedelta(hours=1)
+    # "now" is the moment the command ran: by the server's own clock, within a second.
+    assert abs(starts - _wire(window["created_at"])) < dt.timedelta(seconds=1)
+    assert window["status"] == "active"
+    run_json(capsys, server, "purge", str(window["id"]))
+
+
+def test_local_time_in_a_named_zone(capsys, server: Server) -> None:
+    window = run_json(
+        capsys,
+        server,
+        "schedule",
+        "--title",
+        "Winter patching",
+        "--starts-at",
+        "2030-01-05T03:00",
+        "--tz",
+        "Europe/Berlin",
+        "--duration",
+        "1h30m",
+    )
+    assert window["starts_at"] == "2030-01-05T02:00:00Z"  # CET is UTC+1
+    assert window["ends_at"] == "2030-01-05T03:30:00Z"
+    moved = run_json(
+        capsys, server, "update", str(window["id"]), "--ends-at", "2030-01-05 06:00", "--tz", "UTC"
+    )
+    assert moved["ends_at"] == "2030-01-05T06:00:00Z"
+    run_json(capsys, server, "purge", str(window["id"]))
+
+
+def test_local_time_in_the_machines_zone(capsys, server: Server) -> None:
+    """The installed command, in a process whose zone is New York (EST, UTC-5)."""
+    flags = ["--title", "Local", "--json", "--starts-at", "2030-01-05T03:00", "--duration", "1h"]
+    proc = subprocess.run(
+        [*UPLIGHT, "maintenance", "schedule", *flags],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "TZ": "America/New_York"}
+        | {"UPLIGHT_URL": server.url, "UPLIGHT_TOKEN": server.token},
+        timeout=30,
+    )
+    assert proc.returncode == 0, proc.stderr
+    window = json.loads(proc.stdout)
+    assert (window["starts_at"], window["ends_at"]) == (
+        "2030-01-05T08:00:00Z",
+        "2030-01-05T09:00:00Z",
+    )
+    run_json(capsys, server, "purge", str(window["id"]))
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--starts-at", "now", "--duration", "1x"], "--duration: invalid duration '1x'"),
+        (["--starts-at", "now", "--duration", "90"], "--duration: invalid duration '90'"),
+        (["--starts-at", "now", "--duration", "0s"], "--duration: must be more than 0s"),
+        (["--starts-at", "now", "--duration", "400d"], "--duration: must be at most 365d"),
+        (["--starts-at", "soon", "--duration", "1h"], "--starts-at: 'soon' is not a time"),
+        (["--starts-at", "now", "--ends-at", "later"], "--ends-at: 'later' is not a time"),
+        (
+            ["--starts-at", "2030-01-05T03:00", "--tz", "Mars/Olympus", "--duration", "1h"],
+            "--tz: unknown time zone 'Mars/Olympus'",
+        ),
+        (
+            ["--starts-at", "2030-03-31T02:30", "--tz", "Europe/Berlin", "--duration", "1h"],
+            "--starts-at: 2030-03-31 02:30 does not exist in Europe/Berlin",
+        ),
+        (
+            ["--starts-at", "2030-10-27T02:30", "--tz", "Europe/Berlin", "--duration", "1h"],
+            "--starts-at: 2030-10-27 02:30 happens twice in Europe/Berlin",
+        ),
+    ],
+)
+def test_bad_times_name_the_flag(capsys, server: Server, flags: list[str], message: str) -> None:
+    code, out, err = run(capsys, server, "schedule", "--title", "Bad", *flags)
+    assert code == 2 and out == ""
+    assert err.startswith(f"error: {message}"), err
+
+
+def test_duration_or_ends_at_not_both(capsys, server: Server) -> None:
+    for flags in (
+        ["--starts-at", "now", "--ends-at", iso(1), "--duration", "1h"],
+        ["--starts-at", "now"],
+    ):
+        with pytest.raises(SystemExit) as exc:
+            run(capsys, server, "schedule", "--title", "Bad", *flags)
+        assert exc.value.code == 2
+        assert "--ends-at" in capsys.readouterr().err
