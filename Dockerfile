@@ -34,7 +34,8 @@ ENV PYTHONUNBUFFERED=1 \
     UPLIGHT_LISTEN=0.0.0.0:8080
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
     pip install --no-index --find-links /wheels uplight \
- && useradd --system --uid 10001 --user-group --home-dir /data --no-create-home \
+ && groupadd --system --gid 10001 uplight \
+ && useradd --system --uid 10001 --gid uplight --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin uplight \
  && mkdir -p /data /config /usr/share/doc/uplight \
  && chown uplight:uplight /data

@@ -62,11 +62,13 @@ def test_the_wheel_is_built_in_one_stage_and_installed_in_the_next(stages: list[
 
 
 def test_it_runs_as_a_user_that_is_not_root(final: Stage) -> None:
-    user = final.last("USER").args.split(":")[0]
-    assert user not in ("root", "0", "")
-    # The user owns /data, the one place it writes.
+    user, _, group = final.last("USER").args.strip().partition(":")
+    assert user not in ("root", "0", "") and group not in ("root", "0")
+    # Numeric, so an orchestrator can tell it is not root without reading /etc/passwd;
+    # the same ids as the account made for it, which owns /data, the one place it writes.
     (setup,) = [i for i in final.all("RUN") if "useradd" in i.args]
-    assert f"--uid {user}" in setup.args and "chown uplight:uplight /data" in setup.args
+    assert f"--uid {user}" in setup.args and f"--gid {group}" in setup.args
+    assert "chown uplight:uplight /data" in setup.args
 
 
 def test_data_and_config_are_volumes(final: Stage) -> None:
