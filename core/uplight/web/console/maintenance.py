@@ -1,11 +1,15 @@
-"""Maintenance: windows listed by status (paged), scheduled through a form, completed
-or cancelled after a confirmation step.
+"""Maintenance: windows listed by status (paged), scheduled and edited through a form,
+completed, cancelled or purged after a confirmation step.
 
 Writes go through the MaintenanceService the admin API uses, after the API's own
-request model (``MaintenanceCreate``) has checked the form, so a refusal reads the
-same here as from the API and is shown beside its field. Times are entered as a
-local date and time in a zone the form names (UTC unless the operator picks an
-IANA zone) and stored in UTC.
+request models (``MaintenanceCreate``, ``MaintenancePatch``) have checked the form,
+so a refusal reads the same here as from the API and is shown beside its field.
+Times are entered as a local date and time in a zone the form names (UTC unless
+the operator picks an IANA zone) and stored in UTC.
+
+The edit form shows every field; only the fields that differ from the stored
+window (at the form's minute precision) are sent, as a PATCH would: a field left
+as shown is not a change (a cancelled window refuses any change but its text).
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from quart import Response, redirect, request
 from ...maintenance.lifecycle import MaintenanceError
 from ...maintenance.models import StoredWindow, WindowFields, WindowPosition
 from ...maintenance.service import MaintenanceService, WindowNotFound
-from ..api.maintenance import SEVERITIES, MaintenanceCreate
+from ..api.maintenance import SEVERITIES, MaintenanceCreate, MaintenancePatch
 from ..api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
 from ..context import runtime
 from .guard import blueprint, current_session, page, refused
@@ -29,7 +33,9 @@ from .guard import blueprint, current_session, page, refused
 PAGE = 25
 STATUSES = ("scheduled", "active", "completed", "cancelled")
 ZONE_MAX = 100
-ACTIONS = {"complete": "Complete", "cancel": "Cancel"}
+UNKNOWN_ZONE = "not a known time zone: give an IANA name such as Europe/Paris, or UTC"
+ACTIONS = {"complete": "Complete", "cancel": "Cancel", "purge": "Purge"}
+MINUTE = "%Y-%m-%dT%H:%M"  # what a datetime-local input shows and sends
 
 Errors = dict[str, str]
 
@@ -61,6 +67,15 @@ def _zone(name: str) -> dt.tzinfo | None:
         return None
 
 
+def _form_zone(name: str, errors: Errors) -> dt.tzinfo:
+    """The zone the form names; UTC (and the refusal in ``errors``) when it is unknown."""
+    zone = _zone(name)
+    if zone is None:
+        errors["timezone"] = UNKNOWN_ZONE
+        return dt.UTC
+    return zone
+
+
 def _local_time(value: str, zone: dt.tzinfo) -> str | dt.datetime:
     """The form's local date-time in ``zone``, or the text itself for the model to
     refuse (a blank or malformed time reads as the API's own message)."""
@@ -90,7 +105,6 @@ async def _list_page(
     next_cursor = (
         encode_cursor(found.next.starts_at_ms, found.next.id) if found.next is not None else None
     )
-    monitors = [(m.id, m.name) for m in runtime().config.monitors]
     return await page(
         "console/maintenance.html",
         status,
@@ -98,13 +112,17 @@ async def _list_page(
         chosen=chosen,
         statuses=STATUSES,
         next_cursor=next_cursor,
-        monitors=monitors,
+        monitors=_monitors(),
         severities=SEVERITIES,
         errors=errors or {},
         form=form or {},
         picked=set((form or {}).get("component_ids", [])),
         saved=request.args.get("saved", "")[:20],
     )
+
+
+def _monitors() -> list[tuple[str, str]]:
+    return [(m.id, m.name) for m in runtime().config.monitors]
 
 
 @blueprint.get("/maintenance")
@@ -118,10 +136,7 @@ async def schedule() -> Response:
     shown: dict[str, Any] = {k: v for k, v in form.items() if k != "csrf"}
     shown["component_ids"] = form.getlist("component_ids")
     errors: Errors = {}
-    zone = _zone(form.get("timezone", ""))
-    if zone is None:
-        errors["timezone"] = "not a known time zone: give an IANA name such as Europe/Paris, or UTC"
-        zone = dt.UTC
+    zone = _form_zone(form.get("timezone", ""), errors)
     description = form.get("description", "")
     data = {
         "title": form.get("title", ""),
@@ -166,7 +181,7 @@ async def _not_found() -> Response:
     return await refused("There is no maintenance window with that number.", 404)
 
 
-@blueprint.get("/maintenance/<int:window_id>/<any(complete, cancel):action>")
+@blueprint.get("/maintenance/<int:window_id>/<any(complete, cancel, purge):action>")
 async def confirm(window_id: int, action: str) -> Response:
     window = await _window(window_id)
     if window is None:
@@ -176,14 +191,16 @@ async def confirm(window_id: int, action: str) -> Response:
     )
 
 
-@blueprint.post("/maintenance/<int:window_id>/<any(complete, cancel):action>")
+@blueprint.post("/maintenance/<int:window_id>/<any(complete, cancel, purge):action>")
 async def act(window_id: int, action: str) -> Response:
     service = _service()
     try:
         if action == "complete":
             await service.complete(window_id)
-        else:
+        elif action == "cancel":
             await service.cancel(window_id)
+        else:
+            await service.purge(window_id)
     except (WindowNotFound, OverflowError):
         return await _not_found()
     except MaintenanceError as exc:
@@ -200,3 +217,107 @@ async def act(window_id: int, action: str) -> Response:
         )
     runtime().page_cache.invalidate()
     return redirect(f"/admin/maintenance?saved={action}", code=303)
+
+
+# -- editing a window ------------------------------------------------------------------
+
+
+def _shown(window: StoredWindow, zone_name: str, zone: dt.tzinfo) -> dict[str, Any]:
+    """The stored window as the edit form shows it, times in ``zone``."""
+    return {
+        "title": window.title,
+        "description": window.description or "",
+        "severity": window.severity,
+        "timezone": zone_name,
+        "starts_at": window.starts_at.astimezone(zone).strftime(MINUTE),
+        "ends_at": window.ends_at.astimezone(zone).strftime(MINUTE),
+    }
+
+
+def _changed(window: StoredWindow, form: Any, zone: dt.tzinfo) -> dict[str, Any]:
+    """The form's fields that differ from the stored window, in MaintenancePatch's terms."""
+    shown = _shown(window, "", zone)
+    data: dict[str, Any] = {}
+    for name in ("title", "severity"):
+        value = form.get(name, "")
+        if value != shown[name]:
+            data[name] = value
+    description = form.get("description", "")
+    if description != shown["description"]:
+        data["description"] = description if description.strip() else None
+    picked = form.getlist("component_ids")
+    if set(picked) != set(window.component_ids):  # the checkboxes' order is the config's
+        data["component_ids"] = picked
+    for name in ("starts_at", "ends_at"):
+        value = form.get(name, "").strip()
+        if value != shown[name]:
+            data[name] = _local_time(value, zone)
+    return data
+
+
+async def _edit_page(
+    window: StoredWindow,
+    *,
+    status: int = 200,
+    errors: Errors | None = None,
+    form: dict[str, Any] | None = None,
+) -> Response:
+    if form is None:
+        name = request.args.get("timezone", "UTC")[:ZONE_MAX]
+        zone = _zone(name)
+        if zone is None:
+            errors = {"timezone": UNKNOWN_ZONE}
+            name, zone = "UTC", dt.UTC
+        form = _shown(window, name.strip() or "UTC", zone)
+        picked = set(window.component_ids)
+    else:
+        picked = set(form.get("component_ids", []))
+    return await page(
+        "console/maintenance_edit.html",
+        status,
+        window=window,
+        monitors=_monitors(),
+        severities=SEVERITIES,
+        errors=errors or {},
+        form=form,
+        picked=picked,
+    )
+
+
+@blueprint.get("/maintenance/<int:window_id>/edit")
+async def edit(window_id: int) -> Response:
+    window = await _window(window_id)
+    if window is None:
+        return await _not_found()
+    return await _edit_page(window)
+
+
+@blueprint.post("/maintenance/<int:window_id>/edit")
+async def update(window_id: int) -> Response:
+    window = await _window(window_id)
+    if window is None:
+        return await _not_found()
+    form = await request.form
+    shown: dict[str, Any] = {k: v for k, v in form.items() if k != "csrf"}
+    shown["component_ids"] = form.getlist("component_ids")
+    errors: Errors = {}
+    zone = _form_zone(form.get("timezone", ""), errors)
+    body = None
+    try:
+        body = MaintenancePatch.model_validate(_changed(window, form, zone))
+    except ValidationError as exc:
+        errors = {**_errors(exc), **errors}
+    if body is not None and not errors:
+        changes = {name: getattr(body, name) for name in body.model_fields_set}
+        if "component_ids" in changes:
+            changes["component_ids"] = tuple(changes["component_ids"])
+        try:
+            await _service().update(window_id, changes)
+        except (WindowNotFound, OverflowError):
+            return await _not_found()
+        except MaintenanceError as exc:
+            errors = {_field(exc.field or "form"): exc.message}
+    if errors:
+        return await _edit_page(window, status=422, errors=errors, form=shown)
+    runtime().page_cache.invalidate()
+    return redirect("/admin/maintenance?saved=updated", code=303)

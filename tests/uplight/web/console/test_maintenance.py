@@ -1,11 +1,13 @@
-"""The console's maintenance page: windows listed by status, scheduled through the form
-(local times in a named zone, stored in UTC), completed and cancelled after a
-confirmation step, refusals beside their field with the API's words."""
+"""The console's maintenance page: windows listed by status, scheduled and edited through
+a form (local times in a named zone, stored in UTC), completed, cancelled and purged
+after a confirmation step, refusals beside their field with the API's words."""
 
 from __future__ import annotations
 
 import datetime as dt
+import re
 from typing import Any
+from urllib.parse import urlencode
 
 from .helpers import csrf_of, signed_in, text
 
@@ -41,6 +43,10 @@ async def test_every_maintenance_route_needs_a_session(api_factory: Any) -> None
             ("POST", f"{URL}/1/complete"),
             ("GET", f"{URL}/1/cancel"),
             ("POST", f"{URL}/1/cancel"),
+            ("GET", f"{URL}/1/edit"),
+            ("POST", f"{URL}/1/edit"),
+            ("GET", f"{URL}/1/purge"),
+            ("POST", f"{URL}/1/purge"),
         ):
             response = await api.client.open(path, method=method)
             assert response.status_code == 303, path
@@ -139,3 +145,141 @@ async def test_complete_and_cancel_after_confirmation(api_factory: Any) -> None:
         missing = await api.client.post(f"{URL}/999/cancel", form={"csrf": csrf})
         assert missing.status_code == 404
         assert (await api.client.get(f"{URL}/{2**70}/cancel")).status_code == 404
+
+
+async def scheduled(api: Any, csrf: str, **fields: Any) -> Any:
+    assert (await schedule(api, csrf, **fields)).status_code == 303
+    page = await api.runtime.maintenance.list_windows()
+    return next(w for w in page.items if w.title == fields.get("title", "Database upgrade"))
+
+
+async def post_edit(api: Any, window_id: int, form: dict[str, Any]) -> Any:
+    """Post the edit form as a browser does: one ``component_ids`` per ticked box."""
+    return await api.client.post(
+        f"{URL}/{window_id}/edit",
+        data=urlencode(form, doseq=True),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
+def edit_form(html: str) -> dict[str, Any]:
+    """What the edit form would post as shown: every field with its shown value."""
+    form: dict[str, Any] = {"csrf": csrf_of(html)}
+    for name in ("title", "timezone", "starts_at", "ends_at"):
+        match = re.search(rf'<input id="{name}" name="{name}"[^>]* value="([^"]*)"', html)
+        assert match, name
+        form[name] = match.group(1)
+    description = re.search(r'name="description"[^>]*>([^<]*)</textarea>', html)
+    severity = re.search(r'<option value="(\w+)" selected>', html)
+    assert description and severity
+    form["description"] = description.group(1)
+    form["severity"] = severity.group(1)
+    form["component_ids"] = re.findall(r'name="component_ids" value="([^"]*)" checked', html)
+    return form
+
+
+async def test_edit_changes_the_window_and_shows_its_times_in_the_zone(api_factory: Any) -> None:
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        window = await scheduled(
+            api,
+            csrf,
+            timezone="Europe/Paris",
+            starts_at="2040-07-01T10:00",
+            ends_at="2040-07-01T12:00",
+        )
+        assert f'href="{URL}/{window.id}/edit"' in await text(await api.client.get(URL))
+        shown = await text(await api.client.get(f"{URL}/{window.id}/edit?timezone=Europe/Paris"))
+        form = edit_form(shown)
+        assert (form["starts_at"], form["ends_at"]) == ("2040-07-01T10:00", "2040-07-01T12:00")
+        assert form["component_ids"] == ["web"] and form["severity"] == "warning"
+        form.update(title="Database upgrade (longer)", ends_at="2040-07-01T13:15")
+        form["component_ids"] = ["web", "db"]
+        response = await post_edit(api, window.id, form)
+        assert response.status_code == 303, await text(response)
+        assert response.headers["Location"] == f"{URL}?saved=updated"
+        after = await api.runtime.maintenance.get(window.id)
+        assert after.title == "Database upgrade (longer)"
+        assert after.starts_at == dt.datetime(2040, 7, 1, 8, 0, tzinfo=dt.UTC)  # unchanged
+        assert after.ends_at == dt.datetime(2040, 7, 1, 11, 15, tzinfo=dt.UTC)  # CEST is +2
+        assert set(after.component_ids) == {"web", "db"}
+        assert after.description == "Minor version." and after.severity == "warning"
+
+
+async def test_a_cancelled_window_takes_its_text_only(api_factory: Any) -> None:
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        window = await scheduled(api, csrf)
+        assert (
+            await api.client.post(f"{URL}/{window.id}/cancel", form={"csrf": csrf})
+        ).status_code == 303
+        form = edit_form(await text(await api.client.get(f"{URL}/{window.id}/edit")))
+        form["title"] = "[cancelled] Database upgrade"
+        response = await post_edit(api, window.id, form)
+        assert response.status_code == 303, await text(response)  # the echoed times are no change
+        assert (await api.runtime.maintenance.get(window.id)).title == form["title"]
+        form["severity"] = "critical"
+        refused = await post_edit(api, window.id, form)
+        body = await text(refused)
+        assert refused.status_code == 422 and 'id="severity-error"' in body
+        assert "only title and description can" in body
+
+
+async def test_edit_refusals_are_shown_beside_their_field(api_factory: Any) -> None:
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        window = await scheduled(api, csrf)
+        form = edit_form(await text(await api.client.get(f"{URL}/{window.id}/edit")))
+        response = await post_edit(
+            api, window.id, {**form, "ends_at": "2000-01-01T00:00", "title": " "}
+        )
+        assert response.status_code == 422
+        body = await text(response)
+        assert 'id="title-error"' in body and "must not be blank" in body
+        response = await post_edit(api, window.id, {**form, "ends_at": "2000-01-01T00:00"})
+        body = await text(response)
+        assert 'id="ends_at-error"' in body and "must be after starts_at" in body
+        assert 'value="2000-01-01T00:00"' in body  # what was typed is kept
+        response = await post_edit(api, window.id, {**form, "timezone": "Mars/Olympus"})
+        assert response.status_code == 422 and 'id="timezone-error"' in await text(response)
+        assert await api.runtime.maintenance.get(window.id) == window
+        forged = await post_edit(api, window.id, {**form, "csrf": "x"})
+        assert forged.status_code == 403
+
+
+async def test_editing_an_ended_window_is_refused_with_the_apis_message(api_factory: Any) -> None:
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        window = await scheduled(api, csrf)
+        form = edit_form(await text(await api.client.get(f"{URL}/{window.id}/edit")))
+        api.clock.set(api.clock.now() + dt.timedelta(hours=3))  # past its end: completed
+        page = await text(await api.client.get(f"{URL}/{window.id}/edit"))
+        assert "cannot change" in page
+        response = await post_edit(api, window.id, {**form, "title": "New"})
+        body = await text(response)
+        assert response.status_code == 422 and 'id="form-error"' in body
+        assert f"maintenance window {window.id} is completed and cannot be changed" in body
+        assert (await api.runtime.maintenance.get(window.id)).title == "Database upgrade"
+        assert f'href="{URL}/{window.id}/edit"' not in await text(await api.client.get(URL))
+
+
+async def test_purge_deletes_the_window_after_confirmation(api_factory: Any) -> None:
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        window = await scheduled(api, csrf)
+        assert "Database upgrade" in await text(await api.client.get("/status"))
+        assert f'href="{URL}/{window.id}/purge"' in await text(await api.client.get(URL))
+        confirm = await api.client.get(f"{URL}/{window.id}/purge")
+        body = await text(confirm)
+        assert confirm.status_code == 200 and "deletes the window for good" in body
+        assert (await api.runtime.maintenance.list_windows()).items  # nothing yet
+        response = await api.client.post(f"{URL}/{window.id}/purge", form={"csrf": csrf_of(body)})
+        assert response.status_code == 303
+        assert response.headers["Location"] == f"{URL}?saved=purge"
+        assert (await api.runtime.maintenance.list_windows()).items == []
+        listed = await text(await api.client.get(f"{URL}?saved=purge"))
+        assert "Purged" in listed and "Database upgrade" not in listed
+        assert "Database upgrade" not in await text(await api.client.get("/status"))
+        again = await api.client.post(f"{URL}/{window.id}/purge", form={"csrf": csrf})
+        assert again.status_code == 404
+        assert (await api.client.get(f"{URL}/{window.id}/edit")).status_code == 404
