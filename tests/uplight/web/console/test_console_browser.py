@@ -295,6 +295,20 @@ def test_page_editor_in_chromium(
                 "() => document.querySelector('#row-vault [data-snippet=markdown]')"
                 ".value.startsWith('[![Vault]')"
             )
+            # The service's refusal appears beside its field (a bidi control character).
+            page.fill("#vault-public_group", "a\u202eb")
+            page.press("#vault-public_group", "Tab")
+            page.wait_for_selector("#vault-public_group-error:not(:empty)")
+            assert page.locator("#vault-public_group").get_attribute("aria-invalid") == "true"
+            assert page.locator("#row-vault .save-status.error").inner_text() == "Not saved"
+            refused = f"422 {base}/admin/pages/ops/components/vault"
+            assert refused in errors
+            # Chromium also logs the 422 to the console: both are expected, nothing else.
+            errors[:] = [e for e in errors if e != refused and "status of 422" not in e]
+            page.fill("#vault-public_group", "Safe")
+            page.press("#vault-public_group", "Tab")
+            page.wait_for_selector("#row-vault .save-status.saved")
+            assert page.locator("#vault-public_group-error").inner_text() == ""
             page.check("#api-on_page")  # not on this page yet: goes after the vault
             page.wait_for_selector("#row-api .save-status.saved")
             assert documents == []  # no reload: fetch only
@@ -344,7 +358,9 @@ def test_page_editor_in_chromium(
             page.goto(f"{base}/status")
             assert page.locator("[data-component-id]").count() == 2
             names = page.locator(".component").all_inner_texts()
-            assert "Vault" in names[1] and "API server" in names[0]
+            # Grouped components come before ungrouped ones, whatever their order.
+            assert "Vault" in names[0] and "API server" in names[1]
+            assert page.locator(".group-name").first.inner_text() == "Safe"
 
             assert page.evaluate("window.__cspViolations") == []
             assert errors == []
