@@ -229,22 +229,23 @@ async def save_row(slug: str, monitor_id: str, form: Any) -> tuple[StoredPage, E
     }
     wanted = form.get(ON_PAGE) is not None
     existing = found.component(monitor_id)
+    fields: dict[str, Any] = {}
+    if wanted:
+        # The API's request models: a new component is a create, a change a patch.
+        if existing is None:
+            body, errors = _validated(PageComponentCreate, {**data, "target_id": monitor_id})
+        else:
+            body, errors = _validated(PageComponentPatch, data)
+        if errors:
+            return found, errors
+        fields = {name: getattr(body, name) for name in FIELDS}
     editor = _editor()
     try:
         async with _domain_errors():
             if wanted and existing is None:
-                body, errors = _validated(PageComponentCreate, {**data, "target_id": monitor_id})
-                if errors:
-                    return found, errors
-                fields = {k: getattr(body, k) for k in FIELDS}
                 await editor.add_component(slug, monitor_id, fields)
             elif wanted:
-                body, errors = _validated(PageComponentPatch, data)
-                if errors:
-                    return found, errors
-                await editor.update_component(
-                    slug, monitor_id, {k: getattr(body, k) for k in FIELDS}
-                )
+                await editor.update_component(slug, monitor_id, fields)
             elif existing is not None:
                 await editor.remove_component(slug, monitor_id)
     except ApiError as exc:
