@@ -1,11 +1,13 @@
-"""Incidents: active and past (paged), one incident's narration and timeline.
+"""Incidents: active and past (paged), one incident's narration and timeline; manual
+incidents opened from the list and resolved after a confirmation step.
 
 Writes go through the IncidentService the admin API uses, after the API's own
 request models (``web/api/incident_models.py``) have checked the form, so a
 refusal reads the same here as from the API and is shown beside its field.
 Narration is three-state as in the API, in a form's terms: every field is sent,
 a blank one clears (back to the automatic wording; the severity's "automatic"
-choice clears the override).
+choice clears the override). Resolving is the API's ``/resolve``: an automatic
+incident (its checks end it) or an ended one is refused with the API's words.
 """
 
 from __future__ import annotations
@@ -16,10 +18,23 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 from quart import Response, redirect, request
 
-from ...incidents.models import MAX_ID, PHASES, SEVERITIES, Incident, IncidentPosition
+from ...incidents.models import (
+    COMPONENT_STATUSES,
+    MAX_ID,
+    PHASES,
+    SEVERITIES,
+    Incident,
+    IncidentPosition,
+)
 from ...incidents.models import incident_title as title_of
-from ...incidents.service import IncidentError, IncidentNotFound, IncidentService
-from ..api.incident_models import IncidentPatch, UpdateCreate
+from ...incidents.service import (
+    IncidentConflict,
+    IncidentError,
+    IncidentNotFound,
+    IncidentService,
+    ManualIncidentFields,
+)
+from ..api.incident_models import IncidentCreate, IncidentPatch, IncidentResolve, UpdateCreate
 from ..api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
 from ..context import runtime
 from .guard import blueprint, current_session, page, refused
@@ -34,12 +49,21 @@ def _service() -> IncidentService:
     return runtime().incident_service
 
 
+def _field(loc: str) -> str:
+    # "component_ids[0]" (the service) and ("component_ids", 0) (pydantic) are one field.
+    return loc.split("[", 1)[0]
+
+
 def _errors(exc: ValidationError) -> Errors:
     found: Errors = {}
     for error in exc.errors(include_url=False):
         field = str(error["loc"][0]) if error["loc"] else "form"
         found.setdefault(field, error["msg"])
     return found
+
+
+def _refusal(exc: IncidentError) -> Errors:
+    return {_field(exc.field or "form"): exc.message}
 
 
 def _validated(model: type[BaseModel], data: dict[str, Any]) -> tuple[Any, Errors]:
@@ -51,6 +75,12 @@ def _validated(model: type[BaseModel], data: dict[str, Any]) -> tuple[Any, Error
 
 @blueprint.get("/incidents")
 async def incidents() -> Response:
+    return await _list_page()
+
+
+async def _list_page(
+    *, status: int = 200, errors: Errors | None = None, form: dict[str, Any] | None = None
+) -> Response:
     service = _service()
     active = await service.list_incidents(active=True, limit=ACTIVE_LIMIT)
     cursor = request.args.get("cursor")
@@ -61,13 +91,60 @@ async def incidents() -> Response:
     next_cursor = (
         encode_cursor(past.next.started_at_ms, past.next.id) if past.next is not None else None
     )
+    rt = runtime()
     return await page(
         "console/incidents.html",
+        status,
         active=active.items,
         past=past.items,
         next_cursor=next_cursor,
         title_of=title_of,
+        monitors=[(m.id, m.name) for m in rt.config.monitors],
+        pages=[(p.slug, p.title) for p in rt.pages.pages()],
+        severities=SEVERITIES,
+        component_statuses=COMPONENT_STATUSES,
+        phases=PHASES,
+        errors=errors or {},
+        form=form or {},
+        picked=set((form or {}).get("component_ids", [])),
     )
+
+
+@blueprint.post("/incidents")
+async def open_incident() -> Response:
+    form = await request.form
+    shown: dict[str, Any] = {k: v for k, v in form.items() if k != "csrf"}
+    shown["component_ids"] = form.getlist("component_ids")
+    data = {
+        "public_title": form.get("public_title", ""),
+        "public_description": _blank_is_none(form.get("public_description")),
+        "severity": form.get("severity", "minor"),
+        "component_ids": form.getlist("component_ids"),
+        "page": _blank_is_none(form.get("page")),
+        "component_status": _blank_is_none(form.get("component_status")),
+        "phase": _blank_is_none(form.get("phase")),
+        "message": _blank_is_none(form.get("message")),
+    }
+    body, errors = _validated(IncidentCreate, data)
+    if not errors:
+        fields = ManualIncidentFields(
+            public_title=body.public_title,
+            public_description=body.public_description,
+            severity=body.severity,
+            component_ids=tuple(body.component_ids),
+            page=body.page,
+            component_status=body.component_status,
+            phase=body.phase,
+            message=body.message,
+        )
+        try:
+            incident = await _service().open_manual(fields, created_by=current_session().token_name)
+        except IncidentError as exc:
+            errors = _refusal(exc)
+    if errors:
+        return await _list_page(status=422, errors=errors, form=shown)
+    runtime().page_cache.invalidate()  # the public page shows it at once, as after the API
+    return redirect(f"/admin/incidents/{incident.id}?saved=opened", code=303)
 
 
 async def _incident_page(
@@ -136,7 +213,7 @@ async def narrate(incident_id: int) -> Response:
         try:
             await _service().narrate(incident_id, model.model_dump())
         except IncidentError as exc:
-            errors = {exc.field or "form": exc.message}
+            errors = _refusal(exc)
     if errors:
         return await _incident_page(
             found, status=422, narrate_errors=errors, form=dict(form.items())
@@ -162,10 +239,60 @@ async def post_update(incident_id: int) -> Response:
                 created_by=current_session().token_name,
             )
         except IncidentError as exc:
-            errors = {exc.field or "form": exc.message}
+            errors = _refusal(exc)
     if errors:
         return await _incident_page(
             found, status=422, update_errors=errors, form=dict(form.items())
         )
     runtime().page_cache.invalidate()
     return redirect(f"/admin/incidents/{incident_id}?saved=update", code=303)
+
+
+async def _resolve_page(
+    incident: Incident, *, status: int = 200, errors: Errors | None = None, form: Any = None
+) -> Response:
+    return await page(
+        "console/incident_resolve.html",
+        status,
+        incident=incident,
+        title=title_of(incident),
+        phases=PHASES,
+        errors=errors or {},
+        form=form or {},
+    )
+
+
+@blueprint.get("/incidents/<int:incident_id>/resolve")
+async def confirm_resolve(incident_id: int) -> Response:
+    found = await _incident(incident_id)
+    if found is None:
+        return await _not_found()
+    return await _resolve_page(found)
+
+
+@blueprint.post("/incidents/<int:incident_id>/resolve")
+async def resolve(incident_id: int) -> Response:
+    found = await _incident(incident_id)
+    if found is None:
+        return await _not_found()
+    form = await request.form
+    data = {"message": _blank_is_none(form.get("message")), "phase": form.get("phase", "resolved")}
+    model, errors = _validated(IncidentResolve, data)
+    status = 422
+    if not errors:
+        try:
+            await _service().resolve(
+                incident_id,
+                message=model.message,
+                phase=model.phase,
+                created_by=current_session().token_name,
+            )
+        except IncidentNotFound:
+            return await _not_found()
+        except IncidentError as exc:
+            status = 409 if isinstance(exc, IncidentConflict) else 422  # as the API answers
+            errors = _refusal(exc)
+    if errors:
+        return await _resolve_page(found, status=status, errors=errors, form=dict(form.items()))
+    runtime().page_cache.invalidate()
+    return redirect(f"/admin/incidents/{incident_id}?saved=resolved", code=303)
