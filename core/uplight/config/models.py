@@ -80,6 +80,9 @@ class ServerConfig(Strict):
     # Unset: derived from ``listen`` (right on the box itself; set it when a proxy
     # or another name fronts uplight, or links in RSS and notifications break).
     public_base_url: str = ""
+    # The location name of the server's own checks (docs/probes.md): a monitor without
+    # ``locations`` is checked here only, as before probes existed.
+    location: Id = "local"
     # Set by ``with_listen`` (``serve --listen``, ``UPLIGHT_LISTEN``), so a reload
     # keeps the address the process was started with rather than the file's.
     _listen_override: str | None = PrivateAttr(None)
@@ -227,7 +230,55 @@ class MonitorConfig(Strict):
     # false: an informational check; its thresholds open no incident (so nothing notifies
     # but certificate warnings), its results are stored, graphed and shown all the same.
     incidents: bool = True
+    # Where it is checked (docs/probes.md): probes' location names, and the server's own
+    # (``[server] location``). None: the server only, as before probes existed.
+    locations: tuple[Id, ...] | None = None
+    # How many locations must see it down (or degraded) for it to be; None: a majority.
+    quorum: int | None = Field(None, ge=1, le=100)
+    # A location's result counts this long after it was checked; None: two intervals.
+    quorum_window: Duration | None = Field(None, ge=1, le=7 * DAY)
     options: Any = Field(default=None, exclude=True)
+
+    @field_validator("locations")
+    @classmethod
+    def _distinct_locations(cls, value: tuple[str, ...] | None) -> tuple[str, ...] | None:
+        if value is None:
+            return value
+        if not value:
+            raise ValueError("must name at least one location (leave it out for the server only)")
+        seen = {name for name in value if value.count(name) > 1}
+        if seen:
+            raise ValueError(f"names {sorted(seen)[0]!r} more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _quorum_within_locations(self) -> MonitorConfig:
+        count = len(self.locations) if self.locations is not None else 1
+        if self.quorum is not None and self.quorum > count:
+            # Raised here, the loader names the monitor; the field is in the message.
+            raise ValueError(
+                f"quorum ({self.quorum}) must not be more than its locations ({count})"
+            )
+        return self
+
+    def location_names(self, server_location: str) -> tuple[str, ...]:
+        """Where it is checked: its ``locations``, or the server alone."""
+        return self.locations if self.locations is not None else (server_location,)
+
+    def joined(self, server_location: str) -> bool:
+        """Its state is joined from locations' results (docs/probes.md) rather than
+        being the server's own checks, as every monitor's was before probes."""
+        return self.location_names(server_location) != (server_location,)
+
+    def needed(self) -> int:
+        """The quorum: ``quorum``, or a majority of its locations."""
+        if self.quorum is not None:
+            return self.quorum
+        return len(self.locations or ("",)) // 2 + 1
+
+    def window(self) -> float:
+        """Seconds a location's result counts for the joined state."""
+        return self.quorum_window if self.quorum_window is not None else 2 * self.interval
 
     @field_validator("timeout")
     @classmethod
