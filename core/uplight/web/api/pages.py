@@ -89,7 +89,7 @@ def _not_found(what: str) -> ApiError:
     return ApiError(404, "NOT_FOUND", f"no such {what}")
 
 
-def _provisioned(slug: str, config_index: int | None) -> ApiError:
+def provisioned_error(slug: str, config_index: int | None) -> ApiError:
     return ApiError(
         409,
         "PROVISIONED",
@@ -99,7 +99,7 @@ def _provisioned(slug: str, config_index: int | None) -> ApiError:
 
 
 @contextlib.asynccontextmanager
-async def _domain_errors() -> collections.abc.AsyncIterator[None]:
+async def domain_errors() -> collections.abc.AsyncIterator[None]:
     """The editor's refusals → the envelope."""
     try:
         yield
@@ -108,7 +108,7 @@ async def _domain_errors() -> collections.abc.AsyncIterator[None]:
     except edits.ComponentNotFound:
         raise _not_found("component on this page") from None
     except edits.PageProvisioned as exc:
-        raise _provisioned(exc.slug, exc.config_index) from None
+        raise provisioned_error(exc.slug, exc.config_index) from None
     except edits.UnknownMonitor as exc:
         raise field_error(
             422, "INVALID_COMPONENT_ID", "target_id", f"no monitor has id {exc.monitor_id!r}"
@@ -179,7 +179,7 @@ async def list_status_pages() -> StatusPageList:
 async def create_status_page(body: StatusPageCreate) -> StatusPage:
     """409 SLUG_TAKEN or HOSTNAME_TAKEN; 409 PROVISIONED for `default: true` when the
     config names the default page."""
-    async with _domain_errors():
+    async with domain_errors():
         page = await _editor().create_page(
             slug=body.slug, title=body.title, hostname=body.hostname, default=body.default
         )
@@ -204,7 +204,7 @@ async def update_status_page(page: str, body: StatusPagePatch) -> StatusPage:
     page from the config."""
     _editable_page(page)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    async with _domain_errors():
+    async with domain_errors():
         updated = await _editor().update_page(page, changes)
     return _page_out(updated)
 
@@ -213,7 +213,7 @@ async def update_status_page(page: str, body: StatusPagePatch) -> StatusPage:
 async def delete_status_page(page: str) -> None:
     """409 PROVISIONED for a page from the config: remove it from the file instead."""
     _editable_page(page)
-    async with _domain_errors():
+    async with domain_errors():
         await _editor().delete_page(page)
 
 
@@ -232,7 +232,7 @@ async def add_page_component(page: str, body: PageComponentCreate) -> PageCompon
     already on the page. 422 INVALID_COMPONENT_ID when no monitor has `target_id`."""
     _editable_page(page)
     fields = {name: getattr(body, name) for name in body.model_fields_set if name != "target_id"}
-    async with _domain_errors():
+    async with domain_errors():
         component, created = await _editor().add_component(page, body.target_id, fields)
     out = _component_out(component)
     if created:
@@ -256,7 +256,7 @@ async def update_page_component(
     _editable_page(page)
     _component_target(target_id)
     changes = {name: getattr(body, name) for name in body.model_fields_set}
-    async with _domain_errors():
+    async with domain_errors():
         component = await _editor().update_component(page, target_id, changes)
     return _component_out(component)
 
@@ -271,7 +271,7 @@ async def update_page_component(
 async def remove_page_component(page: str, target_id: str) -> None:
     _editable_page(page)
     _component_target(target_id)
-    async with _domain_errors():
+    async with domain_errors():
         await _editor().remove_component(page, target_id)
 
 
@@ -287,6 +287,6 @@ async def reorder_page_components(page: str, body: ComponentReorder) -> StatusPa
     """`target_ids` must list every component once; sort_order becomes 1..n. 422
     INVALID_COMPONENT_ID (not on the page), DUPLICATE_COMPONENT_ID, MISSING_COMPONENT_ID."""
     _editable_page(page)
-    async with _domain_errors():
+    async with domain_errors():
         updated = await _editor().reorder_components(page, body.target_ids)
     return _page_out(updated)

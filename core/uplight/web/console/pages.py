@@ -29,7 +29,7 @@ from ...config import ID_PATTERN
 from ...pages.editing import PageEditor
 from ...pages.models import StoredComponent, StoredPage
 from ..api.page_models import PageComponentCreate, PageComponentPatch
-from ..api.pages import _domain_errors, _provisioned
+from ..api.pages import domain_errors, provisioned_error
 from ..context import runtime
 from ..errors import ApiError
 from .badges import Snippet, component_snippet, page_snippet
@@ -87,7 +87,7 @@ def live_path(page: StoredPage) -> str:
 
 
 def provisioned_note(page: StoredPage) -> str:
-    return _provisioned(page.slug, page.config_index).message
+    return provisioned_error(page.slug, page.config_index).message
 
 
 def wants_json() -> bool:
@@ -241,7 +241,7 @@ async def save_row(slug: str, monitor_id: str, form: Any) -> tuple[StoredPage, E
         fields = {name: getattr(body, name) for name in FIELDS}
     editor = _editor()
     try:
-        async with _domain_errors():
+        async with domain_errors():
             if wanted and existing is None:
                 await editor.add_component(slug, monitor_id, fields)
             elif wanted:
@@ -315,7 +315,7 @@ async def reorder(slug: str, order: list[str]) -> tuple[StoredPage, Errors]:
     if found is None:
         raise Refusal(404, NO_PAGE)
     try:
-        async with _domain_errors():
+        async with domain_errors():
             after = await _editor().reorder_components(slug, order)
     except ApiError as exc:
         return found, _api_refusal(exc)
