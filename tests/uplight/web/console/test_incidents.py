@@ -5,6 +5,9 @@ from __future__ import annotations
 
 import datetime as dt
 from typing import Any
+from urllib.parse import urlencode
+
+from markupsafe import escape
 
 from uplight.models import CheckResult, ResultRecord
 
@@ -139,3 +142,213 @@ async def test_an_unknown_incident_is_a_404_page(api_factory: Any) -> None:
         for incident_id in (999, 2**70):
             response = await api.client.get(f"/admin/incidents/{incident_id}")
             assert response.status_code == 404
+
+
+# -- manual incidents: opened from the list, resolved after a confirmation step ---------
+
+
+async def list_csrf(api: Any) -> str:
+    return csrf_of(await text(await api.client.get("/admin/incidents")))
+
+
+async def post_open(api: Any, form: dict[str, Any]) -> Any:
+    """Post the open form as a browser does: one ``component_ids`` per ticked box."""
+    return await api.client.post(
+        "/admin/incidents",
+        data=urlencode({"csrf": await list_csrf(api), **form}, doseq=True),
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+
+
+async def test_open_a_manual_incident(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        response = await post_open(
+            api,
+            {
+                "public_title": "ISP outage",
+                "public_description": "A fibre cut.",
+                "severity": "major",
+                "component_ids": ["web"],
+                "page": "main",
+                "component_status": "partial_outage",
+                "phase": "identified",
+                "message": "The provider is on it.",
+            },
+        )
+        assert response.status_code == 303, await text(response)
+        service = api.runtime.incident_service
+        (incident,) = (await service.list_incidents(active=True)).items
+        url = f"/admin/incidents/{incident.id}"
+        assert response.headers["Location"] == f"{url}?saved=opened"
+        assert incident.manual and incident.public_title == "ISP outage"
+        assert incident.severity == "major" and incident.component_ids == ("web",)
+        assert incident.page == "main" and incident.component_status == "partial_outage"
+        timeline = await service.timeline(incident.id)
+        assert [(u.phase, u.message, u.created_by) for u in timeline] == [
+            ("identified", "The provider is on it.", "tester")
+        ]
+        body = await text(await api.client.get(f"{url}?saved=opened"))
+        assert "Opened." in body and "ISP outage" in body
+        assert f'href="{url}/resolve"' in body
+        permalink = await api.client.get(f"/status/incidents/{incident.id}")
+        assert permalink.status_code == 200
+        assert "ISP outage" in await text(permalink)
+        assert "ISP outage" in await text(await api.client.get("/status"))
+
+
+async def test_opening_with_only_a_title(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        response = await api.client.post(
+            "/admin/incidents",
+            form={
+                "csrf": await list_csrf(api),
+                "public_title": "Supplier down",
+                "public_description": "",
+                "severity": "minor",
+                "page": "",
+                "component_status": "",
+                "phase": "",
+                "message": "",
+            },
+        )
+        assert response.status_code == 303, await text(response)
+        (incident,) = (await api.runtime.incident_service.list_incidents(active=True)).items
+        assert incident.component_ids == () and incident.page is None
+        assert incident.public_description is None and incident.component_status is None
+        assert await api.runtime.incident_service.timeline(incident.id) == []
+
+
+async def assert_refused(api: Any, form: dict[str, Any], field: str, words: str) -> str:
+    response = await post_open(api, form)
+    body = await text(response)
+    assert response.status_code == 422, body
+    assert f'id="{field}-error"' in body and str(escape(words)) in body, body
+    assert f'aria-describedby="{field}-error"' in body
+    assert (await api.runtime.incident_service.list_incidents(active=True)).items == []
+    return body
+
+
+async def test_a_refused_incident_is_shown_beside_its_field_and_the_form_refilled(
+    api_factory: Any,
+) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        base = {"public_title": "ISP outage", "severity": "critical", "message": "Kept."}
+        await assert_refused(
+            api, {**base, "public_title": "   "}, "public_title", "must not be blank"
+        )
+        body = await assert_refused(
+            api,
+            {**base, "component_ids": ["web", "nope"]},
+            "component_ids",
+            "no monitor has id 'nope'",
+        )
+        assert 'value="ISP outage"' in body and ">Kept.</textarea>" in body
+        assert '<option value="critical" selected>' in body
+        assert body.count(">investigating</option>") == 1  # the blank choice is it
+        assert 'name="component_ids" value="web" checked' in body
+        await assert_refused(api, {**base, "page": "gone"}, "page", "no page has slug 'gone'")
+        await assert_refused(
+            api,
+            {**base, "page": "main", "component_ids": "db"},
+            "component_ids",
+            "monitor 'db' is not a component of page 'main'",
+        )
+        await assert_refused(
+            api, {**base, "phase": "identified", "message": ""}, "message", "needs its message"
+        )
+
+
+async def test_opening_without_csrf_is_refused(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        for form in ({"public_title": "x"}, {"public_title": "x", "csrf": "forged"}):
+            response = await api.client.post("/admin/incidents", form=form)
+            assert response.status_code == 403
+            assert "security token" in await text(response)
+        assert (await api.runtime.incident_service.list_incidents(active=True)).items == []
+
+
+async def open_by_hand(api: Any, title: str = "ISP outage") -> int:
+    response = await api.client.post(
+        "/admin/incidents", form={"csrf": await list_csrf(api), "public_title": title}
+    )
+    assert response.status_code == 303, await text(response)
+    return int(response.headers["Location"].split("/")[-1].split("?")[0])
+
+
+async def test_resolve_a_manual_incident(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        incident_id = await open_by_hand(api)
+        url = f"/admin/incidents/{incident_id}/resolve"
+        confirm = await api.client.get(url)
+        body = await text(confirm)
+        assert confirm.status_code == 200 and "Resolve the incident" in body
+        api.clock.advance(minutes=5)
+        response = await api.client.post(
+            url, form={"csrf": csrf_of(body), "phase": "resolved", "message": "Fixed upstream."}
+        )
+        assert response.status_code == 303, await text(response)
+        assert response.headers["Location"] == f"/admin/incidents/{incident_id}?saved=resolved"
+        incident = await api.runtime.incident_service.get_incident(incident_id)
+        assert not incident.active and incident.ended_at == api.clock.now()
+        timeline = await api.runtime.incident_service.timeline(incident_id)
+        assert [(u.phase, u.message, u.created_by) for u in timeline] == [
+            ("resolved", "Fixed upstream.", "tester")
+        ]
+        page = await text(await api.client.get(response.headers["Location"]))
+        assert "Resolved." in page and "ended <time" in page
+        assert f'href="{url}"' not in page  # no second resolve offered
+        again = await api.client.post(url, form={"csrf": csrf_of(body), "phase": "resolved"})
+        assert again.status_code == 409
+        assert "already ended at" in await text(again)
+
+
+async def test_resolving_an_automatic_incident_is_refused(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        incident_id = await open_incident(api)
+        url = f"/admin/incidents/{incident_id}/resolve"
+        confirm = await text(await api.client.get(url))
+        assert "Resolve the incident" not in confirm
+        assert "only a manual incident is resolved by hand" in confirm
+        response = await api.client.post(url, form={"csrf": csrf_of(confirm), "phase": "resolved"})
+        body = await text(response)
+        assert response.status_code == 409, body
+        words = f"incident {incident_id} was opened by the checks of monitor 'web'"
+        assert str(escape(words)) in body
+        assert (await api.runtime.incident_service.get_incident(incident_id)).active
+
+
+async def test_resolve_refusals_and_unknown_ids(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        incident_id = await open_by_hand(api)
+        url = f"/admin/incidents/{incident_id}/resolve"
+        csrf = csrf_of(await text(await api.client.get(url)))
+        bad = await api.client.post(url, form={"csrf": csrf, "phase": "over", "message": "x"})
+        body = await text(bad)
+        assert bad.status_code == 422 and 'id="phase-error"' in body
+        assert ">x</textarea>" in body
+        forged = await api.client.post(url, form={"phase": "resolved"})
+        assert forged.status_code == 403
+        assert (await api.runtime.incident_service.get_incident(incident_id)).active
+        for missing in (999, 2**70):
+            path = f"/admin/incidents/{missing}/resolve"
+            assert (await api.client.get(path)).status_code == 404
+            assert (await api.client.post(path, form={"csrf": csrf})).status_code == 404
+
+
+async def test_manual_incident_routes_need_a_session(api_factory: Any) -> None:
+    async with api_factory() as api:
+        for method, path in (
+            ("POST", "/admin/incidents"),
+            ("GET", "/admin/incidents/1/resolve"),
+            ("POST", "/admin/incidents/1/resolve"),
+        ):
+            response = await api.client.open(path, method=method)
+            assert response.status_code == 303, path
+            assert response.headers["Location"] == "/admin/sign-in"
