@@ -23,6 +23,8 @@ COMMAND_MODULES = (
     "init",
     "login",
     "status",
+    "schema",
+    "backup",
 )
 
 
