@@ -5,6 +5,9 @@ over TLS or DNS over HTTPS), in order, moving on when one times out, fails or
 answers SERVFAIL/REFUSED, as a stub resolver would. Without, it asks the system
 resolver configured in /etc/resolv.conf. Failures become ``down`` results with a
 message naming the question and the server; they never raise.
+
+dnspython (2 MB of a process) is imported by the first DNS check or DNS options
+read, not when the plugin registers: a config without DNS monitors never loads it.
 """
 
 from __future__ import annotations
@@ -15,16 +18,8 @@ import ssl
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import dns.asyncquery
-import dns.asyncresolver
-import dns.exception
-import dns.message
-import dns.name
-import dns.rcode
-import dns.rdatatype
-import dns.resolver
 import httpx
 
 import uplight
@@ -57,6 +52,11 @@ __all__ = ["DnsCheck", "DnsOptions", "uplight_check_types"]
 
 EDNS_PAYLOAD = 1232  # the DNS Flag Day 2020 size: big answers fit, fragments are avoided
 MAX_DOH_BYTES = 65535  # the largest DNS message there is
+if TYPE_CHECKING:
+    import dns.asyncresolver
+    import dns.message
+    import dns.name
+
 # Answers a stub resolver does not accept: try the next nameserver instead.
 _RETRY_RCODES = {"SERVFAIL", "REFUSED", "NOTIMP", "FORMERR"}
 _HTTP2 = importlib.util.find_spec("h2") is not None  # some DoH servers (Unbound) speak only h2
@@ -157,6 +157,9 @@ async def _query(
     timeout: float,
     trust: ssl.SSLContext | None,
 ) -> tuple[dns.message.Message, bool]:
+    import dns.asyncquery
+    import dns.message
+
     query = dns.message.make_query(qname, options.record_type, use_edns=0, payload=EDNS_PAYLOAD)
     address, port = endpoint.address, endpoint.port
     # dnspython enforces the timeout itself; this bounds TCP fallback and DoH as a whole.
@@ -178,6 +181,9 @@ async def _doh(
     query: dns.message.Message, endpoint: Endpoint, timeout: float, trust: ssl.SSLContext
 ) -> dns.message.Message:
     """RFC 8484 POST over httpx (dnspython's own DoH needs the httpx2 package)."""
+    import dns.exception
+    import dns.message
+
     query.id = 0  # RFC 8484 §4.1: ID 0 keeps answers cacheable
     headers = {
         "accept": "application/dns-message",
@@ -203,6 +209,8 @@ async def _doh(
 
 
 async def _ask_system(options: DnsOptions, qname: dns.name.Name, timeout: float) -> _Outcome:
+    import dns.resolver
+
     try:
         resolver = _system_resolver()
     except dns.resolver.NoResolverConfiguration:
@@ -232,6 +240,8 @@ async def _ask_system(options: DnsOptions, qname: dns.name.Name, timeout: float)
 
 def _system_resolver() -> dns.asyncresolver.Resolver:
     # Read on every check: DHCP or a VPN may rewrite /etc/resolv.conf at any time.
+    import dns.asyncresolver
+
     return dns.asyncresolver.Resolver()
 
 
@@ -266,6 +276,8 @@ def _from_resolver_errors(errors: list[Any], label: str, timeout: float) -> _Out
 def _judge(
     options: DnsOptions, qname: dns.name.Name, outcome: _Outcome, latency: float
 ) -> CheckResult:
+    import dns.exception
+
     name = qname.to_text(omit_final_dot=True)
     details: dict[str, Any] = {
         "query": name,
@@ -316,6 +328,8 @@ def _judge(
 
 
 def _rcode_text(response: dns.message.Message | None) -> str:
+    import dns.rcode
+
     return dns.rcode.to_text(response.rcode()) if response is not None else "nothing"
 
 

@@ -14,14 +14,8 @@ import re
 import ssl
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import dns.exception
-import dns.name
-import dns.rcode
-import dns.rdata
-import dns.rdatatype
-import dns.reversename
 import httpx
 from pydantic import (
     AfterValidator,
@@ -33,6 +27,10 @@ from pydantic import (
 )
 
 from uplight import CAFile, CheckOptions, Duration
+
+if TYPE_CHECKING:  # dnspython itself is imported where it is used (see dns.py)
+    import dns.name
+    import dns.rdata
 
 RECORD_TYPES = ("A", "AAAA", "CNAME", "MX", "TXT", "NS", "SOA", "SRV", "CAA", "PTR")
 DEFAULT_PORTS = {"udp": 53, "tcp": 53, "tls": 853, "https": 443}
@@ -52,6 +50,8 @@ def parse_record_type(value: Any) -> str:
 
 
 def parse_rcode(value: Any) -> str:
+    import dns.rcode
+
     text = value.strip().upper() if isinstance(value, str) else ""
     try:
         if not text.isalpha():  # names only: "3" for NXDOMAIN helps no reader
@@ -172,6 +172,9 @@ def is_ip(text: str) -> bool:
 
 def check_name(text: str) -> None:
     """Raise ValueError (with a reason a TOML author can act on) unless ``text`` is a name."""
+    import dns.exception
+    import dns.name
+
     if not text:
         raise ValueError("must not be empty")
     if any(c.isspace() or not c.isprintable() for c in text):
@@ -189,6 +192,9 @@ def check_name(text: str) -> None:
 
 def query_name(text: str, record_type: str) -> dns.name.Name:
     """The name asked on the wire: a PTR query for an IP asks for its reverse name."""
+    import dns.name
+    import dns.reversename
+
     if record_type == "PTR" and is_ip(text):
         return dns.reversename.from_address(text)
     return dns.name.from_text(text)
@@ -304,6 +310,8 @@ def _token(token: str) -> str:
 
 def answer_forms(rdata: dns.rdata.Rdata) -> set[str]:
     """Every normalised spelling an expected value may use for this record."""
+    import dns.rdatatype
+
     forms = {normalise(rdata.to_text())}
     if rdata.rdtype == dns.rdatatype.MX:
         forms.add(normalise(rdata.exchange.to_text()))  # the preference may be left out
@@ -363,6 +371,8 @@ class DohStatusError(Exception):
 
 def describe(exc: BaseException, label: str, timeout: float) -> str:
     """One line for an attempt that got no DNS answer from ``label``."""
+    import dns.exception
+
     for cause in _chain(exc):
         if isinstance(cause, TimeoutError | dns.exception.Timeout | httpx.TimeoutException):
             return f"no answer from {label} within {seconds(timeout)}"

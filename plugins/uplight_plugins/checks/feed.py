@@ -27,7 +27,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated, Any, Generic, TypeVar
 
-import feedparser
 import httpx
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
@@ -246,6 +245,10 @@ class Entry:
 
 def parse_feed(response: httpx.Response, body: bytes) -> list[Entry]:
     """The entries of an RSS or Atom document; raises FetchFailed when it is neither."""
+    # Imported here, in the worker thread, by the first feed read: 1 MB a server
+    # without feed monitors should not carry.
+    import feedparser
+
     # feedparser reads the charset from the header; without one it sniffs the XML.
     content_type = response.headers.get("Content-Type")
     parsed = feedparser.parse(

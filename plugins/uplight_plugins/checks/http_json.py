@@ -4,7 +4,8 @@ Paths are RFC 9535 JSONPath, compiled by ``python-jsonpath`` when the config loa
 (so a bad path is a config error) and cached for the checks. Every value a path
 selects must pass its operator; a path that selects nothing fails, except under
 ``exists = false``. Messages quote at most ``SHOWN`` characters of what was found:
-the body is the server's, not ours, and may be large.
+the body is the server's, not ours, and may be large. ``jsonpath`` is imported
+by the first path compiled: a config without ``expect_json`` never loads it.
 """
 
 from __future__ import annotations
@@ -13,18 +14,22 @@ import functools
 import json
 import math
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jsonpath
 from pydantic import BaseModel, ConfigDict, field_validator, model_validator
 
 SHOWN = 100
 OPERATORS = ("equals", "not_equals", "less_than", "greater_than", "contains", "matches", "exists")
 _MISSING = object()
 
+if TYPE_CHECKING:
+    import jsonpath
+
 
 @functools.lru_cache(maxsize=1024)
 def _compiled(path: str) -> jsonpath.JSONPath | jsonpath.CompoundJSONPath:
+    import jsonpath
+
     return jsonpath.compile(path)
 
 
@@ -45,6 +50,8 @@ class JsonAssertion(BaseModel):
     @field_validator("path")
     @classmethod
     def _valid_path(cls, value: str) -> str:
+        import jsonpath
+
         try:
             _compiled(value)
         except jsonpath.JSONPathError as exc:

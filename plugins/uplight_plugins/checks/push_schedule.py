@@ -10,14 +10,15 @@ Linux boxes), which croniter's own time zone handling does not:
   first occurrence (croniter would expect "30 2 * * *" twice that night);
 - a local time that does not exist when clocks go forward is expected at the moment
   the clocks jump (cron runs it at once then).
+
+croniter (and dateutil with it, 1.2 MB of a process) is imported by the first
+schedule read: a config without cron schedules never loads it.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-
-from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 # Schedules between occurrences stepped through before giving up, as cron would never
 # fire (croniter's own limit for "30 2 30 2 *").
@@ -32,6 +33,8 @@ def check_schedule(expression: str) -> str:
             f"schedule {expression!r} must have 5 fields "
             "(minute hour day-of-month month day-of-week) or be @hourly, @daily, …"
         )
+    from croniter import CroniterBadCronError, croniter
+
     try:
         croniter(text, dt.datetime(2000, 1, 1), day_or=_day_or(text))
     except (CroniterBadCronError, ValueError, KeyError) as exc:
@@ -61,6 +64,8 @@ def _day_or(expression: str) -> bool:
 def next_run(expression: str, tz: dt.tzinfo, after: dt.datetime) -> dt.datetime | None:
     """The first time (UTC) strictly after ``after`` that the job is expected to run,
     or None when the expression never matches."""
+    from croniter import CroniterBadDateError, croniter
+
     local_after = after.astimezone(tz).replace(tzinfo=None)
     # No wall-clock time before ``after``'s own maps to an instant after it (a time in
     # the gap maps to the jump, a repeated one to its first occurrence); a minute back

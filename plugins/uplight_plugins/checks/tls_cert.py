@@ -2,7 +2,9 @@
 
 The facts are read with ``cryptography`` from the DER bytes; kept apart from the
 network code so they (and their JSON shape in ``details["cert"]``) can be tested
-and reused without a handshake.
+and reused without a handshake. ``cryptography`` is imported by the first
+certificate read, not with this module: it is 8 MB of a process's memory, and a
+server whose monitors never look at a certificate should not carry it.
 """
 
 from __future__ import annotations
@@ -13,13 +15,12 @@ import math
 import ssl
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+from typing import TYPE_CHECKING, Any
 
 from uplight import MetricTime
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 SECONDS_PER_DAY = 86400.0
 
@@ -83,6 +84,8 @@ class CertFacts:
 
 def parse_certificate(der: bytes) -> CertFacts:
     """Read the facts from a DER certificate; raises ``ValueError`` if it is not one."""
+    from cryptography import x509
+
     cert = x509.load_der_x509_certificate(der)
     key_type, key_size = _key(cert)
     return CertFacts(
@@ -106,6 +109,8 @@ def iso_z(value: dt.datetime) -> str:
 
 
 def _sans(cert: x509.Certificate) -> tuple[str, ...]:
+    from cryptography import x509
+
     try:
         names = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     except x509.ExtensionNotFound:
@@ -118,6 +123,9 @@ def _sans(cert: x509.Certificate) -> tuple[str, ...]:
 
 
 def _key(cert: x509.Certificate) -> tuple[str, int | None]:
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
+
     try:
         key = cert.public_key()
     except (ValueError, UnsupportedAlgorithm):
@@ -137,6 +145,8 @@ def _key(cert: x509.Certificate) -> tuple[str, int | None]:
 
 
 def _signature_algorithm(cert: x509.Certificate, key_type: str) -> str:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     oid = cert.signature_algorithm_oid
     # ``_name`` holds the familiar OpenSSL name (sha256WithRSAEncryption); it is not
     # documented, so fall back to the hash and key names, then to the dotted OID.
@@ -153,6 +163,8 @@ def _signature_algorithm(cert: x509.Certificate, key_type: str) -> str:
 def _self_signed(cert: x509.Certificate) -> bool:
     # Same name is not enough (a CA may reissue under its own name with a new key):
     # the certificate must also verify with its own public key.
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+
     try:
         cert.verify_directly_issued_by(cert)
     except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
