@@ -27,6 +27,7 @@ from .pages.editing import PageEditor
 from .pages.provisioning import provision_pages
 from .pages.service import PageService
 from .plugins import PluginRegistry
+from .probes.service import ProbeService
 from .schema import build_store
 
 log = logging.getLogger(__name__)
@@ -58,9 +59,12 @@ class Runtime:
         self.states = MonitorStates(
             self.store, config.monitors, registry.check_types, windows=self.maintenance.is_active
         )
+        location = config.server.location
         self.scheduler = Scheduler(
             config.monitors,
             registry.check_types,
+            # A joined monitor's results are the join's (probes/join.py), not a check's.
+            unscheduled=[m.id for m in config.monitors if m.joined(location)],
             max_concurrency=config.scheduler.max_concurrency,
             max_jitter=config.scheduler.max_jitter,
             listeners=[self._record_result],
@@ -95,6 +99,24 @@ class Runtime:
         )
         self.incidents.transition_listeners.append(self.notifications.on_transition)
         self.scheduler.add_listener(self.notifications.observe)  # certificate warnings
+        # Probes (docs/probes.md): each location's results joined into the monitor's.
+        self.probes = ProbeService(
+            self.store,
+            config.monitors,
+            location,
+            clock=self.clock,
+            publish=self.scheduler.record,
+        )
+        # The server's own checks of joined monitors that name its location: a vote.
+        self.local_leg = Scheduler(
+            [m for m in config.monitors if m.joined(location) and location in (m.locations or ())],
+            registry.check_types,
+            max_concurrency=config.scheduler.max_concurrency,
+            max_jitter=config.scheduler.max_jitter,
+            listeners=[self.probes.record_local],
+            clock=self.clock,
+            isolate=config.scheduler.isolate,
+        )
         # The operator's narration and timeline updates queue their notifications
         # inside their own transaction; so do manual incidents opened and resolved.
         self.incident_service = IncidentService(
@@ -139,7 +161,9 @@ class Runtime:
         await self.notifications.start()  # pending deliveries resume
         await self.pings.start()  # before any check: a push check judges what it loads
         await self.states.start()  # before any check: a group judges its members' states
+        await self.probes.start()  # before any result: the fresh votes of each location
         self.scheduler.start()
+        self.local_leg.start()
         self._background.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
         # Everything built and loaded lives as long as the process (config, plugins,
         # imported modules): frozen, it leaves the GC's generations, so a full
@@ -155,6 +179,7 @@ class Runtime:
     async def stop(self) -> None:
         """Cancel in-flight checks, flush pending results, close the database."""
         await self.rechecks.stop()
+        await self.local_leg.stop()
         await self.scheduler.stop()
         await self.states.stop()  # the last status changes are written
         await self.maintenance.stop()
@@ -219,6 +244,7 @@ class Runtime:
                 cutoff = now - retention
                 hourly = now - max(retention, HOURLY_ROLLUPS_KEPT)
                 deleted = await prune_results(self.store, cutoff, hourly_before=hourly)
+                deleted += await self.probes.prune(cutoff)
                 if deleted:
                     log.info("pruned %d results older than %s", deleted, cutoff.isoformat())
                 # In short steps, so checks and API writes are not held up behind it.

@@ -20,6 +20,7 @@ from .monitoring import push_store, state_store
 from .monitoring import store as monitoring_store
 from .notify import store as notify_store
 from .pages import store as pages_store
+from .probes import store as probes_store
 
 
 def _in_schema_order(*domains: tuple[Migration, ...]) -> tuple[Migration, ...]:
@@ -39,6 +40,7 @@ MIGRATIONS: tuple[Migration, ...] = _in_schema_order(
     state_store.MIGRATIONS,  # m009 monitors' states (since when; set by the operator)
     push_store.MIGRATIONS,  # m010 push monitors' last pings
     session_store.MIGRATIONS,  # m011 console sessions
+    probes_store.MIGRATIONS,  # m012 probe tokens' locations, each location's results
 )
 
 

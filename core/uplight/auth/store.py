@@ -31,17 +31,20 @@ MIGRATIONS: tuple[Migration, ...] = (m002_tokens,)
 class TokenInfo:
     name: str
     created_at: str
+    location: str | None = None  # a probe token's location (column added by m012_probes)
 
 
-async def insert_token(store: Store, name: str, token_hash: str) -> bool:
+async def insert_token(
+    store: Store, name: str, token_hash: str, location: str | None = None
+) -> bool:
     """False when the name is taken (nothing is written)."""
 
     async def insert(db: aiosqlite.Connection) -> bool:
         try:
             await db.execute(
-                "INSERT INTO api_tokens (name, token_hash, created_at)"
-                " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ'))",
-                (name, token_hash),
+                "INSERT INTO api_tokens (name, token_hash, created_at, location)"
+                " VALUES (?, ?, strftime('%Y-%m-%dT%H:%M:%SZ'), ?)",
+                (name, token_hash, location),
             )
         except aiosqlite.IntegrityError:
             return False
@@ -51,7 +54,9 @@ async def insert_token(store: Store, name: str, token_hash: str) -> bool:
 
 
 async def list_tokens(store: Store) -> list[TokenInfo]:
-    rows = await store.fetchall("SELECT name, created_at FROM api_tokens ORDER BY name")
+    rows = await store.fetchall(
+        "SELECT name, created_at, location FROM api_tokens ORDER BY name"
+    )
     return [TokenInfo(*row) for row in rows]
 
 
@@ -63,5 +68,7 @@ async def delete_token(store: Store, name: str) -> bool:
     return await store.write(delete)
 
 
-async def token_hashes(store: Store) -> list[tuple[str, str]]:
-    return [tuple(row) for row in await store.fetchall("SELECT name, token_hash FROM api_tokens")]
+async def token_hashes(store: Store) -> list[tuple[str, str, str | None]]:
+    """Each token's name, hash and location (None: an admin token)."""
+    rows = await store.fetchall("SELECT name, token_hash, location FROM api_tokens")
+    return [tuple(row) for row in rows]

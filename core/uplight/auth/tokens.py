@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from dataclasses import dataclass
 
 from ..db.store import Store
 from ..text import forbidden_character
@@ -34,10 +35,11 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-async def create_token(store: Store, name: str) -> str:
-    """Store a new token's hash under ``name``; return the token (shown once)."""
+async def create_token(store: Store, name: str, *, location: str | None = None) -> str:
+    """Store a new token's hash under ``name``; return the token (shown once).
+    ``location``: a probe token bound to that location (docs/probes.md)."""
     token = PREFIX + secrets.token_urlsafe(32)
-    if not await db_tokens.insert_token(store, name, hash_token(token)):
+    if not await db_tokens.insert_token(store, name, hash_token(token), location):
         raise TokenExists(name)
     return token
 
@@ -51,11 +53,28 @@ async def revoke_token(store: Store, name: str) -> bool:
     return await db_tokens.delete_token(store, name)
 
 
-async def verify_token(store: Store, token: str) -> str | None:
-    """The token's name, or None."""
+@dataclass(frozen=True)
+class TokenIdentity:
+    name: str
+    location: str | None  # a probe token's location; None: an admin token
+
+    @property
+    def probe(self) -> bool:
+        return self.location is not None
+
+
+async def identify_token(store: Store, token: str) -> TokenIdentity | None:
+    """Whose token it is, admin or probe, or None."""
     candidate = hash_token(token)
     found = None
-    for name, stored in await db_tokens.token_hashes(store):
+    for name, stored, location in await db_tokens.token_hashes(store):
         if hmac.compare_digest(candidate, stored):
-            found = name
+            found = TokenIdentity(name, location)
     return found
+
+
+async def verify_token(store: Store, token: str) -> str | None:
+    """An admin token's name, or None: a probe token is not one (it cannot sign in to
+    the console or use the admin API)."""
+    identity = await identify_token(store, token)
+    return identity.name if identity is not None and not identity.probe else None

@@ -23,6 +23,7 @@ COMMAND_MODULES = (
     "init",
     "login",
     "status",
+    "probe",
     "schema",
     "backup",
 )

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import sys
 
 from ..auth.tokens import TokenExists, create_token, list_tokens, name_problem, revoke_token
+from ..config.models import ID_PATTERN, ID_RULE
 from ..db.store import Store
 from ..schema import build_store
 from .common import add_config_option, load, print_json, print_table
@@ -18,6 +20,15 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     create = actions.add_parser("create", help="create a token and print it once")
     create.add_argument("--name", required=True, help="a name to recognise and revoke it by")
+    create.add_argument(
+        "--probe",
+        action="store_true",
+        help="a probe token: reads its location's assignment and pushes results, nothing else",
+    )
+    create.add_argument(
+        "--location",
+        help="the location a probe token is bound to (default: its --name)",
+    )
     add_config_option(create)
     create.set_defaults(func=cmd_create)
 
@@ -51,10 +62,20 @@ def cmd_create(args: argparse.Namespace) -> int:
     if problem is not None:
         print(f"error: --name {problem}", file=sys.stderr)
         return 1
+    location = None
+    if args.location is not None and not args.probe:
+        print("error: --location is only for a probe token (--probe)", file=sys.stderr)
+        return 1
+    if args.probe:
+        location = args.location if args.location is not None else name
+        if not re.match(ID_PATTERN, location):
+            flag = "--location" if args.location is not None else "--name (as the location)"
+            print(f"error: {flag}: a location name is {ID_RULE}", file=sys.stderr)
+            return 1
 
     async def work(store: Store) -> int:
         try:
-            token = await create_token(store, name)
+            token = await create_token(store, name, location=location)
         except TokenExists:
             print(f"error: a token named {name!r} exists; revoke it first", file=sys.stderr)
             return 1
@@ -69,7 +90,17 @@ def cmd_list(args: argparse.Namespace) -> int:
     async def work(store: Store) -> int:
         tokens = await list_tokens(store)
         if args.json:
-            print_json([{"name": t.name, "created_at": t.created_at} for t in tokens])
+            print_json(
+                [
+                    {"name": t.name, "created_at": t.created_at, "probe_location": t.location}
+                    for t in tokens
+                ]
+            )
+        elif any(t.location for t in tokens):
+            print_table(
+                ["name", "created_at", "probe_location"],
+                [(t.name, t.created_at, t.location or "") for t in tokens],
+            )
         else:
             print_table(["name", "created_at"], [(t.name, t.created_at) for t in tokens])
         return 0

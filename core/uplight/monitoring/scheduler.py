@@ -106,8 +106,11 @@ class Scheduler:
         referenced_states: Callable[[str], Mapping[str, ReferencedState]] = lambda i: {},
         operator_state: Callable[[str], OperatorState | None] = lambda monitor_id: None,
         awaiting_references: Callable[[str], bool] = lambda monitor_id: False,
+        unscheduled: Iterable[str] = (),
     ) -> None:
         self.states = {m.id: MonitorState(m) for m in monitors}
+        # Monitors whose results come only through ``record`` (a joined monitor's).
+        self._unscheduled = frozenset(unscheduled)
         self._check_types = check_types
         self._semaphore = asyncio.Semaphore(max_concurrency)
         self._max_jitter = max_jitter
@@ -140,6 +143,8 @@ class Scheduler:
         now = self.stats.started_at = self._clock.now().timestamp()
         self.watchdog.start()
         for state in self.states.values():
+            if state.monitor.id in self._unscheduled:
+                continue
             delay = self.first_delay(state.monitor, now)
             self._tasks.append(
                 asyncio.create_task(self._loop(state, delay), name=f"monitor:{state.monitor.id}")

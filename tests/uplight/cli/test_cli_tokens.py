@@ -82,7 +82,9 @@ def test_list_table_and_json_never_show_tokens(
     assert code == 0
     listed = json.loads(out)
     assert [t["name"] for t in listed] == ["a", "b"]
-    assert all(set(t) == {"name", "created_at"} and t["created_at"] for t in listed)
+    assert all(
+        set(t) == {"name", "created_at", "probe_location"} and t["created_at"] for t in listed
+    )
     assert not any(secret in out for secret in secrets)
 
 

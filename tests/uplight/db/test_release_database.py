@@ -31,6 +31,7 @@ SINCE = [
     "m009_monitor_states",
     "m010_push_pings",
     "m011_console_sessions",
+    "m012_probes",
 ]
 HISTORY = [
     "m001_results_and_rollups",

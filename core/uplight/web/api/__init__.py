@@ -6,17 +6,19 @@ import importlib
 
 from quart import Quart, Response, g, jsonify, request
 
-from ...auth.tokens import verify_token
+from ...auth.tokens import identify_token
 from ..context import runtime
 from ..errors import ApiError
 from .openapi import build_document
 from .operations import ApiBlueprint
 
 ADMIN_PREFIX = "/api/v1"
+# The probe API (docs/probes.md): probe tokens only, and nothing else for them.
+PROBE_PREFIX = ADMIN_PREFIX + "/probe"
 OPENAPI_PATH = "/api/openapi.json"
 
 # Each module defines `api = ApiBlueprint(...)`; listed in the order of the document.
-API_MODULES = ("dashboard", "incidents", "maintenance", "monitors", "pages", "public")
+API_MODULES = ("dashboard", "incidents", "maintenance", "monitors", "pages", "public", "probes")
 
 
 def api_blueprints() -> list[ApiBlueprint]:
@@ -54,10 +56,16 @@ def install_api(app: Quart) -> None:
             raise ApiError(
                 401, "UNAUTHORIZED", "an Authorization: Bearer <token> header is required"
             )
-        name = await verify_token(runtime().store, token)
-        if name is None:
+        identity = await identify_token(runtime().store, token)
+        if identity is None:
             raise ApiError(401, "UNAUTHORIZED", "the bearer token is not valid")
-        g.token_name = name
+        probe_path = path == PROBE_PREFIX or path.startswith(PROBE_PREFIX + "/")
+        if identity.probe and not probe_path:
+            raise ApiError(
+                403, "FORBIDDEN", "a probe token can only read its assignment and push results"
+            )
+        g.token_name = identity.name
+        g.token_location = identity.location
 
     @app.after_request
     async def _refresh_public_pages(response: Response) -> Response:
@@ -79,3 +87,12 @@ def install_api(app: Quart) -> None:
 def token_name() -> str:
     """The name of the token that authenticated this request."""
     return g.token_name
+
+
+def token_location() -> str:
+    """The location of the probe token that authenticated this (probe API) request;
+    asked by the probe API's views, so an admin token there is refused (after routing,
+    so a wrong method is still a 405)."""
+    if g.token_location is None:
+        raise ApiError(403, "FORBIDDEN", "the probe API takes a probe token")
+    return g.token_location

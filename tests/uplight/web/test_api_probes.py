@@ -1,0 +1,134 @@
+"""/api/v1/probe: a probe token's assignment and results, the join's quorum, and what a
+probe token may not do (real app, real SQLite file, real tokens)."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from uplight.auth.tokens import create_token, verify_token
+from uplight.probes import store as probe_store
+
+JOINED = """
+[[monitors]]
+id = "edge"
+name = "Edge"
+type = "http"
+url = "http://127.0.0.1:9/"
+headers = { Authorization = "Bearer s3cret" }
+interval = "1m"
+timeout = "1s"
+failure_threshold = 1
+locations = ["home", "fra1"]
+"""
+
+
+async def probe_token(api: Any, location: str) -> dict[str, str]:
+    token = await create_token(api.runtime.store, f"probe-{location}", location=location)
+    return {"Authorization": f"Bearer {token}"}
+
+
+def result(api: Any, rid: str, status: str, *, monitor: str = "edge", ago: float = 1) -> dict:
+    checked = api.clock.now() - dt.timedelta(seconds=ago)
+    return {
+        "id": rid,
+        "monitor_id": monitor,
+        "checked_at": checked.isoformat().replace("+00:00", "Z"),
+        "status": status,
+        "latency": 0.01,
+        "message": "connection refused" if status == "down" else "",
+    }
+
+
+async def push(api: Any, auth: dict[str, str], *items: dict) -> tuple[int, Any]:
+    return await api.call("POST", "/api/v1/probe/results", {"results": list(items)}, headers=auth)
+
+
+def incident_of(api: Any) -> int | None:
+    return api.runtime.monitor_tracker("edge").active_incident
+
+
+async def test_the_assignment_carries_the_check_and_a_version(api_factory: Any) -> None:
+    async with api_factory(JOINED) as api:
+        home = await probe_token(api, "home")
+        status, body = await api.call("GET", "/api/v1/probe/assignment", headers=home)
+        assert status == 200, body
+        assert body["location"] == "home"
+        [edge] = body["monitors"]
+        assert edge["id"] == "edge" and edge["type"] == "http"
+        assert edge["options"]["url"] == "http://127.0.0.1:9/"
+        # The probe runs the check: it gets the secret as the server resolved it.
+        assert edge["options"]["headers"]["Authorization"] == "Bearer s3cret"
+        response = await api.client.get(
+            "/api/v1/probe/assignment", headers={**home, "If-None-Match": f'"{body["version"]}"'}
+        )
+        assert response.status_code == 304
+        other = await probe_token(api, "nyc")
+        status, body = await api.call("GET", "/api/v1/probe/assignment", headers=other)
+        assert status == 200 and body["monitors"] == []
+
+
+async def test_a_probe_token_is_refused_everywhere_else(api_factory: Any) -> None:
+    async with api_factory(JOINED) as api:
+        home = await probe_token(api, "home")
+        for path in ("/api/v1/monitors", "/api/v1/incidents", "/api/v1/health/dashboard"):
+            status, body = await api.call("GET", path, headers=home)
+            assert status == 403, (path, body)
+            assert body["error"]["code"] == "FORBIDDEN"
+        # Not an admin token: the console's sign-in (verify_token) does not know it.
+        token = home["Authorization"].removeprefix("Bearer ")
+        assert await verify_token(api.runtime.store, token) is None
+        assert await verify_token(api.runtime.store, api.token) == "tester"
+        # And the probe API is not the admin token's.
+        status, body = await api.call("GET", "/api/v1/probe/assignment")
+        assert status == 403 and body["error"]["code"] == "FORBIDDEN"
+
+
+async def test_one_location_down_opens_nothing_both_open_an_incident(api_factory: Any) -> None:
+    async with api_factory(JOINED) as api:
+        home, fra1 = await probe_token(api, "home"), await probe_token(api, "fra1")
+        status, body = await push(api, home, result(api, "h1", "up"))
+        assert status == 200 and body["accepted"] == 1
+        await push(api, fra1, result(api, "f1", "down"))
+        await push(api, fra1, result(api, "f2", "down"))
+        assert incident_of(api) is None  # one bad path: quorum (2 of 2) not met
+        states = api.runtime.probes.join.states("edge")
+        assert states["fra1"].status.value == "down" and states["home"].status.value == "up"
+        await push(api, home, result(api, "h2", "down"))
+        assert incident_of(api) is not None
+        await api.runtime.store.flush()
+        status, body = await api.call("GET", "/api/v1/monitors")
+        edge = {m["id"]: m for m in body["items"]}["edge"]
+        assert edge["last_result"]["status"] == "down"
+        assert "down at 2 of 2 locations" in edge["last_result"]["message"]
+
+
+async def test_a_result_is_stored_once_and_refusals_are_per_item(api_factory: Any) -> None:
+    async with api_factory(JOINED) as api:
+        home = await probe_token(api, "home")
+        first = result(api, "r1", "up")
+        status, body = await push(
+            api,
+            home,
+            first,
+            result(api, "r2", "up", monitor="web"),
+            result(api, "r3", "up", ago=-120),
+            result(api, "r4", "up", ago=8 * 86400),
+        )
+        assert status == 200, body
+        assert [o["stored"] for o in body["results"]] == [True, False, False, False]
+        codes = [o["error"]["code"] for o in body["results"][1:]]
+        assert codes == ["NOT_ASSIGNED", "CLOCK_SKEW", "TOO_OLD"]
+        status, body = await push(api, home, first)  # the answer was lost: sent again
+        assert status == 200 and body["results"] == [{"id": "r1", "stored": True, "error": None}]
+        assert await probe_store.count_results(api.runtime.store) == 1
+        stored = await probe_store.results_of(api.runtime.store, "edge")
+        assert [(r.location, r.result_id) for r in stored] == [("home", "r1")]
+
+
+async def test_a_malformed_batch_names_the_field(api_factory: Any) -> None:
+    async with api_factory(JOINED) as api:
+        home = await probe_token(api, "home")
+        bad = {**result(api, "r1", "up"), "status": "fine"}
+        status, body = await push(api, home, bad)
+        assert status == 422 and body["error"]["message"].startswith("results[0].status")
