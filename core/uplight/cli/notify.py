@@ -2,7 +2,8 @@
 
 It goes straight through the channel plugin with the options of the config
 file, not through the outbox of a running server, so it works whether or not
-uplight is running and shows the channel's own error when it fails.
+uplight is running and shows the channel's own error when it fails
+(``notify/channels.py``, which the console's "Send a test" calls too).
 """
 
 from __future__ import annotations
@@ -12,9 +13,7 @@ import asyncio
 import sys
 
 from ..clock import SystemClock
-from ..notify import messages
-from ..notify.scrub import describe_error
-from ..notify.worker import SEND_TIMEOUT, send_bounded, send_limit
+from ..notify.channels import send_test
 from .common import add_config_option, load
 
 
@@ -37,17 +36,12 @@ def cmd_test(args: argparse.Namespace) -> int:
         known = ", ".join(n.id for n in config.notifiers) or "none"
         print(f"error: no notifier has id {args.channel!r} (configured: {known})", file=sys.stderr)
         return 1
-    notifier_type = registry.notifiers[channel.type]  # the config loader checked it exists
-    message = messages.test_notification(channel.id, SystemClock().now())
     if not channel.enabled:
         print(f"note: {channel.id} has enabled = false: incidents are not sent to it")
-    try:
-        limit = send_limit(channel.options, SEND_TIMEOUT)
-        asyncio.run(send_bounded(notifier_type(), channel.options, message, limit))
-    except Exception as exc:
-        # The same scrubbing as the worker's log: the error never shows a secret.
-        error = describe_error(exc, channel.options)
-        print(f"error: {channel.id} ({channel.type}): {error}", file=sys.stderr)
+    # The console's "Send a test" runs the same function; its error is scrubbed.
+    result = asyncio.run(send_test(channel, registry.notifiers, SystemClock().now()))
+    if result.error is not None:
+        print(f"error: {channel.id} ({channel.type}): {result.error}", file=sys.stderr)
         return 1
     print(f"sent: test message to {channel.id} ({channel.type})")
     return 0

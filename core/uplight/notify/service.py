@@ -21,7 +21,9 @@ from ..incidents.engine import IncidentEvent
 from ..incidents.models import Incident, IncidentUpdate
 from ..models import ResultRecord
 from ..plugins import PluginRegistry
+from . import store as outbox
 from .certs import CertificateWatch
+from .channels import ChannelView, DeadPage, SendResult, channel_views, dead_page, send_test
 from .reminders import ReminderPlanner
 from .router import Router
 from .stats import NotificationStats
@@ -42,6 +44,10 @@ class Notifications:
         rng: random.Random | None = None,
     ) -> None:
         self.config = config
+        self.clock = clock
+        self.store = store
+        self.notifier_types = registry.notifiers
+        self.send_timeout = send_timeout
         self.stats = NotificationStats(n.id for n in config.notifiers)
         # is_public: is the monitor on a page? Only then does a message link a permalink.
         self.router = Router(
@@ -66,6 +72,31 @@ class Notifications:
 
     async def stop(self) -> None:
         await self.worker.stop()
+
+    # -- what the operator sees and does (the console) --------------------------------
+
+    async def channels(self) -> list[ChannelView]:
+        """Every channel's queue depth, dead count, last success and last failure."""
+        await self.worker.refresh()  # the outbox as it is now, not as of the last pass
+        return channel_views(self.config, self.stats)
+
+    async def dead_messages(
+        self, channel: str, *, before: int | None = None, limit: int = 25
+    ) -> DeadPage:
+        """A channel's dead messages, newest first, ``limit`` at a time below ``before``."""
+        rows = await outbox.dead_rows(self.store, channel, before=before, limit=limit + 1)
+        settings = self.config.notifier(channel)
+        return dead_page(rows, limit, settings.options if settings else None)
+
+    async def send_test(self, channel: str) -> SendResult | None:
+        """What ``uplight notify test`` does, from the running server; None for an
+        unknown channel."""
+        settings = self.config.notifier(channel)
+        if settings is None:
+            return None
+        return await send_test(
+            settings, self.notifier_types, self.clock.now(), timeout=self.send_timeout
+        )
 
     async def on_transition(self, db: aiosqlite.Connection, event: IncidentEvent) -> None:
         await self.router.on_transition(db, event)

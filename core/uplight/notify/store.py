@@ -303,6 +303,19 @@ async def last_sent(store: Store) -> dict[str, dt.datetime]:
     return {r[0]: from_millis(r[1]) for r in rows if r[1] is not None}
 
 
+async def dead_rows(
+    store: Store, channel: str, *, before: int | None, limit: int
+) -> list[OutboxRow]:
+    """A channel's dead messages, newest first, below id ``before``; a collapsed row
+    is left out (its summary stands for it), as ``queue_facts`` counts them."""
+    rows = await store.fetchall(
+        f"SELECT {_COLUMNS} FROM notification_outbox WHERE status = 'dead' AND channel = ?"
+        " AND summary_id IS NULL AND id < ? ORDER BY id DESC LIMIT ?",
+        (channel, before if before is not None else 2**63 - 1, limit),
+    )
+    return [_row(r) for r in rows]
+
+
 async def list_rows(store: Store, channel: str | None = None) -> list[OutboxRow]:
     """Every row, oldest first: for audits and tests."""
     where, params = ("WHERE channel = ?", (channel,)) if channel else ("", ())

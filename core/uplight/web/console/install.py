@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from quart import Quart
 
-from . import incidents, maintenance, monitor, overview, pages, signin, tokens  # noqa: F401  # their routes join the blueprint on import
+from . import (  # noqa: F401  # their routes join the blueprint on import
+    incidents,
+    maintenance,
+    monitor,
+    notifications,
+    overview,
+    pages,
+    signin,
+    tokens,
+)
 from .guard import blueprint
 
 
