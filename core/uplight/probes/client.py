@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ..checks import CheckType
 from ..clock import Clock, SystemClock
 from ..config import MonitorConfig
+from ..durations import format_duration
 from ..models import ResultRecord
 from ..monitoring.scheduler import Scheduler
 from .models import MAX_BATCH, Assignment, BatchAnswer, ProbeResult, ResultBatch
@@ -169,20 +170,17 @@ class Probe:
                 continue
             try:
                 options = check_type.Options.model_validate(assigned.options)
-            except ValidationError as exc:
-                log.error(
-                    "probe: monitor %s: its options do not validate here: %s", assigned.id, exc
-                )
-                continue
-            monitors.append(
-                MonitorConfig(
+                monitor = MonitorConfig(
                     id=assigned.id,
                     name=assigned.name,
                     type=assigned.type,
-                    interval=assigned.interval,
-                    timeout=assigned.timeout,
-                ).model_copy(update={"options": options})
-            )
+                    interval=format_duration(assigned.interval),
+                    timeout=format_duration(assigned.timeout),
+                )
+            except ValidationError as exc:
+                log.error("probe: monitor %s does not validate here: %s", assigned.id, exc)
+                continue
+            monitors.append(monitor.model_copy(update={"options": options}))
         old, self._scheduler = (
             self._scheduler,
             Scheduler(
