@@ -177,7 +177,7 @@ async def test_send_a_test_through_a_failing_channel_shows_its_error_scrubbed(
             csrf = csrf_of(await get(api, "/admin/notifications/slow"))
             response = await api.client.post("/admin/notifications/slow/test", form={"csrf": csrf})
             body = await text(response)
-            assert response.status_code == 502, body
+            assert response.status_code == 200, body
             assert SECRET not in body
             assert re.search(
                 r'id="test-result" class="error" role="alert">Not sent: ChannelError: webhook:'
