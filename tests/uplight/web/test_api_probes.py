@@ -101,6 +101,11 @@ async def test_one_location_down_opens_nothing_both_open_an_incident(api_factory
         edge = {m["id"]: m for m in body["items"]}["edge"]
         assert edge["last_result"]["status"] == "down"
         assert "down at 2 of 2 locations" in edge["last_result"]["message"]
+        seen = {loc["location"]: loc for loc in edge["locations"]}
+        assert seen["home"]["status"] == "down" and seen["home"]["counted"]
+        assert seen["fra1"]["message"] == "connection refused"
+        web = {m["id"]: m for m in body["items"]}["web"]
+        assert web["locations"] == []  # the server alone checks it
 
 
 async def test_a_result_is_stored_once_and_refusals_are_per_item(api_factory: Any) -> None:
@@ -132,3 +137,20 @@ async def test_a_malformed_batch_names_the_field(api_factory: Any) -> None:
         bad = {**result(api, "r1", "up"), "status": "fine"}
         status, body = await push(api, home, bad)
         assert status == 422 and body["error"]["message"].startswith("results[0].status")
+
+
+async def test_the_console_shows_each_location_and_refuses_a_probe_token(
+    api_factory: Any,
+) -> None:
+    from tests.uplight.web.console.helpers import sign_in, signed_in, text
+
+    async with api_factory(JOINED) as api:
+        home, fra1 = await probe_token(api, "home"), await probe_token(api, "fra1")
+        refused = await sign_in(api.client, home["Authorization"].removeprefix("Bearer "))
+        assert refused.status_code != 303
+        await push(api, home, result(api, "h1", "up"))
+        await push(api, fra1, result(api, "f1", "down"))
+        await signed_in(api.client, api.token)
+        page = await text(await api.client.get("/admin/monitors/edge"))
+        assert "<code>fra1</code>: down" in page and "(connection refused)" in page
+        assert "<code>home</code>: up" in page

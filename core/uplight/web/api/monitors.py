@@ -109,6 +109,16 @@ class OperatorStateOut(BaseModel):
     set_by: str | None = Field(description="the name of the API token that set it")
 
 
+class LocationOut(BaseModel):
+    """One location's newest result of a monitor checked from several (docs/probes.md)."""
+
+    location: str
+    status: CheckWord | Literal["no_data"]
+    checked_at: dt.datetime | None
+    message: str = Field(description="the check's message there: for the operator, never public")
+    counted: bool = Field(description="checked within the quorum window: it votes in the join")
+
+
 class MonitorOut(BaseModel):
     id: str
     name: str
@@ -129,6 +139,11 @@ class MonitorOut(BaseModel):
         description="for a manual monitor: the state set by the operator"
     )
     summary: dict[str, Any] = Field(description="facts about its target, by check type")
+    locations: list[LocationOut] = Field(
+        [],
+        description="each location's newest result when it is checked from several"
+        " (its state is their join); empty when the server alone checks it",
+    )
 
 
 class MonitorList(BaseModel):
@@ -186,7 +201,28 @@ def monitor_out(view: MonitorOverview) -> MonitorOut:
             else None
         ),
         summary=view.summary,
+        locations=_locations(m.id),
     )
+
+
+def _locations(monitor_id: str) -> list[LocationOut]:
+    join = runtime().probes.join
+    monitor = join.monitor(monitor_id)
+    if monitor is None:
+        return []
+    now = runtime().clock.now()
+    found = []
+    for name, seen in join.states(monitor_id).items():
+        found.append(
+            LocationOut(
+                location=name,
+                status=seen.status.value if seen is not None else "no_data",
+                checked_at=seen.checked_at if seen is not None else None,
+                message=seen.message if seen is not None else "",
+                counted=seen is not None and seen.fresh(now, monitor.window()),
+            )
+        )
+    return found
 
 
 def _state_word(state: MonitorState) -> State:
