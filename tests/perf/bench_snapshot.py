@@ -19,13 +19,17 @@ while the page is rendered and gzipped the way the serving paths do it
 (``Cached.render``: in the render thread) against rendering on the loop
 (``Cached.body``, as before issue 11), each measured by a 1 ms ticker on the
 loop: the longest gap between its ticks is the longest stall a check or a
-``/healthz`` would have suffered.
+``/healthz`` would have suffered. The objects built before the measured runs are
+frozen out of the garbage collector (``gc.freeze()``), as ``uplight serve`` does once
+started; without it, full collections set off by the shaping's allocations in the
+render thread walk them all while holding the GIL, and they dominate the stall.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import gzip
 import random
 import sqlite3
@@ -353,7 +357,7 @@ class Ticker:
         await asyncio.gather(self._task, return_exceptions=True)
 
 
-def run_big_page(quick: bool = False) -> Comparison:
+def run_big_page(quick: bool = False, freeze: bool = True) -> Comparison:
     components = 300 if quick else 1000
     repeats = 3 if quick else 7
     registry = load_plugins(builtins_only=True)
@@ -369,6 +373,8 @@ def run_big_page(quick: bool = False) -> Comparison:
                 service = PageService(config, store, clock=FakeClock(NOW))
                 await service.refresh()
                 await service.page_snapshot("main")  # warm SQLite's page cache
+                if freeze:  # as ``uplight serve`` does once started (runtime.py)
+                    gc.freeze()
                 for _ in range(repeats):
                     async with Ticker() as ticker:
                         started = time.perf_counter()
@@ -402,7 +408,10 @@ def run_big_page(quick: bool = False) -> Comparison:
                 out["cells"] = sum(len(c.history) for c in snapshot.components)
             return out
 
-        out = asyncio.run(measure())
+        try:
+            out = asyncio.run(measure())
+        finally:
+            gc.unfreeze()
 
     def ms(key: str) -> float:
         return statistics.median(out[key]) * 1000
@@ -420,7 +429,8 @@ def run_big_page(quick: bool = False) -> Comparison:
             f"HTML {html_bytes:,} bytes ({html_bytes / cells:.1f} per cell),"
             f" gzip {out['gzip_bytes']:,} bytes",
             f"compute (PageService.page_snapshot): {ms('compute'):.0f} ms,"
-            f" loop held up to {ms('compute_stall'):.0f} ms by it",
+            f" loop held up to {ms('compute_stall'):.0f} ms by it"
+            + (" (start-up objects frozen, as uplight serve does)" if freeze else ""),
             f"render {ms('render'):.0f} ms + gzip {ms('gzip'):.0f} ms",
             f"on the loop (Cached.body): {ms('on'):.0f} ms, loop held {ms('on_stall'):.0f} ms",
             f"off the loop (Cached.render, render thread): {ms('off'):.0f} ms,"

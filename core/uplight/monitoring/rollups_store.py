@@ -135,6 +135,8 @@ class HourlyRollup:
 
 
 DayCounts = tuple[int, int, int, int, int]  # checks, up, degraded, down, in maintenance
+# monitor id, ISO date, then the DayCounts: one daily_rollups row as read
+DayCountRow = tuple[str, str, int, int, int, int, int]
 
 
 async def daily_counts(
@@ -144,15 +146,32 @@ async def daily_counts(
     ISO date. The narrow read behind a page's history: only the counting columns and
     no object per row, because a page of 200 components reads 18,000 of them."""
     ids = list(dict.fromkeys(monitor_ids))
-    found: dict[str, dict[str, DayCounts]] = {m: {} for m in ids}
+    return group_daily_counts(ids, await daily_count_rows(store, ids, since))
+
+
+async def daily_count_rows(
+    store: Store, monitor_ids: Iterable[str], since: dt.date
+) -> list[DayCountRow]:
+    """The rows :func:`daily_counts` groups, as read. Grouping is a dict step per
+    monitor and day: 90,000 of them for a page of 1,000 components held the event
+    loop about 30 ms, so a page snapshot groups them in the render thread."""
+    ids = list(dict.fromkeys(monitor_ids))
     if not ids:
-        return found
+        return []
     marks = ",".join("?" * len(ids))
-    rows = await store.fetchall(
+    return await store.fetchall(
         "SELECT monitor_id, day, checks_total, up_count, degraded_count, down_count,"
         f" maintenance_count FROM daily_rollups WHERE monitor_id IN ({marks}) AND day >= ?",
         (*ids, since.isoformat()),
     )
+
+
+def group_daily_counts(
+    monitor_ids: Iterable[str], rows: Iterable[DayCountRow]
+) -> dict[str, dict[str, DayCounts]]:
+    """Rows of :func:`daily_count_rows` by monitor, then ISO date; every monitor asked
+    for has an entry, empty without rows."""
+    found: dict[str, dict[str, DayCounts]] = {m: {} for m in monitor_ids}
     for row in rows:
         found[row[0]][row[1]] = row[2:]
     return found

@@ -38,10 +38,13 @@ from .result_blocks import (
 from .retention_store import prune_results as prune_results
 from .rollups_store import HOURLY_ROLLUPS_KEPT as HOURLY_ROLLUPS_KEPT
 from .rollups_store import DailyRollup as DailyRollup
+from .rollups_store import DayCountRow as DayCountRow
 from .rollups_store import DayCounts as DayCounts
+from .rollups_store import daily_count_rows as daily_count_rows
 from .rollups_store import daily_counts as daily_counts
 from .rollups_store import daily_rollups as daily_rollups
 from .rollups_store import fold_into_rollups
+from .rollups_store import group_daily_counts as group_daily_counts
 
 MIGRATIONS: tuple[Migration, ...] = (m001_results_and_rollups, m007_packed_results)
 

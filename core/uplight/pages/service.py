@@ -62,7 +62,7 @@ from ..db.store import Store
 from ..incidents import store as db_incidents
 from ..maintenance.models import LIVE
 from ..maintenance.store import maintenance_days, recent_windows_touching, windows_touching
-from ..monitoring.store import daily_counts, latest_statuses
+from ..monitoring.store import daily_count_rows, latest_statuses
 from ..snapshot import (
     PERMALINK_UPDATES,
     RECENT_INCIDENT_DAYS,
@@ -182,7 +182,7 @@ class PageService:
         days = history_days(now.astimezone(dt.UTC).date())
 
         latest = await latest_statuses(self._store, ids)
-        counts = await daily_counts(self._store, ids, days[0])
+        count_rows = await daily_count_rows(self._store, ids, days[0])
         overlapped = await maintenance_days(self._store, ids, days[0], now)
         live = await windows_touching(self._store, ids, statuses=LIVE)
         recent_windows = await recent_windows_touching(
@@ -210,7 +210,7 @@ class PageService:
             days=days,
             shown=tuple(shown),
             latest=latest,
-            counts=counts,
+            count_rows=count_rows,
             overlapped=overlapped,
             covered=frozenset(covered),
             active=tuple(active),

@@ -13,7 +13,7 @@ from ..incidents.models import Incident, IncidentUpdate, auto_title
 from ..maintenance.lifecycle import clock_status
 from ..maintenance.models import LIVE, StoredWindow
 from ..models import Status
-from ..monitoring.store import DayCounts, LatestStatus
+from ..monitoring.store import DayCountRow, DayCounts, LatestStatus, group_daily_counts
 from ..snapshot import (
     HISTORY_DAYS,
     ComponentView,
@@ -318,7 +318,7 @@ class SnapshotRows:
     days: tuple[dt.date, ...]
     shown: tuple[ShownComponent, ...]
     latest: Mapping[str, LatestStatus]
-    counts: Mapping[str, Mapping[str, DayCounts]]
+    count_rows: Sequence[DayCountRow]  # daily rollups as read, grouped in page_snapshot
     overlapped: Mapping[str, Set[dt.date]]
     covered: frozenset[str]  # monitors in maintenance now
     active: tuple[StoredWindow, ...]
@@ -332,6 +332,7 @@ def page_snapshot(rows: SnapshotRows) -> PageSnapshot:
     """The public snapshot of rows already read: pure, so it may run off the loop."""
     page, now, shown = rows.page, rows.now, rows.shown
     names = {c.monitor_id: c.name for c in shown}
+    counts = group_daily_counts((c.monitor_id for c in shown), rows.count_rows)
     incidents = [i for i, _ in rows.placed]
     open_incidents = {i.monitor_id: i for i in incidents if i.active and not i.manual}
     set_by_operator = operator_statuses(incidents, page.slug, shown)
@@ -341,7 +342,7 @@ def page_snapshot(rows: SnapshotRows) -> PageSnapshot:
     for comp in shown:
         cells, uptime = history(
             keyed,
-            rows.counts.get(comp.monitor_id, {}),
+            counts.get(comp.monitor_id, {}),
             shared,
             rows.overlapped.get(comp.monitor_id, frozenset()),
         )
