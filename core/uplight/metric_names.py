@@ -14,6 +14,7 @@ HELP: dict[str, str] = {
     "uplight_uptime_seconds": "Seconds since the uplight runtime was created.",
     "uplight_monitor_up": "1 if the last check was up or degraded, 0 if down; absent before one.",
     "uplight_monitor_status": "The monitor's status word, one-hot.",
+    "uplight_monitor_location_up": "1 if a location's last counted check was up or degraded, 0 if down.",
     "uplight_checks_total": "Checks run, by result.",
     "uplight_check_duration_seconds": "Check latency as measured by the check.",
     "uplight_monitor_last_check_timestamp_seconds": "Unix time the last check started.",

@@ -131,6 +131,10 @@ class UplightCollector(Collector):
         yield _per_monitor(
             GaugeMetricFamily, "uplight_monitor_status", ("status",), monitors, status
         )
+        located = _family(GaugeMetricFamily, "uplight_monitor_location_up", "monitor", "location")
+        for monitor_id, location, down in facts.locations:
+            located.add_metric([monitor_id, location], 0 if down else 1)
+        yield located
         counts = ("type", "result")
         yield _per_monitor(CounterMetricFamily, "uplight_checks_total", counts, monitors, checks)
         name = "uplight_check_duration_seconds"

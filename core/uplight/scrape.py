@@ -113,6 +113,13 @@ class ConfigView(Protocol):
     def metrics(self) -> MetricsSettings: ...
 
 
+class ProbesView(Protocol):
+    """``probes.service.ProbeService``: each location's counted result, (monitor,
+    location, down)."""
+
+    def location_facts(self) -> list[tuple[str, str, bool]]: ...
+
+
 class MetricsSource(Protocol):
     """Everything a scrape reads, all of it in memory; the runtime is one."""
 
@@ -171,6 +178,8 @@ class ScrapeFacts:
     notifications: tuple[Mapping[str, ChannelFacts], Counter[tuple[str, str]]] | None
     check_types: Mapping[str, CheckType]  # loaded once; a reload builds a new registry
     per_monitor_histograms: bool
+    # (monitor, location, down) for each location's result counted in a join.
+    locations: tuple[tuple[str, str, bool], ...] = ()
 
 
 def freeze(src: MetricsSource, now: float) -> ScrapeFacts:
@@ -201,6 +210,8 @@ def freeze(src: MetricsSource, now: float) -> ScrapeFacts:
     except RuntimeError:
         writer = None  # store not open (starting or stopped)
     notifications = src.notifications
+    # Not in MetricsSource: a source without probes (a test's) has no locations.
+    probes: ProbesView | None = getattr(src, "probes", None)
     return ScrapeFacts(
         now=now,
         started_at=src.started_at,
@@ -214,4 +225,5 @@ def freeze(src: MetricsSource, now: float) -> ScrapeFacts:
         notifications=notifications.stats.snapshot() if notifications is not None else None,
         check_types=src.registry.check_types,
         per_monitor_histograms=src.config.metrics.per_monitor_histograms,
+        locations=tuple(probes.location_facts()) if probes is not None else (),
     )

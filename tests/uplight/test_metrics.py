@@ -459,6 +459,12 @@ async def exported_names(make_config: MakeConfig, registry: PluginRegistry) -> s
             f'type = "feed"\nurl = "http://127.0.0.1:{refused_port()}/history.atom"',
             {"unresolved_entries": 1},
         ),
+        # Checked here and by a probe (docs/probes.md): the per-location gauge.
+        "joined": (
+            f'type = "tcp"\nhost = "127.0.0.1"\nport = {refused_port()}\n'
+            'locations = ["local", "fra1"]\nquorum = 1',
+            {"phases": {"connect": 0.01}},
+        ),
     }
     extra = "".join(
         f'\n[[monitors]]\nid = "{m}"\nname = "{m}"\ninterval = "1m"\ntimeout = "5s"\n{keys}\n'

@@ -131,6 +131,17 @@ class ProbeService:
         await probe_store.insert_results(self._store, [row], self._clock.now())
         await self._vote(row, self._clock.now())
 
+    def location_facts(self) -> list[tuple[str, str, bool]]:
+        """(monitor, location, down) for each location's result that votes now (/metrics)."""
+        now = self._clock.now()
+        found = []
+        for monitor in self.join.monitors():
+            window = monitor.window()
+            for location, seen in self.join.states(monitor.id).items():
+                if seen is not None and seen.fresh(now, window):
+                    found.append((monitor.id, location, seen.status is CheckStatus.DOWN))
+        return found
+
     async def prune(self, before: dt.datetime) -> int:
         return await probe_store.prune(self._store, before)
 

@@ -154,3 +154,17 @@ async def test_the_console_shows_each_location_and_refuses_a_probe_token(
         page = await text(await api.client.get("/admin/monitors/edge"))
         assert "<code>fra1</code>: down" in page and "(connection refused)" in page
         assert "<code>home</code>: up" in page
+
+
+async def test_metrics_label_each_location(api_factory: Any) -> None:
+    async with api_factory(JOINED) as api:
+        home, fra1 = await probe_token(api, "home"), await probe_token(api, "fra1")
+        await push(api, home, result(api, "h1", "up"))
+        await push(api, fra1, result(api, "f1", "down"))
+        body = (await (await api.client.get("/metrics")).get_data()).decode()
+        assert 'uplight_monitor_location_up{location="home",monitor="edge"} 1.0' in body or (
+            'uplight_monitor_location_up{monitor="edge",location="home"} 1.0' in body
+        ), body
+        assert 'location="fra1"' in body and 'location="nyc"' not in body
+        # Existing names stay: the joined result is the monitor's.
+        assert 'uplight_monitor_up{monitor="edge",type="http"} 1.0' in body
