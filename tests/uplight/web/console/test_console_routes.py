@@ -11,7 +11,6 @@ route added later is held to the same rules the day it lands:
 
 from __future__ import annotations
 
-import datetime as dt
 import itertools
 import re
 from collections.abc import Sequence
@@ -20,13 +19,14 @@ from typing import Any
 import pytest
 from werkzeug.routing.converters import AnyConverter, IntegerConverter
 
+from tests.uplight.web.test_api_maintenance import schedule
 from uplight.auth.tokens import list_tokens, revoke_token
-from uplight.maintenance.models import WindowFields
 
 from .helpers import csrf_of, signed_in, text
 from .test_monitor import EXTRA, HEADER_SECRET, PING_TOKEN, URL_PASSWORD
 
 SIGN_IN = "/admin/sign-in"
+# Written out, not guard.OPEN_ENDPOINTS: a route opened there must fail here.
 OPEN_ENDPOINTS = {"console.sign_in", "console.sign_in_post", "console.static"}
 SECRETS = (URL_PASSWORD, "query-secret-77", HEADER_SECRET, "header-secret", PING_TOKEN)
 Samples = dict[str, Sequence[object]]
@@ -70,21 +70,10 @@ async def furnished(api: Any) -> Samples:
         await api.runtime.scheduler.run_once("web")
     await api.runtime.store.flush()
     [incident] = (await api.runtime.incident_service.list_incidents(monitor_id="web")).items
-    now = api.clock.now()
-    window = await api.runtime.maintenance.schedule(
-        WindowFields(
-            "Router swap",
-            None,
-            "info",
-            ("web",),
-            now + dt.timedelta(hours=1),
-            now + dt.timedelta(hours=2),
-        ),
-        created_by="tester",
-    )
+    window = await schedule(api, component_ids=["web"])  # through the admin API
     return {
         "incident_id": [incident.id],
-        "window_id": [window.id],
+        "window_id": [window["id"]],
         "monitor_id": ["web"],
         "slug": ["main"],
     }
@@ -97,6 +86,7 @@ async def test_the_enumeration_finds_the_console(api_factory: Any) -> None:
     for expected in (
         ("GET", "/admin"),
         ("GET", "/admin/fragment/overview"),
+        ("GET", "/admin/notifications"),
         ("GET", "/admin/monitors/x"),
         ("POST", "/admin/monitors/x/check"),
         ("POST", "/admin/maintenance/7/purge"),
