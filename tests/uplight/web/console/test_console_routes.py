@@ -5,6 +5,7 @@ route added later is held to the same rules the day it lands:
 - with a session, a POST without its CSRF token, or with a forged one, is refused
   and changes nothing;
 - a revoked token's session is dead on every route;
+- every form control on every page has a label;
 - a secret (a monitor URL's password or query, a header value, a push monitor's
   ping token, the API token) is on no page the operator did not ask for it on.
 """
@@ -14,6 +15,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Sequence
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -62,6 +64,41 @@ def gets(requests: list[tuple[str, str]]) -> list[str]:
 
 def posts(requests: list[tuple[str, str]]) -> list[str]:
     return [path for method, path in requests if method == "POST"]
+
+
+class Controls(HTMLParser):
+    """The form controls of a page a person fills in, and whether each has a label:
+    a ``<label for>``, an enclosing ``<label>`` or an ``aria-label(ledby)``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.labelled_ids: set[str] = set()
+        self.in_label = 0
+        self.controls: list[tuple[str, dict[str, str | None], bool]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        found = dict(attrs)
+        if tag == "label":
+            self.in_label += 1
+            if found.get("for"):
+                self.labelled_ids.add(str(found["for"]))
+        elif tag in ("input", "select", "textarea"):
+            if found.get("type") not in ("hidden", "submit", "button"):
+                self.controls.append((tag, found, self.in_label > 0))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "label":
+            self.in_label -= 1
+
+    def unlabelled(self) -> list[str]:
+        return [
+            f"<{tag} name={found.get('name')!r} id={found.get('id')!r}>"
+            for tag, found, inside in self.controls
+            if not inside
+            and found.get("id") not in self.labelled_ids
+            and not found.get("aria-label")
+            and not found.get("aria-labelledby")
+        ]
 
 
 async def furnished(api: Any) -> Samples:
@@ -201,3 +238,27 @@ async def test_secrets_appear_only_where_the_operator_asks(api_factory: Any) -> 
         # The scrubbed URL is still there, so the page says which endpoint it checks.
         secret_page = await text(await api.client.get("/admin/monitors/secret-api"))
         assert re.search(r"127\.0\.0\.1:9/health", secret_page)
+
+
+async def test_every_control_on_every_page_has_a_label(api_factory: Any) -> None:
+    async with api_factory(EXTRA) as api:
+        samples = await furnished(api)
+        await api.runtime.page_editor.create_page(
+            slug="ops", title="Operations", hostname=None, default=False
+        )
+        samples = {
+            **samples,
+            "monitor_id": [m.id for m in api.runtime.config.monitors],
+            "slug": ["main", "ops"],
+        }
+        await signed_in(api.client, api.token)
+        checked = 0
+        for path in gets(admin_requests(api.app, samples)):
+            response = await api.client.get(path)
+            if response.status_code != 200:
+                continue
+            page = Controls()
+            page.feed(await text(response))
+            assert page.unlabelled() == [], path
+            checked += len(page.controls)
+        assert checked > 50  # the forms were there to look at
