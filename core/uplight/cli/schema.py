@@ -35,7 +35,10 @@ def cmd_schema(args: argparse.Namespace) -> int:
     except PluginError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    schema = config_json_schema(registry.check_types, registry.notifiers)
+    problems: list[str] = []
+    schema = config_json_schema(registry.check_types, registry.notifiers, problems)
+    for problem in problems:
+        print(f"warning: {problem}", file=sys.stderr)
     sys.stdout.write(schema_text(schema))
     return 0
 

@@ -70,15 +70,30 @@ SECRET_DEF: dict[str, Any] = {
 
 
 def config_json_schema(
-    check_types: Mapping[str, Any], notifier_types: Mapping[str, Any]
+    check_types: Mapping[str, Any],
+    notifier_types: Mapping[str, Any],
+    problems: list[str] | None = None,
 ) -> dict[str, Any]:
     """The whole config's schema, with every given check type's and notifier's options.
 
-    Serialise it with sorted keys (``uplight schema`` does) for a stable file."""
+    A type whose options pydantic cannot describe (a field of a type JSON Schema has no
+    word for) gets a branch that takes any keys, and a line in ``problems``, rather
+    than costing the whole schema. Serialise it with sorted keys (``uplight schema``
+    does) for a stable file."""
     check_models = {name: check_types[name].Options for name in sorted(check_types)}
     notifier_models = {name: notifier_types[name].Options for name in sorted(notifier_types)}
+    opaque: set[type[BaseModel]] = set()
+    for kind, found in (("check", check_models), ("notifier", notifier_models)):
+        for name, model in found.items():
+            reason = _undescribable(model)
+            if reason is not None:
+                opaque.add(model)
+                if problems is not None:
+                    problems.append(
+                        f"{kind} type {name!r}: its options are left open in the schema ({reason})"
+                    )
     models = [Config, MonitorConfig, NotifierConfig, *check_models.values()]
-    models += notifier_models.values()
+    models = [m for m in [*models, *notifier_models.values()] if m not in opaque]
     wanted: list[tuple[type[BaseModel], Any]] = [(m, "validation") for m in dict.fromkeys(models)]
     keys, top = models_json_schema(
         wanted, ref_template=_REF, schema_generator=_ConfigSchemaGenerator
@@ -94,7 +109,7 @@ def config_json_schema(
     ):
         branches = []
         for name, model in models.items():
-            options = defs[_def_name(keys[(model, "validation")])]
+            options = {} if model in opaque else defs[_def_name(keys[(model, "validation")])]
             key = f"{section}.{name}"
             defs[key] = _branch(common, options, name, getattr(types[name], "description", ""))
             branches.append({"$ref": "#/$defs/" + _pointer(key)})
@@ -139,6 +154,14 @@ def _branch(common: dict[str, Any], options: dict[str, Any], name: str, text: st
         # The loader sends every key but the common ones to the type's Options.
         branch["additionalProperties"] = options["additionalProperties"]
     return branch
+
+
+def _undescribable(model: type[BaseModel]) -> str | None:
+    try:
+        model.model_json_schema(schema_generator=_ConfigSchemaGenerator)
+    except Exception as exc:  # a plugin's model: whatever it raises, it is that model's
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
 
 
 def _def_name(ref: JsonSchemaValue) -> str:

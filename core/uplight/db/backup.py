@@ -67,6 +67,8 @@ def backup(
         raise FileExistsError(destination)
     if destination.is_dir():
         raise BackupError(f"{destination} is a directory: give the backup file's name")
+    if not destination.parent.is_dir():
+        raise BackupError(f"{destination.parent} is not a directory: create it first")
     with _temporary_beside(destination) as partial:
         _copy(source, partial, progress, pages_per_step)
         migrations = verify(partial)

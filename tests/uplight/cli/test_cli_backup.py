@@ -242,3 +242,5 @@ def test_restore_into_a_fresh_place_and_a_missing_backup(tmp_path: Path) -> None
     assert done.kept is None and count_results(target) == 7
     with pytest.raises(BackupError, match="no such file"):
         restore(tmp_path / "missing.db", target, known_migrations=KNOWN)
+    with pytest.raises(BackupError, match="create it first"):
+        backup(target, tmp_path / "no-such-folder" / "b.db")

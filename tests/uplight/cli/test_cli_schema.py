@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -226,3 +227,36 @@ def test_a_plugins_check_type_brings_its_options() -> None:
     assert errors(schema, {"monitors": [monitor]}) == []
     assert errors(schema, {"monitors": [{**monitor, "clicks_per_minute": "many"}]})
     assert errors(schema, {"monitors": [{**monitor, "sensr": "x"}]})
+
+
+class Dial(uplight.CheckType):
+    """Options pydantic has no JSON Schema for: a callable."""
+
+    name = "dial"
+
+    class Options(uplight.CheckOptions):
+        number: str
+        on_answer: Callable[[str], None] = print
+
+    async def check(self, options: Any, context: Any) -> uplight.CheckResult:
+        raise NotImplementedError
+
+
+class DialPlugin:
+    @uplight.hookimpl
+    def uplight_check_types(self, register: Any) -> None:
+        register(Dial)
+
+
+def test_options_the_schema_cannot_describe_are_left_open_and_said() -> None:
+    registry = load_plugins(builtins_only=True, extra=[("dial", DialPlugin())])
+    problems: list[str] = []
+    schema = config_json_schema(registry.check_types, registry.notifiers, problems)
+    assert len(problems) == 1 and problems[0].startswith("check type 'dial': its options")
+    branch = schema["$defs"]["monitors.dial"]
+    assert "additionalProperties" not in branch and branch["properties"]["type"]["const"] == "dial"
+    monitor = {"id": "phone", "name": "Phone", "type": "dial", "number": "+1", "x": 1}
+    assert errors(schema, {"monitors": [monitor]}) == []
+    assert errors(schema, {"monitors": [{**monitor, "interval": 5}]})  # common keys still hold
+    # Every other type keeps its branch.
+    assert schema["$defs"]["monitors.http"]["additionalProperties"] is False
