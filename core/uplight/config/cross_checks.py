@@ -431,3 +431,38 @@ def did_you_mean(word: str, candidates: Iterable[str]) -> str:
     # The word itself is no suggestion: it is a key somewhere else, not here.
     close = difflib.get_close_matches(word, [c for c in candidates if c != word], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def check_locations(
+    monitors: Iterable[Any],
+    raw_monitors: list[Any],
+    check_types: Mapping[str, Any],
+    issues: list[ConfigIssue],
+) -> None:
+    """``locations`` only on a monitor a probe can check (docs/probes.md): a push
+    monitor judges the pings the server receives, a manual one the state set on the
+    server, a group its members' states there; none of them can run elsewhere."""
+    index_of: dict[str, int] = {}
+    for index, raw in enumerate(raw_monitors):
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            index_of.setdefault(raw["id"], index)
+    for monitor in monitors:
+        check_type = check_types.get(monitor.type)
+        if monitor.locations is None or check_type is None:
+            continue
+        try:
+            judged_here = (
+                check_type.accepts_pings
+                or check_type.accepts_state
+                or bool(check_type.references(monitor.options))
+            )
+        except Exception:
+            continue  # check_monitor_references reports a failing references()
+        if judged_here:
+            issues.append(
+                ConfigIssue(
+                    f"monitors[{index_of.get(monitor.id, '?')}].locations",
+                    f"a {monitor.type} monitor is judged on the server; it cannot be checked"
+                    " from other locations",
+                )
+            )

@@ -20,6 +20,7 @@ from pydantic import ValidationError
 from ..notify.config import COMMON_NOTIFIER_KEYS, NotifierConfig
 from .cross_checks import (
     check_isolated_types,
+    check_locations,
     check_maintenance_references,
     check_monitor_references,
     check_notify_references,
@@ -167,6 +168,7 @@ def parse_config(
         check_maintenance_references(sections.get("maintenance", ()), raw_monitors, issues)
         check_ping_tokens(monitors, raw_monitors, check_types, issues)
         check_monitor_references(monitors, raw_monitors, check_types, issues)
+        check_locations(monitors, raw_monitors, check_types, issues)
     check_token_file(sections.get("metrics"), config_dir, issues)
     check_isolated_types(sections.get("scheduler"), check_types, issues)
     raw_notifiers = raw.get("notifiers", [])

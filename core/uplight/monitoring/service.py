@@ -223,6 +223,9 @@ class MonitorService:
         does): a push monitor's results come from its pings, a manual monitor's from
         the state set on it, a group's from its members."""
         monitor = self._monitor(monitor_id)
+        if monitor.joined(self._config.server.location):
+            # Run here, its result would be this location's alone, not the join's.
+            return "its state joins the results of its locations (docs/probes.md)"
         check_type = self._check_types.get(monitor.type)
         return _why_not_checkable(monitor, check_type) if check_type is not None else ""
 

@@ -77,3 +77,19 @@ def test_bad_locations_are_refused_naming_the_field(
 def test_a_bad_server_location_names_the_field(registry: PluginRegistry) -> None:
     errors = errors_of('[server]\nlocation = "Not ok"\n', registry)
     assert any(error.startswith("server.location") for error in errors), errors
+
+
+@pytest.mark.parametrize(
+    "monitor",
+    [
+        'type = "push"\ntoken = "a-ping-token-0123456789abcdef"\nperiod = "1h"',
+        'type = "manual"',
+        'type = "group"\nmembers = ["web"]',
+    ],
+)
+def test_monitors_judged_on_the_server_take_no_locations(
+    registry: PluginRegistry, monitor: str
+) -> None:
+    text = MONITOR + f'\n[[monitors]]\nid = "x"\nname = "X"\n{monitor}\nlocations = ["fra1"]\n'
+    errors = errors_of(text, registry)
+    assert any(e.startswith("monitors[1].locations: a ") for e in errors), errors

@@ -154,6 +154,8 @@ async def test_the_console_shows_each_location_and_refuses_a_probe_token(
         page = await text(await api.client.get("/admin/monitors/edge"))
         assert "<code>fra1</code>: down" in page and "(connection refused)" in page
         assert "<code>home</code>: up" in page
+        # "Check now" here would make one location's result, not the join's.
+        assert "its state joins the results of its locations" in page
 
 
 async def test_metrics_label_each_location(api_factory: Any) -> None:
