@@ -265,3 +265,26 @@ def test_the_spool_survives_the_server_down_and_a_probe_restart(
     assert len(ids) == len(set(ids))  # nothing stored twice
     assert early | set(waiting) <= set(ids)  # nothing lost
     assert set(spooled(spool)).isdisjoint(ids)  # what is left was never stored
+
+
+def test_the_probe_follows_a_reload(tmp_path: Path, target: PathTarget) -> None:
+    config, port = setup(tmp_path, target)
+    database = tmp_path / "uplight.db"
+    home_key = token(config, "home")
+
+    def monitors_stored() -> set[str]:
+        with contextlib.closing(sqlite3.connect(database)) as db:
+            return {
+                row[0] for row in db.execute("SELECT DISTINCT monitor_id FROM location_results")
+            }
+
+    with serving(config, port) as server, probe(port, home_key, "home", tmp_path / "s") as home:
+        target.probes[home.pid] = "home"
+        wait_until(lambda: monitors_stored() == {"edge"})
+        config.write_text(
+            config.read_text() + f'[[monitors]]\nid = "api"\nname = "API"\ntype = "http"\n'
+            f'url = "http://127.0.0.1:{target.port}/api"\ninterval = "1s"\ntimeout = "1s"\n'
+            'locations = ["home"]\n'
+        )
+        server.send_signal(signal.SIGHUP)
+        wait_until(lambda: monitors_stored() == {"edge", "api"})
