@@ -10,12 +10,17 @@ from __future__ import annotations
 import argparse
 import sqlite3
 import sys
+import tomllib
 from pathlib import Path
 from typing import TextIO
 
+from pydantic import ValidationError
+
+from ..config import Config, ConfigError, ConfigIssue, StorageConfig, read_config_text
+from ..config.cross_checks import issues_from
 from ..db.backup import BackupError, DatabaseInUse, backup, restore
 from ..schema import MIGRATIONS
-from .common import add_config_option, load
+from .common import add_config_option
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -52,11 +57,29 @@ def register(sub: argparse._SubParsersAction) -> None:
     restore_parser.set_defaults(func=cmd_restore)
 
 
+def database_of(config_path: Path) -> Path | None:
+    """The config's ``[storage] path``, read alone: a backup run from cron must not fail
+    over a secret that only the service can read ({ file = "/run/credentials/…" }), or
+    wait for every plugin to load. None, with the error printed, when it cannot be read."""
+    try:
+        try:
+            raw = tomllib.loads(read_config_text(config_path))
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError([ConfigIssue("", f"not valid TOML: {exc}")], config_path) from None
+        try:
+            storage = StorageConfig.model_validate(raw.get("storage", {}))
+        except ValidationError as exc:
+            raise ConfigError(issues_from(exc, ("storage",), StorageConfig), config_path) from None
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return None
+    return Config(storage=storage, source=config_path.resolve()).database_path
+
+
 def cmd_backup(args: argparse.Namespace) -> int:
-    loaded = load(args.config)
-    if loaded is None:
+    database = database_of(args.config)
+    if database is None:
         return 1
-    database = loaded[0].database_path
     bar = None if args.quiet else ProgressBar.on(sys.stderr, "backing up")
     try:
         done = backup(database, args.path, force=args.force, progress=bar)
@@ -75,10 +98,9 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    loaded = load(args.config)
-    if loaded is None:
+    database = database_of(args.config)
+    if database is None:
         return 1
-    database = loaded[0].database_path
     known = [migration.__name__ for migration in MIGRATIONS]
     bar = ProgressBar.on(sys.stderr, "restoring")
     try:

@@ -150,6 +150,23 @@ def test_backup_command_prints_a_bar_on_a_terminal_the_size_and_never_overwrites
     assert count_results(target) == 100
 
 
+def test_backup_reads_only_the_storage_table_of_the_config(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """From cron, a secret only the service can read must not stop the backup."""
+    config = config_for(tmp_path)
+    config.write_text(
+        config.read_text()
+        + '[[notifiers]]\nid = "phone"\ntype = "ntfy"\ntopic = { env = "UPLIGHT_TEST_UNSET" }\n'
+    )
+    asyncio.run(make_database(tmp_path / "data" / "uplight.db"))
+    assert main(["backup", str(tmp_path / "b.db"), "--config", str(config), "-q"]) == 0
+    assert count_results(tmp_path / "b.db") == 100
+    config.write_text('[storage]\npath = "data/uplight.db"\nretention_days = "30"\n')
+    assert main(["backup", str(tmp_path / "c.db"), "--config", str(config)]) == 1
+    assert "storage.retention_days: must be a whole number" in capsys.readouterr().err
+
+
 def test_backup_without_a_database_says_where_it_looked(tmp_path: Path) -> None:
     config = config_for(tmp_path)
     run = subprocess.run(
