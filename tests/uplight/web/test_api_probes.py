@@ -170,3 +170,23 @@ async def test_metrics_label_each_location(api_factory: Any) -> None:
         assert 'location="fra1"' in body and 'location="nyc"' not in body
         # Existing names stay: the joined result is the monitor's.
         assert 'uplight_monitor_up{monitor="edge",type="http"} 1.0' in body
+
+
+async def test_the_notification_names_each_location(api_factory: Any) -> None:
+    from uplight.notify.store import list_rows
+
+    channel = '[[notifiers]]\nid = "ops"\ntype = "webhook"\nurl = "http://127.0.0.1:9/"\n'
+    async with api_factory(
+        JOINED.replace("locations =", 'notify = ["ops"]\nlocations =') + channel
+    ) as api:
+        await api.runtime.notifications.stop()  # queued, not sent: the payload is read below
+        home, fra1 = await probe_token(api, "home"), await probe_token(api, "fra1")
+        await push(api, home, result(api, "h1", "down"))
+        await push(api, fra1, result(api, "f1", "down"))
+        assert incident_of(api) is not None
+        rows = await list_rows(api.runtime.store)
+        [row] = [r for r in rows if r.event == "incident_opened"]
+        text = row.message.text
+        assert "home: down (connection refused)" in text, text
+        assert "fra1: down (connection refused)" in text
+        assert "s3cret" not in text
