@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 import subprocess
 import sys
 import tomllib
@@ -260,3 +261,20 @@ def test_options_the_schema_cannot_describe_are_left_open_and_said() -> None:
     assert errors(schema, {"monitors": [{**monitor, "interval": 5}]})  # common keys still hold
     # Every other type keeps its branch.
     assert schema["$defs"]["monitors.http"]["additionalProperties"] is False
+
+
+def test_every_toml_example_in_the_docs_that_loads_passes_the_schema(
+    schema: dict[str, Any], registry: PluginRegistry
+) -> None:
+    """The editor must never mark what uplight accepts: the docs' examples (those that
+    load here, without their files and variables) are the corpus."""
+    checked = 0
+    for doc in sorted([ROOT / "README.md", *(ROOT / "docs").rglob("*.md")]):
+        for block in re.findall(r"```toml\n(.*?)```", doc.read_text(), re.S):
+            try:
+                parse_config(block, registry.check_types, notifier_types=registry.notifiers)
+            except (ConfigError, tomllib.TOMLDecodeError):
+                continue
+            assert errors(schema, tomllib.loads(block)) == [], f"{doc}:\n{block}"
+            checked += 1
+    assert checked >= 10
