@@ -9,6 +9,7 @@ import datetime as dt
 import io
 import sqlite3
 import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -261,3 +262,28 @@ def test_restore_into_a_fresh_place_and_a_missing_backup(tmp_path: Path) -> None
         restore(tmp_path / "missing.db", target, known_migrations=KNOWN)
     with pytest.raises(BackupError, match="create it first"):
         backup(target, tmp_path / "no-such-folder" / "b.db")
+
+
+def test_restore_after_a_crash_keeps_what_was_only_in_the_wal(tmp_path: Path) -> None:
+    """A server killed mid-run leaves a -wal holding commits the file lacks: the kept
+    file gets them, and no stale -wal or -shm is left beside the restored one."""
+    db = tmp_path / "uplight.db"
+    asyncio.run(make_database(db, results=5))
+    good = tmp_path / "good.db"
+    backup(db, good)
+    crash = (
+        "import os, sqlite3, sys\n"
+        "conn = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "conn.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "conn.execute(\"INSERT INTO migrations VALUES ('only_in_the_wal', 'x')\")\n"
+        "os._exit(0)\n"  # no close: the commit stays in the WAL
+    )
+    subprocess.run([sys.executable, "-c", crash, str(db)], check=True)
+    assert db.with_name("uplight.db-wal").stat().st_size > 0
+    done = restore(good, db, known_migrations=KNOWN)
+    assert done.kept is not None
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["uplight.db", "good.db", done.kept.name]
+    )
+    assert "only_in_the_wal" in migrations_in(done.kept)
+    assert "only_in_the_wal" not in migrations_in(db) and count_results(db) == 5
