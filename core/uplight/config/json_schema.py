@@ -193,7 +193,11 @@ def _linked(value: Any) -> Any:
         del linked["default"]  # TOML has no null: such a key is one left out
     # Bounds pydantic could not place (on an optional value) come out under their
     # Python names; JSON Schema's for a number, words for a duration.
-    bounds = {key: linked.pop(key) for key in _BOUNDS if key in linked}
+    bounds = {
+        key: linked.pop(key)
+        for key in _BOUNDS
+        if isinstance(linked.get(key), int | float)  # not an option named "lt"
+    }
     if _MARK in value:
         linked["$ref"] = f"#/$defs/{value[_MARK]}"
         if bounds and value[_MARK] == "duration":
