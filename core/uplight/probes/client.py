@@ -140,6 +140,16 @@ class Probe:
             return False
         if response.status_code in (401, 403):
             raise ProbeRefused(_error_text(response))
+        if response.status_code in (400, 413, 415, 422):
+            # The server will never take this batch as it is: sent again it would block
+            # every result behind it. Dropped, and counted as the spool's drops are.
+            self.spool.discard([r.id for r in batch])
+            log.error(
+                "probe: the server refused a batch of %d results (%s); they are dropped",
+                len(batch),
+                _error_text(response),
+            )
+            return True
         if response.status_code != 200:
             log.warning("probe: sending results answered %d", response.status_code)
             return False

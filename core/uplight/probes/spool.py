@@ -84,6 +84,14 @@ class Spool:
             self._db.execute("BEGIN IMMEDIATE")
             self._db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
 
+    def discard(self, ids: list[str]) -> None:
+        """Remove results that will never be sent, counted as dropped."""
+        with self._db:
+            self._db.execute("BEGIN IMMEDIATE")
+            before = self.pending()
+            self._db.executemany("DELETE FROM pending WHERE id = ?", [(i,) for i in ids])
+            self._set("dropped", str(self.dropped + before - self.pending()))
+
     def pending(self) -> int:
         return int(self._db.execute("SELECT COUNT(*) FROM pending").fetchone()[0])
 
