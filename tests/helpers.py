@@ -101,10 +101,10 @@ async def run_until_done(clock: FakeClock, awaitable: Awaitable[T], limit: float
 UPLIGHT = [sys.executable, "-m", "uplight"]
 
 
-def create_token(config: Path, name: str = "tester") -> str:
-    """`uplight token create`, as an operator would run it."""
+def create_token(config: Path, name: str = "tester", *args: str) -> str:
+    """`uplight token create`, as an operator would run it (``args``: e.g. ``--probe``)."""
     return subprocess.run(
-        [*UPLIGHT, "token", "create", "--name", name, "--config", str(config)],
+        [*UPLIGHT, "token", "create", "--name", name, "--config", str(config), *args],
         capture_output=True,
         text=True,
         check=True,

@@ -202,10 +202,7 @@ def check_monitor_references(
     """Monitors that name others (``CheckType.references``: a group's members): each id
     must be a monitor's, not its own, and no chain of them may come back to where it
     started (a group of groups in a cycle). Errors are at the option's TOML path."""
-    index_of: dict[str, int] = {}
-    for index, raw in enumerate(raw_monitors):
-        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-            index_of.setdefault(raw["id"], index)
+    index_of = _monitor_indexes(raw_monitors)
     # monitor id -> [(referenced id, TOML path of the reference)]
     edges: dict[str, list[tuple[str, str]]] = {}
     for monitor in monitors:
@@ -442,10 +439,7 @@ def check_locations(
     """``locations`` only on a monitor a probe can check (docs/probes.md): a push
     monitor judges the pings the server receives, a manual one the state set on the
     server, a group its members' states there; none of them can run elsewhere."""
-    index_of: dict[str, int] = {}
-    for index, raw in enumerate(raw_monitors):
-        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
-            index_of.setdefault(raw["id"], index)
+    index_of = _monitor_indexes(raw_monitors)
     for monitor in monitors:
         check_type = check_types.get(monitor.type)
         if monitor.locations is None or check_type is None:
@@ -466,3 +460,12 @@ def check_locations(
                     " from other locations",
                 )
             )
+
+
+def _monitor_indexes(raw_monitors: list[Any]) -> dict[str, int]:
+    """Each monitor id and where it first stands in the file (for error paths)."""
+    index_of: dict[str, int] = {}
+    for index, raw in enumerate(raw_monitors):
+        if isinstance(raw, dict) and isinstance(raw.get("id"), str):
+            index_of.setdefault(raw["id"], index)
+    return index_of

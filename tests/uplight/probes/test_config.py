@@ -4,22 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from uplight.config import ConfigError, parse_config
+from tests.uplight.config.test_config import GOOD_MONITOR as MONITOR
+from tests.uplight.config.test_config import errors_of
 from uplight.plugins import PluginRegistry
-
-MONITOR = """
-[[monitors]]
-id = "web"
-name = "Web"
-type = "http"
-url = "http://127.0.0.1:1/"
-"""
-
-
-def errors_of(text: str, registry: PluginRegistry) -> list[str]:
-    with pytest.raises(ConfigError) as info:
-        parse_config(text, registry.check_types)
-    return [str(issue) for issue in info.value.issues]
 
 
 def test_a_monitor_is_checked_by_the_server_alone_by_default(make_config) -> None:

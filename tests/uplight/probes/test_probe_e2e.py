@@ -21,7 +21,7 @@ from typing import Any
 
 import httpx
 import pytest
-from helpers import UPLIGHT, free_port, serving, wait_until
+from helpers import UPLIGHT, create_token, free_port, serving, wait_until
 
 pytestmark = pytest.mark.skipif(
     not Path("/proc/net/tcp").exists(), reason="needs /proc to tell the probes apart"
@@ -104,12 +104,7 @@ quorum_window = "3s"
 
 
 def token(config: Path, location: str) -> str:
-    return subprocess.run(
-        [*UPLIGHT, "token", "create", "--name", location, "--probe", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return create_token(config, location, "--probe")
 
 
 @contextlib.contextmanager
@@ -183,12 +178,7 @@ def setup(tmp_path: Path, target: PathTarget) -> tuple[Path, int]:
 
 
 def admin_token(config: Path) -> str:
-    return subprocess.run(
-        [*UPLIGHT, "token", "create", "--name", "admin", "--config", str(config)],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    return create_token(config, "admin")
 
 
 def test_quorum_one_bad_path_opens_nothing_both_open_an_incident(
