@@ -67,27 +67,49 @@ async def insert_results(
     received = to_millis(received_at)
 
     async def insert(db: aiosqlite.Connection) -> list[bool]:
-        stored = []
+        # One query for the ids already stored and one insert of the rest, in the
+        # writer's one transaction: no per-row round trip to the database thread.
+        stored: set[tuple[str, str]] = set()
+        for location in {r.location for r in results}:
+            ids = [r.result_id for r in results if r.location == location]
+            for offset in range(0, len(ids), 500):
+                chunk = ids[offset : offset + 500]
+                marks = ", ".join("?" * len(chunk))
+                cursor = await db.execute(
+                    "SELECT result_id FROM location_results"
+                    f" WHERE location = ? AND result_id IN ({marks})",
+                    (location, *chunk),
+                )
+                stored.update((location, row[0]) for row in await cursor.fetchall())
+        new = []
         for r in results:
-            cursor = await db.execute(
-                "INSERT INTO location_results (location, result_id, monitor_id, checked_at,"
-                " received_at, status, latency, message, error_reason)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
-                " ON CONFLICT (location, result_id) DO NOTHING",
-                (
-                    r.location,
-                    r.result_id,
-                    r.monitor_id,
-                    to_millis(r.checked_at),
-                    received,
-                    r.status,
-                    r.latency,
-                    r.message,
-                    r.error_reason,
-                ),
+            key = (r.location, r.result_id)
+            new.append(key not in stored)
+            stored.add(key)  # the same id twice in one batch is stored once
+        rows = [
+            (
+                r.location,
+                r.result_id,
+                r.monitor_id,
+                to_millis(r.checked_at),
+                received,
+                r.status,
+                r.latency,
+                r.message,
+                r.error_reason,
             )
-            stored.append(cursor.rowcount > 0)
-        return stored
+            for r, fresh in zip(results, new, strict=True)
+            if fresh
+        ]
+        await db.executemany(
+            "INSERT INTO location_results (location, result_id, monitor_id, checked_at,"
+            " received_at, status, latency, message, error_reason)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+            # Another server sharing the database (PostgreSQL) may store it meanwhile.
+            " ON CONFLICT (location, result_id) DO NOTHING",
+            rows,
+        )
+        return new
 
     return await store.write(insert)
 

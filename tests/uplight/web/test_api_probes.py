@@ -124,11 +124,17 @@ async def test_a_result_is_stored_once_and_refusals_are_per_item(api_factory: An
         assert [o["stored"] for o in body["results"]] == [True, False, False, False]
         codes = [o["error"]["code"] for o in body["results"][1:]]
         assert codes == ["NOT_ASSIGNED", "CLOCK_SKEW", "TOO_OLD"]
-        status, body = await push(api, home, first)  # the answer was lost: sent again
-        assert status == 200 and body["results"] == [{"id": "r1", "stored": True, "error": None}]
+        status, body = await push(api, home, first, first)  # the answer was lost: sent again
+        assert (
+            status == 200 and body["results"] == [{"id": "r1", "stored": True, "error": None}] * 2
+        )
         assert await probe_store.count_results(api.runtime.store) == 1
+        twice = result(api, "r5", "up")
+        status, body = await push(api, home, twice, twice)  # twice in one new batch
+        assert [o["stored"] for o in body["results"]] == [True, True]
+        assert await probe_store.count_results(api.runtime.store) == 2
         stored = await probe_store.results_of(api.runtime.store, "edge")
-        assert [(r.location, r.result_id) for r in stored] == [("home", "r1")]
+        assert [(r.location, r.result_id) for r in stored] == [("home", "r1"), ("home", "r5")]
 
 
 async def test_a_malformed_batch_names_the_field(api_factory: Any) -> None:
