@@ -4,6 +4,7 @@ probe token may not do (real app, real SQLite file, real tokens)."""
 from __future__ import annotations
 
 import datetime as dt
+import json
 from typing import Any
 
 from uplight.auth.tokens import create_token, verify_token
@@ -196,3 +197,24 @@ async def test_the_notification_names_each_location(api_factory: Any) -> None:
         assert "home: down (connection refused)" in text, text
         assert "fra1: down (connection refused)" in text
         assert "s3cret" not in text
+
+
+async def test_the_public_page_shows_the_joined_state(api_factory: Any) -> None:
+    on_page = JOINED + '[[pages.components]]\nmonitor = "edge"\npublic_name = "Edge"\n'
+    async with api_factory(on_page) as api:
+        home, fra1 = await probe_token(api, "home"), await probe_token(api, "fra1")
+
+        async def public_state() -> str:
+            await api.runtime.store.flush()
+            api.runtime.page_cache.invalidate()
+            response = await api.client.get("/api/public/v1/status.json")
+            page = await response.get_json()
+            [edge] = [c for c in page["components"] if c["name"] == "Edge"]
+            assert "fra1" not in json.dumps(page)  # locations are the operator's
+            return edge["status"]
+
+        await push(api, home, result(api, "h1", "up"))
+        await push(api, fra1, result(api, "f1", "down"))
+        assert await public_state() == "operational"  # one bad path
+        await push(api, home, result(api, "h2", "down"))
+        assert await public_state() == "major_outage"
