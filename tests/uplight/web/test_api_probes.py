@@ -218,3 +218,13 @@ async def test_the_public_page_shows_the_joined_state(api_factory: Any) -> None:
         assert await public_state() == "operational"  # one bad path
         await push(api, home, result(api, "h2", "down"))
         assert await public_state() == "major_outage"
+
+
+async def test_old_location_results_are_pruned(api_factory: Any) -> None:
+    async with api_factory(JOINED) as api:
+        home = await probe_token(api, "home")
+        await push(api, home, result(api, "old", "up", ago=3 * 86400), result(api, "new", "up"))
+        cutoff = api.clock.now() - dt.timedelta(days=1)
+        assert await api.runtime.probes.prune(cutoff) == 1
+        kept = await probe_store.results_of(api.runtime.store, "edge")
+        assert [r.result_id for r in kept] == ["new"]
