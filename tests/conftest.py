@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,6 +11,9 @@ import pytest
 TESTS = Path(__file__).parent
 # Helper modules (tests/servers.py, tests/helpers.py) import as top-level modules.
 sys.path.insert(0, str(TESTS))
+
+from postgres import PostgresServer  # noqa: E402
+from postgres import unavailable as postgres_unavailable  # noqa: E402
 
 from uplight.config import Config, parse_config  # noqa: E402
 from uplight.plugins import PluginRegistry, load_plugins  # noqa: E402
@@ -34,3 +37,24 @@ def make_config(tmp_path: Path, registry: PluginRegistry) -> Callable[[str], Con
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (tests/postgres.py); skips saying why
+    where none can be started."""
+    reason = postgres_unavailable()
+    if reason:
+        pytest.skip(f"no PostgreSQL server: {reason}")
+    server = PostgresServer()
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> str:
+    """The URL of a new, empty database on the session's PostgreSQL server."""
+    return postgres_server.new_database()
