@@ -11,7 +11,8 @@ from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
-from ..config import Config, ConfigError, check_database_path, parse_listen
+from ..config import Config, ConfigError, ConfigIssue, check_database_path, parse_listen
+from ..eventloop import EVENT_LOOPS, EventLoopUnavailable, LoopFactory, loop_factory, resolve
 from ..logs import LOG_FORMATS, configure_logging
 from ..plugins import PluginError, load_plugins
 from .common import add_config_option, default_config_path, load
@@ -45,6 +46,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="address to listen on instead of [server] listen (also $UPLIGHT_LISTEN),"
         ' e.g. 0.0.0.0:8080 or "[::]:8080"',
     )
+    serve.add_argument(
+        "--event-loop",
+        type=str.lower,
+        choices=EVENT_LOOPS,
+        default=os.environ.get("UPLIGHT_EVENT_LOOP", "").lower() or None,
+        help="auto (uvloop when installed), asyncio or uvloop, instead of [server] event_loop"
+        " (also $UPLIGHT_EVENT_LOOP)",
+    )
     serve.set_defaults(func=cmd_serve)
 
     check = sub.add_parser("check-config", help="validate a config file and report every error")
@@ -70,6 +79,11 @@ def cmd_check_config(args: argparse.Namespace) -> int:
     unusable = check_database_path(config)
     if unusable:
         print(ConfigError(unusable, config.source), file=sys.stderr)
+        return 1
+    try:
+        chosen_loop(config, None)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
         return 1
     types = sorted({m.type for m in config.monitors})
     print(
@@ -115,6 +129,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.event_loop is not None and args.event_loop not in EVENT_LOOPS:
+        print(
+            f"error: UPLIGHT_EVENT_LOOP={args.event_loop!r}: use one of {', '.join(EVENT_LOOPS)}",
+            file=sys.stderr,
+        )
+        return 2
     configure_logging(args.log_level, args.log_format)
     # One line per outgoing check request is noise; check results are stored instead.
     logging.getLogger("httpx").setLevel(logging.WARNING)
@@ -127,16 +147,31 @@ def cmd_serve(args: argparse.Namespace) -> int:
         return 1
     if listen is not None:
         loaded = (loaded[0].with_listen(listen), loaded[1])
+    try:
+        factory = chosen_loop(loaded[0], args.event_loop)
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 1
     from ..web.preflight import preflight  # Quart is imported only when serving
     from ..web.serve import serve
 
     try:
         preflight(loaded[0])
-        run_until_done(serve(*loaded))
+        run_until_done(serve(*loaded), loop_factory=factory)
     except ConfigError as exc:  # also: a file the config names changed since it was read
         print(exc, file=sys.stderr)
         return 1
     return 0
+
+
+def chosen_loop(config: Config, override: str | None) -> LoopFactory:
+    """The event loop ``serve`` runs on: ``--event-loop`` or ``$UPLIGHT_EVENT_LOOP``,
+    else ``[server] event_loop``; :class:`ConfigError` when it names a missing loop."""
+    try:
+        return loop_factory(resolve(override or config.server.event_loop))
+    except EventLoopUnavailable as exc:
+        where = "--event-loop / UPLIGHT_EVENT_LOOP" if override else "server.event_loop"
+        raise ConfigError([ConfigIssue(where, str(exc))], config.source) from None
 
 
 def _listen_problem(value: str) -> str | None:
@@ -155,11 +190,15 @@ def listen_argument(value: str) -> str:
     return value
 
 
-def run_until_done(main: Coroutine[Any, Any, None], grace: float = 2.0) -> None:
+def run_until_done(
+    main: Coroutine[Any, Any, None],
+    grace: float = 2.0,
+    loop_factory: LoopFactory = asyncio.new_event_loop,
+) -> None:
     """``asyncio.run``, except that a task which ignores cancellation (a misbehaving
     check plugin) cannot keep the process alive after shutdown: by then the results
     are flushed and the database is closed, so such a task is left behind."""
-    loop = asyncio.new_event_loop()
+    loop = loop_factory()
     try:
         loop.run_until_complete(main)
         leftover = [t for t in asyncio.all_tasks(loop) if not t.done()]

@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from ..durations import DAY, HOUR, Duration, format_duration
+from ..eventloop import EventLoopSetting
 from ..maintenance.recurrence import (
     CronSpec,
     parse_cron,
@@ -83,6 +84,8 @@ class ServerConfig(Strict):
     # The location name of the server's own checks (docs/probes.md): a monitor without
     # ``locations`` is checked here only, as before probes existed.
     location: Id = "local"
+    # "auto": uvloop when the `fast` extra installed it (see uplight.eventloop).
+    event_loop: EventLoopSetting = "auto"
     # Set by ``with_listen`` (``serve --listen``, ``UPLIGHT_LISTEN``), so a reload
     # keeps the address the process was started with rather than the file's.
     _listen_override: str | None = PrivateAttr(None)
@@ -118,10 +121,9 @@ class ServerConfig(Strict):
     def with_listen(self, listen: str) -> ServerConfig:
         """This table served at ``listen`` instead; a ``public_base_url`` the file
         does not set is derived from the new address, one it sets is kept."""
-        given = "public_base_url" in self.model_fields_set
-        server = ServerConfig(
-            listen=listen, **({"public_base_url": self.public_base_url} if given else {})
-        )
+        # Every other key the file sets is kept as it is.
+        kept = {key: getattr(self, key) for key in self.model_fields_set - {"listen"}}
+        server = ServerConfig(listen=listen, **kept)
         server._listen_override = listen
         return server
 

@@ -12,6 +12,7 @@ from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
 
 from ..config import Config
+from ..eventloop import describe
 from ..plugins import PluginRegistry
 from .app import create_app
 from .reload import reload_config
@@ -58,7 +59,7 @@ async def serve(config: Config, registry: PluginRegistry) -> None:
     @app.before_serving
     async def _ready() -> None:
         # Registered after the runtime's start hook, so this runs once checks are going.
-        log.info("serving on http://%s", config.server.listen)
+        log.info("serving on http://%s (event loop: %s)", config.server.listen, describe(loop))
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
         _notify_systemd("READY=1")
 
