@@ -13,6 +13,7 @@ from pathlib import Path
 from .auth import session_store
 from .auth import store as auth_store
 from .db.migrations import Migration
+from .db.postgres import is_postgres_url
 from .db.store import Store
 from .incidents import store as incidents_store
 from .maintenance import store as maintenance_store
@@ -45,10 +46,13 @@ MIGRATIONS: tuple[Migration, ...] = _in_schema_order(
 
 
 def build_store(path: Path | str, *, flush_interval: float = 1.0) -> Store:
-    """The Store of uplight's database at ``path``: opening it (``await store.open()`` or
-    ``async with``) creates the file if needed and applies the missing migrations."""
+    """The Store of uplight's database at ``path`` (a file, or a ``postgresql://`` URL):
+    opening it (``await store.open()`` or ``async with``) creates the file if needed
+    and applies the missing migrations."""
+    url = path if isinstance(path, str) and is_postgres_url(path) else None
     return Store(
-        path,
+        path if url is None else "",
+        url=url,
         migrations=MIGRATIONS,
         write_results=monitoring_store.insert_results,
         flush_interval=flush_interval,

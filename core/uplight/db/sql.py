@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import sqlite3
+from typing import Any
 
 import aiosqlite
 
@@ -35,3 +36,9 @@ def to_millis(value: dt.datetime) -> int:
 
 def from_millis(value: int) -> dt.datetime:
     return dt.datetime.fromtimestamp(value / 1000, dt.UTC)
+
+
+def dialect_of(db: Any) -> str:
+    """``"sqlite"`` or ``"postgresql"``: the dialect of a connection the store hands a
+    write function, for SQL that cannot be written once for both (``postgres.py``)."""
+    return str(getattr(db, "dialect", "sqlite"))

@@ -1,10 +1,15 @@
-"""The store: one SQLite file, one writer task, read-only connections for reads.
+"""The store: one SQLite file (or a PostgreSQL database), one writer task, a
+separate connection for reads.
 
 Callers never write SQL: each domain's store module holds its SQL and runs it
 through ``write`` and ``fetchall``. Writes go through the writer (see ``writer.py``);
 reads use a separate read-only connection so a long read never waits behind a write
 transaction (WAL). The Store knows no domain: it is handed the schema's migrations
 and the function that writes buffered check results (``uplight.schema`` builds it).
+
+Given a ``postgresql://`` URL instead of a path, the same runs against PostgreSQL
+through ``postgres.py``'s connection, which speaks the stores' SQL (its docstring
+says how); PostgreSQL needs no PRAGMAs and reclaims space itself (autovacuum).
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ from typing import Any
 
 import aiosqlite
 
+from . import postgres
 from .migrations import Migration, migrate
 from .writer import WriteFn, Writer, WriteResults
 
@@ -39,6 +45,8 @@ PRAGMAS = (
 # Free pages handed back to the file system per write transaction: about 1 MB, a few
 # milliseconds, so buffered results and API writes never wait long behind it.
 RECLAIM_PAGES_PER_STEP = 256
+# The advisory lock (an arbitrary, fixed key) held while PostgreSQL is migrated.
+MIGRATION_LOCK = 0x75706C6967687401
 
 
 @dataclass(frozen=True)
@@ -58,11 +66,13 @@ class Store:
         self,
         path: Path | str,
         *,
+        url: str | None = None,
         migrations: Sequence[Migration],
         write_results: WriteResults,
         flush_interval: float = 1.0,
     ) -> None:
         self.path = Path(path)
+        self.url = url  # PostgreSQL's, when set: path is then unused
         self._migrations = tuple(migrations)
         self._write_results = write_results
         self._flush_interval = flush_interval
@@ -70,8 +80,15 @@ class Store:
         self._read_db: aiosqlite.Connection | None = None
         self._writer: Writer | None = None
 
+    @property
+    def dialect(self) -> str:
+        return postgres.DIALECT if self.url is not None else "sqlite"
+
     async def open(self) -> None:
         """Create the file if needed, migrate, start the writer."""
+        if self.url is not None:
+            await self._open_postgres(self.url)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._write_db = await aiosqlite.connect(self.path, isolation_level=None)
         for pragma in PRAGMAS:
@@ -86,6 +103,23 @@ class Store:
         await self._read_db.execute("PRAGMA busy_timeout=5000")
         self._writer = Writer(
             self._write_db, write_results=self._write_results, flush_interval=self._flush_interval
+        )
+        self._writer.start()
+
+    async def _open_postgres(self, url: str) -> None:
+        write_db = await postgres.PgConnection.connect(url)
+        self._write_db = write_db  # type: ignore[assignment]
+        # Servers sharing the database start at once: one migrates, the others wait.
+        await write_db.execute("SELECT pg_advisory_lock(?)", (MIGRATION_LOCK,))
+        try:
+            await migrate(write_db, self._migrations)  # type: ignore[arg-type]
+        finally:
+            await write_db.execute("SELECT pg_advisory_unlock(?)", (MIGRATION_LOCK,))
+        self._read_db = await postgres.PgConnection.connect(url)  # type: ignore[assignment]
+        self._writer = Writer(
+            write_db,  # type: ignore[arg-type]
+            write_results=self._write_results,
+            flush_interval=self._flush_interval,
         )
         self._writer.start()
 
@@ -130,7 +164,10 @@ class Store:
         """Give the file's free pages back to the file system, a step (one short write
         transaction) at a time; return how many. Nothing to do unless the file is in
         incremental auto-vacuum mode (new files are; ``uplight db compact`` switches
-        older ones). The file shrinks at the WAL's next checkpoint."""
+        older ones). The file shrinks at the WAL's next checkpoint. PostgreSQL's
+        autovacuum does this itself: nothing to do there."""
+        if self.url is not None:
+            return 0
 
         async def step(db: aiosqlite.Connection) -> int:
             if await _pragma(db, "auto_vacuum") != 2:  # 2: INCREMENTAL
@@ -168,6 +205,17 @@ class Store:
             except OSError:
                 return 0
 
+        if self.url is not None:
+            return StoreFacts(
+                path=postgres.scrub_url(self.url),
+                file_bytes=0,
+                wal_bytes=0,
+                pending_results=stats.pending_results,
+                queued_writes=stats.queued_writes,
+                flushed_results=stats.flushed_results,
+                failed_flushes=stats.failed_flushes,
+                last_flush=stats.last_flush,
+            )
         return StoreFacts(
             path=str(self.path),
             file_bytes=size(self.path),

@@ -14,7 +14,7 @@ import math
 
 import aiosqlite
 
-from ..db.sql import run_script
+from ..db.sql import dialect_of, run_script
 from ..models import CheckStatus
 from .result_blocks import (
     DETAILS_EMPTY,
@@ -144,6 +144,11 @@ async def m007_packed_results(db: aiosqlite.Connection) -> None:
     result keeps its time, status, message, error reason, maintenance flag and details
     (inline, whatever its status); latency is kept to the microsecond."""
     await run_script(db, PACKED_TABLES)
+    if dialect_of(db) != "sqlite":
+        # A PostgreSQL database is made new, after this layout: m001's table is empty
+        # (`uplight db copy` moves a SQLite file's packed results).
+        await db.execute("DROP TABLE results")
+        return
     await db.execute(
         "INSERT INTO monitor_keys (monitor_id) SELECT DISTINCT monitor_id FROM results"
         " ORDER BY monitor_id"

@@ -31,25 +31,29 @@ _COUNT_COLUMNS = (
     "latency_max_ms",
 )
 _COUNTS = ", ".join(_COUNT_COLUMNS)
+# Runs in SQLite and PostgreSQL alike: the old row is named by the alias r (PostgreSQL
+# finds a bare column ambiguous), and CASE stands for SQLite's two-argument max().
 _FOLD = """
-    checks_total = checks_total + excluded.checks_total,
-    up_count = up_count + excluded.up_count,
-    degraded_count = degraded_count + excluded.degraded_count,
-    down_count = down_count + excluded.down_count,
-    maintenance_count = maintenance_count + excluded.maintenance_count,
-    latency_count = latency_count + excluded.latency_count,
-    latency_sum_ms = latency_sum_ms + excluded.latency_sum_ms,
+    checks_total = r.checks_total + excluded.checks_total,
+    up_count = r.up_count + excluded.up_count,
+    degraded_count = r.degraded_count + excluded.degraded_count,
+    down_count = r.down_count + excluded.down_count,
+    maintenance_count = r.maintenance_count + excluded.maintenance_count,
+    latency_count = r.latency_count + excluded.latency_count,
+    latency_sum_ms = r.latency_sum_ms + excluded.latency_sum_ms,
     latency_max_ms = CASE
-        WHEN latency_max_ms IS NULL THEN excluded.latency_max_ms
-        WHEN excluded.latency_max_ms IS NULL THEN latency_max_ms
-        ELSE max(latency_max_ms, excluded.latency_max_ms) END
+        WHEN r.latency_max_ms IS NULL THEN excluded.latency_max_ms
+        WHEN excluded.latency_max_ms IS NULL THEN r.latency_max_ms
+        WHEN excluded.latency_max_ms > r.latency_max_ms THEN excluded.latency_max_ms
+        ELSE r.latency_max_ms END
 """
 _UPSERT_DAILY = (
-    f"INSERT INTO daily_rollups (monitor_id, day, {_COUNTS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    f"INSERT INTO daily_rollups AS r (monitor_id, day, {_COUNTS})"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     f" ON CONFLICT (monitor_id, day) DO UPDATE SET {_FOLD}"
 )
 _UPSERT_HOURLY = (
-    f"INSERT INTO hourly_rollups (monitor_key, starts_at, {_COUNTS})"
+    f"INSERT INTO hourly_rollups AS r (monitor_key, starts_at, {_COUNTS})"
     f" VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (monitor_key, starts_at) DO UPDATE SET {_FOLD}"
 )
 

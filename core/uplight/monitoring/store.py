@@ -51,27 +51,32 @@ MIGRATIONS: tuple[Migration, ...] = (m001_results_and_rollups, m007_packed_resul
 # Many values in one statement, well under SQLite's limit of variables.
 _CHUNK = 500
 
+# The upserts run in SQLite and PostgreSQL alike (db/postgres.py): the old row's
+# columns are named by the table's alias (PostgreSQL finds a bare name ambiguous),
+# and CASE stands for SQLite's two-argument max().
 _UPSERT_TEXT = (
-    "INSERT INTO result_texts (text, last_seen) VALUES (?, ?)"
-    " ON CONFLICT (text) DO UPDATE SET last_seen = max(last_seen, excluded.last_seen)"
+    "INSERT INTO result_texts AS t (text, last_seen) VALUES (?, ?)"
+    " ON CONFLICT (text) DO UPDATE SET last_seen = CASE"
+    " WHEN excluded.last_seen > t.last_seen THEN excluded.last_seen ELSE t.last_seen END"
 )
 # SET reads the row as it was, so newest_status compares against the old newest_at.
 # `||` makes text of blobs: CAST keeps the bytes a blob.
 _UPSERT_BLOCK = """
-INSERT INTO result_blocks (monitor_key, starts_at, count, newest_at, newest_status, entries)
+INSERT INTO result_blocks AS b (monitor_key, starts_at, count, newest_at, newest_status, entries)
 VALUES (?, ?, ?, ?, ?, ?)
 ON CONFLICT (monitor_key, starts_at) DO UPDATE SET
-    count = count + excluded.count,
-    newest_status = CASE WHEN excluded.newest_at >= newest_at
-        THEN excluded.newest_status ELSE newest_status END,
-    newest_at = max(newest_at, excluded.newest_at),
-    entries = CAST(entries || excluded.entries AS BLOB)
+    count = b.count + excluded.count,
+    newest_status = CASE WHEN excluded.newest_at >= b.newest_at
+        THEN excluded.newest_status ELSE b.newest_status END,
+    newest_at = CASE WHEN excluded.newest_at > b.newest_at
+        THEN excluded.newest_at ELSE b.newest_at END,
+    entries = CAST(b.entries || excluded.entries AS BLOB)
 """
 _UPSERT_LATEST_DETAILS = """
-INSERT INTO latest_details (monitor_key, checked_at, details) VALUES (?, ?, ?)
+INSERT INTO latest_details AS d (monitor_key, checked_at, details) VALUES (?, ?, ?)
 ON CONFLICT (monitor_key) DO UPDATE SET checked_at = excluded.checked_at,
     details = excluded.details
-WHERE excluded.checked_at >= checked_at
+WHERE excluded.checked_at >= d.checked_at
 """
 
 
