@@ -228,7 +228,7 @@ class PgConnection:
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
-        self._identity_tables: frozenset[str] | None = None
+        self._identities_known: dict[str, str] | None = None
 
     @classmethod
     async def connect(cls, url: str) -> PgConnection:
@@ -260,8 +260,9 @@ class PgConnection:
         returning_id = False
         match = _INSERT_INTO.match(text)
         if match and " RETURNING " not in text.upper():
-            if match.group(1).lower() in await self._identities():
-                text += " RETURNING id"
+            column = (await self._identities()).get(match.group(1).lower())
+            if column is not None:
+                text += f" RETURNING {column}"
                 returning_id = True
         psycopg = _driver()
         try:
@@ -272,7 +273,7 @@ class PgConnection:
         except psycopg.Error as exc:
             raise _translate_error(exc) from exc
         if _DDL.match(text):
-            self._identity_tables = None
+            self._identities_known = None
         lastrowid = None
         if returning_id:
             lastrowid = rows[0][0] if rows else None
@@ -292,18 +293,17 @@ class PgConnection:
             raise _translate_error(exc) from exc
         return PgCursor([], rowcount, None)
 
-    async def _identities(self) -> frozenset[str]:
-        """Tables whose ``id`` PostgreSQL numbers (SQLite's rowid keys): an insert
-        returns it, as ``lastrowid``."""
-        if self._identity_tables is None:
+    async def _identities(self) -> dict[str, str]:
+        """Each table's column PostgreSQL numbers (SQLite's rowid keys, ``INTEGER
+        PRIMARY KEY``): an insert returns it, as ``lastrowid``."""
+        if self._identities_known is None:
             async with self._conn.cursor() as cursor:
                 await cursor.execute(
-                    "SELECT table_name FROM information_schema.columns"
-                    " WHERE table_schema = current_schema() AND column_name = 'id'"
-                    " AND is_identity = 'YES'"
+                    "SELECT table_name, column_name FROM information_schema.columns"
+                    " WHERE table_schema = current_schema() AND is_identity = 'YES'"
                 )
-                self._identity_tables = frozenset(row[0] for row in await cursor.fetchall())
-        return self._identity_tables
+                self._identities_known = {row[0]: row[1] for row in await cursor.fetchall()}
+        return self._identities_known
 
     async def commit(self) -> None:
         if self.in_transaction:

@@ -25,9 +25,17 @@ from uplight.monitoring.store import StoredResult, recent_results
 from uplight.schema import MIGRATIONS, build_store
 
 
-@pytest.fixture
-def db_path(tmp_path: Path) -> Path:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_path(request: pytest.FixtureRequest, tmp_path: Path) -> Path | str:
+    """The database: a SQLite file, or a database on the harness's PostgreSQL server."""
+    if request.param == "postgresql":
+        return str(request.getfixturevalue("postgres_url"))
     return tmp_path / "data" / "uplight.db"
+
+
+def sqlite_only(location: Path | str, what: str) -> None:
+    if not isinstance(location, Path):
+        pytest.skip(f"SQLite only: {what}")
 
 
 @pytest.fixture
@@ -132,6 +140,7 @@ async def test_a_full_batch_is_flushed_without_waiting_for_the_interval(db_path:
 
 
 async def test_migrations_apply_once_and_pragmas_hold(db_path: Path) -> None:
+    sqlite_only(db_path, "PRAGMAs and a second file")
     names = [m.__name__ for m in MIGRATIONS]
     assert names[0] == "m001_results_and_rollups"
     async with build_store(db_path) as store:
@@ -276,8 +285,8 @@ async def test_writes_racing_close_are_all_answered(db_path: Path) -> None:
 
     async def insert(db: aiosqlite.Connection) -> str:
         await db.execute(
-            "INSERT INTO result_texts (text, last_seen) VALUES ('job', 1)"
-            " ON CONFLICT (text) DO UPDATE SET last_seen = last_seen + 1"
+            "INSERT INTO result_texts AS t (text, last_seen) VALUES ('job', 1)"
+            " ON CONFLICT (text) DO UPDATE SET last_seen = t.last_seen + 1"
         )
         return "done"
 
@@ -294,6 +303,7 @@ async def test_writes_racing_close_are_all_answered(db_path: Path) -> None:
 
 
 async def test_facts_report_size_and_pending_counts(store: Store, db_path: Path) -> None:
+    sqlite_only(db_path, "the file's size (test_postgres.py checks the scrubbed URL)")
     facts = await store.facts()
     assert facts.path == str(db_path)
     assert facts.file_bytes == os.stat(db_path).st_size > 0
