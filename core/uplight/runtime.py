@@ -47,7 +47,7 @@ class Runtime:
         self.config = config
         self.clock: Clock = clock or SystemClock()
         self.registry = registry
-        self.store = build_store(config.database_path, flush_interval=flush_interval)
+        self.store = build_store(config.database_location, flush_interval=flush_interval)
         self.maintenance = MaintenanceService(self.store, config, self.clock)
         # Heartbeats (push monitors): the state a check judges comes from here, and a
         # ping's result goes through the scheduler's listeners like a check's.
@@ -173,7 +173,7 @@ class Runtime:
             "uplight started: %d monitors, %d pages, database %s",
             len(self.config.monitors),
             len(self.config.pages),
-            self.store.path,
+            self.store.where,
         )
 
     async def stop(self) -> None:

@@ -50,7 +50,7 @@ def _with_store(args: argparse.Namespace, work) -> int:
     config, _ = loaded
 
     async def run() -> int:
-        async with build_store(config.database_path) as store:
+        async with build_store(config.database_location) as store:
             return await work(store)
 
     return asyncio.run(run())

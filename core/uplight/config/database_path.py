@@ -14,7 +14,10 @@ from .models import Config, ConfigIssue
 
 
 def check_database_path(config: Config) -> list[ConfigIssue]:
-    """An issue at ``storage.path`` when the database could not be opened for writing there."""
+    """An issue at ``storage.path`` when the database could not be opened for writing there.
+    Nothing to check here for ``storage.url``: the server answers when the store opens."""
+    if config.storage.url is not None:
+        return []
     path = config.database_path
     problem = _problem(path)
     return [ConfigIssue("storage.path", f"cannot open {path}: {problem}")] if problem else []

@@ -145,7 +145,24 @@ def parse_listen(value: str) -> tuple[str, int]:
 
 class StorageConfig(Strict):
     path: Path = Path("data/uplight.db")
+    # PostgreSQL instead of the SQLite file (docs/deploy.md, "PostgreSQL"). It may hold
+    # a password: only ever shown scrubbed (db/postgres.py's scrub_url).
+    url: str | None = Field(None, repr=False)
     retention_days: int = Field(30, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _path_or_url(self) -> StorageConfig:
+        if self.url is not None and "path" in self.model_fields_set:
+            raise ValueError("storage.url and storage.path are exclusive: set one")
+        return self
+
+    @field_validator("url")
+    @classmethod
+    def _postgres_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^postgres(ql)?://\S*$", value):
+            # The value is not repeated: it may hold a password.
+            raise ValueError('must be a PostgreSQL URL, "postgresql://user@host:5432/name"')
+        return value
 
 
 class SchedulerConfig(Strict):
@@ -443,6 +460,11 @@ class Config(Strict):
     def with_listen(self, listen: str) -> Config:
         """This config served at ``listen`` (``serve --listen``, ``UPLIGHT_LISTEN``)."""
         return self.model_copy(update={"server": self.server.with_listen(listen)})
+
+    @property
+    def database_location(self) -> Path | str:
+        """Where the store is: ``storage.url`` when set, else ``database_path``."""
+        return self.storage.url if self.storage.url is not None else self.database_path
 
     @property
     def database_path(self) -> Path:

@@ -81,6 +81,11 @@ class Store:
         self._writer: Writer | None = None
 
     @property
+    def where(self) -> str:
+        """The file's path, or the URL without its password: for logs and messages."""
+        return postgres.scrub_url(self.url) if self.url is not None else str(self.path)
+
+    @property
     def dialect(self) -> str:
         return postgres.DIALECT if self.url is not None else "sqlite"
 

@@ -72,7 +72,16 @@ def load_for_reload(path: Path, registry: PluginRegistry, running: Config) -> Co
     if running.server.listen_override is not None:  # `serve --listen` outlives a reload
         config = config.with_listen(running.server.listen_override)
     issues = []
-    if config.database_path.resolve() != running.database_path.resolve():
+    if config.storage.url != running.storage.url:
+        issues.append(
+            ConfigIssue(
+                "storage.url",
+                "changed: restart uplight to use another database",  # never shows the URL
+            )
+        )
+    elif config.storage.url is None and (
+        config.database_path.resolve() != running.database_path.resolve()
+    ):
         issues.append(
             ConfigIssue(
                 "storage.path",

@@ -4,10 +4,12 @@ against a real PostgreSQL server started by the test harness (tests/postgres.py)
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
 import pytest
 from stored import record
 
+from uplight.config import Config, ConfigError
 from uplight.db.postgres import PgConnection, scrub_url, translate
 from uplight.schema import MIGRATIONS, build_store
 
@@ -94,3 +96,21 @@ async def test_the_store_migrates_writes_and_reads_postgres(postgres_url: str) -
         assert await store.fetchall("SELECT count(*) FROM result_blocks") == [(1,)]
         facts = await store.facts()
         assert facts.path == postgres_url
+
+
+# -- storage.url ------------------------------------------------------------------------
+
+
+def test_storage_url_is_checked_and_excludes_path(make_config: Callable[[str], Config]) -> None:
+    config = make_config('[storage]\nurl = "postgresql://u:s3cret@db/uplight"\n')
+    assert config.database_location == "postgresql://u:s3cret@db/uplight"
+    assert "s3cret" not in repr(config.storage)
+    with pytest.raises(ConfigError) as caught:
+        make_config('[storage]\npath = "x.db"\nurl = "postgresql://db/uplight"\n')
+    assert "storage.url and storage.path are exclusive" in str(caught.value)
+    with pytest.raises(ConfigError) as caught:
+        make_config('[storage]\nurl = "mysql://u:s3cret@db/uplight"\n')
+    assert "storage.url" in str(caught.value)
+    assert "PostgreSQL URL" in str(caught.value)
+    assert "s3cret" not in str(caught.value)
+    assert make_config("").database_location == make_config("").database_path
