@@ -15,9 +15,14 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import replace
 from typing import Any, Unpack
 
 from uplight import IncidentPage, PageSnapshot, Renderer, RenderParams, hookimpl, isoformat_z
+
+# Compact separators: the history makes this the largest public document.
+# ensure_ascii=False keeps names readable; the bytes are UTF-8 either way.
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 
 
 def _time(value: Any) -> str | None:
@@ -119,10 +124,19 @@ class JsonRenderer(Renderer):
     ) -> bytes:
         if not isinstance(snapshot, PageSnapshot):
             raise TypeError(f"json renderer cannot render {type(snapshot).__name__}")
-        # Compact separators: the history makes this the largest public document.
-        # ensure_ascii=False keeps names readable; the bytes are UTF-8 either way.
-        text = json.dumps(status_document(snapshot), ensure_ascii=False, separators=(",", ":"))
-        return text.encode()
+        # A component at a time: encoded whole, the document (650 kB for 100
+        # components) was some 200,000 small strings alive at once, and the memory
+        # they were carved from stayed with the process (+3 MB of RSS per page).
+        components = snapshot.components
+        document = status_document(replace(snapshot, components=()))
+        parts = []
+        for key, value in document.items():
+            if key == "components":
+                text = "[" + ",".join(_encode(_component(c)) for c in components) + "]"
+            else:
+                text = _encode(value)
+            parts.append(f"{_encode(key)}:{text}")
+        return ("{" + ",".join(parts) + "}").encode()
 
 
 @hookimpl

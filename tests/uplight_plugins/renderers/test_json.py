@@ -10,7 +10,7 @@ import re
 from snapshots import NOW, component, history, page_snapshot
 
 from uplight import BANNER_LABELS, HISTORY_DAYS, Status, isoformat_z
-from uplight_plugins.renderers.json import JsonRenderer
+from uplight_plugins.renderers.json import JsonRenderer, status_document
 
 RENDERER = JsonRenderer()
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$")
@@ -160,3 +160,11 @@ def test_bytes_are_deterministic_and_utf8() -> None:
     assert first == second
     assert "Café status ☕".encode() in first
     assert RENDERER.media_type.startswith("application/json")
+
+
+def test_bytes_are_the_whole_document_encoded_at_once() -> None:
+    # The renderer encodes a component at a time (less memory held at once); the
+    # bytes must be exactly those of encoding the whole document in one call.
+    for snap in (page_snapshot(title="Café ☕"), page_snapshot(components=())):
+        whole = json.dumps(status_document(snap), ensure_ascii=False, separators=(",", ":"))
+        assert RENDERER.render(snap) == whole.encode()
