@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from . import (
     bench_config,
+    bench_loop,
     bench_page,
     bench_ping,
     bench_probe,
@@ -34,6 +35,7 @@ BENCHMARKS: dict[str, Callable[[bool], Comparison | list[Comparison]]] = {
     "page": bench_snapshot.run_cold_path,
     "bigpage": bench_snapshot.run_big_page,
     "serve": bench_page.run,
+    "loop": bench_loop.run,
     "ping": bench_ping.run,
     "probe": bench_probe.run,
     "config": bench_config.run,

@@ -70,7 +70,7 @@ def _pin(core: int) -> None:
         os.sched_setaffinity(0, {core})
 
 
-def serve_uplight(config_path: str, fast_path: bool) -> None:
+def serve_uplight(config_path: str, fast_path: bool, loop: str = "asyncio") -> None:
     from uplight.config import load_config
     from uplight.plugins import load_plugins
     from uplight.web import create_app
@@ -81,10 +81,10 @@ def serve_uplight(config_path: str, fast_path: bool) -> None:
     config = load_config(config_path, registry.check_types)
     app = create_app(config, registry)
     app.asgi_app.enabled = fast_path  # type: ignore[attr-defined]
-    asyncio.run(_run(app, hypercorn_config(config)))
+    _run_on(loop, _run(app, hypercorn_config(config)))
 
 
-def serve_bare(answer_path: str, port: int) -> None:
+def serve_bare(answer_path: str, port: int, loop: str = "asyncio") -> None:
     from hypercorn.config import Config as HypercornConfig
 
     from uplight.config import Config
@@ -111,7 +111,15 @@ def serve_bare(answer_path: str, port: int) -> None:
 
     config: HypercornConfig = hypercorn_config(Config.model_validate({}))
     config.bind = [f"127.0.0.1:{port}"]
-    asyncio.run(_run(app, config))
+    _run_on(loop, _run(app, config))
+
+
+def _run_on(loop: str, main: Any) -> None:
+    """``asyncio.run`` on the loop ``uplight serve`` would pick for ``[server] event_loop``."""
+    from uplight.eventloop import loop_factory, resolve
+
+    with asyncio.Runner(loop_factory=loop_factory(resolve(loop))) as runner:
+        runner.run(main)
 
 
 async def _run(app: Any, config: Any) -> None:
@@ -125,7 +133,9 @@ async def _run(app: Any, config: Any) -> None:
 # -- the load generator ------------------------------------------------------------------
 
 
-def wrk_load(port: int, seconds: float, connections: int = CONNECTIONS) -> Load:
+def wrk_load(
+    port: int, seconds: float, connections: int = CONNECTIONS, script: str | None = None
+) -> Load:
     pin = ["taskset", "-c", "1"] if cores() >= 2 and shutil.which("taskset") else []
     command = [
         *pin,
@@ -134,6 +144,7 @@ def wrk_load(port: int, seconds: float, connections: int = CONNECTIONS) -> Load:
         f"-c{connections}",
         f"-d{max(1, round(seconds))}s",
         "--latency",
+        *(("-s", script) if script else ()),
         *(arg for k, v in REQUEST_HEADERS.items() for arg in ("-H", f"{k}: {v}")),
         f"http://127.0.0.1:{port}/status",
     ]
@@ -408,9 +419,9 @@ def run(quick: bool = False) -> Comparison:
 def main(argv: list[str]) -> None:
     command = argv[0]
     if command == "serve":
-        serve_uplight(argv[1], fast_path=argv[2] == "fast")
+        serve_uplight(argv[1], fast_path=argv[2] == "fast", loop=(argv[3:] or ["asyncio"])[0])
     elif command == "bare":
-        serve_bare(argv[1], int(argv[2]))
+        serve_bare(argv[1], int(argv[2]), loop=(argv[3:] or ["asyncio"])[0])
     elif command == "load":
         load = asyncio.run(_python_load(int(argv[1]), float(argv[2]), int(argv[3])))
         print(json.dumps(load.__dict__))
