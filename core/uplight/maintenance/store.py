@@ -360,8 +360,9 @@ async def windows_touching(
         f"SELECT {_COLUMNS} FROM maintenance_windows WHERE status IN"
         f" ({','.join('?' * len(wanted))}) AND id IN (SELECT window_id FROM"
         f" maintenance_components WHERE monitor_id IN ({','.join('?' * len(ids))}))"
-        " ORDER BY starts_at DESC, id DESC LIMIT ?",
-        (*wanted, *ids, -1 if limit is None else limit),
+        " ORDER BY starts_at DESC, id DESC" + ("" if limit is None else " LIMIT ?"),
+        # No LIMIT rather than SQLite's LIMIT -1, which PostgreSQL refuses.
+        (*wanted, *ids, *(() if limit is None else (limit,))),
     )
     if not rows:
         return []

@@ -166,7 +166,7 @@ async def pending(db: aiosqlite.Connection, limit: int = 1000) -> list[OutboxRow
         db,
         f"SELECT {_COLUMNS} FROM (SELECT *, row_number() OVER"
         " (PARTITION BY channel ORDER BY id) AS position FROM notification_outbox"
-        " WHERE status = 'pending' AND summary_id IS NULL)"
+        " WHERE status = 'pending' AND summary_id IS NULL) AS queued"
         " WHERE position <= ? ORDER BY id",
         (limit,),
     )
@@ -281,7 +281,9 @@ class QueueFacts:
 
 async def queue_facts(store: Store) -> dict[str, QueueFacts]:
     rows = await store.fetchall(
-        "SELECT channel, sum(status = 'pending'), sum(status = 'dead'),"
+        # count(CASE …), not sum(status = …): PostgreSQL sums no booleans.
+        "SELECT channel, count(CASE WHEN status = 'pending' THEN 1 END),"
+        " count(CASE WHEN status = 'dead' THEN 1 END),"
         " min(CASE WHEN status = 'pending' THEN created_at END)"
         " FROM notification_outbox WHERE summary_id IS NULL AND status != 'sent'"
         " GROUP BY channel"

@@ -129,7 +129,7 @@ async def _sync(db: aiosqlite.Connection, pages: Sequence[ProvisionedPage], now:
         )
         await db.execute(
             "UPDATE status_pages SET title = ?, hostname = ?, is_default = ?, provisioned = 1,"
-            " config_index = ?, updated_at = CASE WHEN ? THEN ? ELSE updated_at END"
+            " config_index = ?, updated_at = CASE WHEN ? = 1 THEN ? ELSE updated_at END"
             " WHERE slug = ?",
             (
                 page.title,
