@@ -7,7 +7,8 @@ under uplight (asyncio, hypercorn, h11), and uvloop replaces the first of them.
 extra is all it takes; ``asyncio`` turns it off; ``uvloop`` insists on it, and
 its absence is an error rather than a quiet fall back to the slower loop.
 
-The choice is made once, before the loop starts: a reload cannot change it.
+The choice is made once, before the loop starts: a reload that changes it logs that
+it takes effect at the next restart.
 """
 
 from __future__ import annotations

@@ -113,12 +113,14 @@ def test_serve_on_uvloop_serves_reloads_and_stops_cleanly(
     base = f"http://127.0.0.1:{port}"
     wait_until(lambda: 'data-status="operational"' in httpx.get(f"{base}/status").text)
     assert httpx.get(f"{base}/healthz").json()["status"] == "ok"
-    config.write_text(config.read_text().replace('title = "Loop test"', 'title = "Renamed"'))
+    renamed = config.read_text().replace('title = "Loop test"', 'title = "Renamed"')
+    config.write_text(renamed.replace('event_loop = "uvloop"', 'event_loop = "asyncio"'))
     proc.send_signal(signal.SIGHUP)  # the handler is the loop's, uvloop's here
     wait_until(lambda: "Renamed" in httpx.get(f"{base}/status").text)
     output = stopped(proc)
     assert "(event loop: uvloop " in output
     assert "config reloaded" in output
+    assert "server.event_loop changed from uvloop to asyncio: it takes effect at the next" in output
     db = sqlite3.connect(tmp_path / "uplight.db")
     flushed = db.execute("SELECT sum(checks_total) FROM daily_rollups").fetchone()[0]
     assert flushed and flushed >= 1  # SIGTERM flushed the results

@@ -99,4 +99,11 @@ def load_for_reload(path: Path, registry: PluginRegistry, running: Config) -> Co
         )
     if issues:
         raise ConfigError(issues, path)
+    if config.server.event_loop != running.server.event_loop:
+        # The loop runs the reload itself: the rest of the file applies, the loop stays.
+        log.warning(
+            "server.event_loop changed from %s to %s: it takes effect at the next restart",
+            running.server.event_loop,
+            config.server.event_loop,
+        )
     return config
