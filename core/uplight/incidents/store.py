@@ -296,8 +296,10 @@ async def insert_update(
         (incident_id, phase, message, to_millis(at), created_by),
     )
     await db.execute(
-        "UPDATE incidents SET updated_at = max(updated_at, ?) WHERE id = ?",
-        (to_millis(at), incident_id),
+        # CASE for SQLite's two-argument max(), which PostgreSQL lacks.
+        "UPDATE incidents SET updated_at = CASE WHEN updated_at > ? THEN updated_at ELSE ? END"
+        " WHERE id = ?",
+        (to_millis(at), to_millis(at), incident_id),
     )
     assert cursor.lastrowid is not None
     return IncidentUpdate(cursor.lastrowid, incident_id, phase, message, at, created_by)

@@ -68,8 +68,8 @@ class Feed:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[Store]:
-    async with build_store(tmp_path / "uplight.db") as store:
+async def store(db_location: Path | str) -> AsyncIterator[Store]:
+    async with build_store(db_location) as store:
         yield store
 
 
@@ -286,9 +286,9 @@ async def test_a_state_change_is_logged_at_info_with_the_scrubbed_reason(
     assert "tok-51c8e2" not in caplog.text and "url-password-9f1" not in caplog.text
 
 
-async def test_restart_restores_the_active_incident(tmp_path: Path) -> None:
+async def test_restart_restores_the_active_incident(db_location: Path | str) -> None:
     mon = monitor(failure=2)
-    path = tmp_path / "uplight.db"
+    path = db_location
     async with build_store(path) as store:
         engine = IncidentEngine(store, [mon])
         feed = Feed(engine, mon)
@@ -340,13 +340,18 @@ async def test_listener_runs_inside_the_transaction(store: Store, make_engine) -
         ) as cursor:
             (count,) = await cursor.fetchone()  # type: ignore[misc]
         seen.append((event.kind, count))
-        await db.execute("CREATE TABLE IF NOT EXISTS outbox (incident_id INTEGER, kind TEXT)")
-        await db.execute("INSERT INTO outbox VALUES (?, ?)", (event.incident_id, event.kind))
+        await db.execute(
+            "CREATE TABLE IF NOT EXISTS outbox (seq INTEGER PRIMARY KEY, incident_id INTEGER,"
+            " kind TEXT)"
+        )
+        await db.execute(
+            "INSERT INTO outbox (incident_id, kind) VALUES (?, ?)", (event.incident_id, event.kind)
+        )
 
     engine.transition_listeners.append(check_row)
     await feed("down", "up")
     assert seen == [("opened", 1), ("ended", 1)]
-    rows = await store.fetchall("SELECT kind FROM outbox ORDER BY rowid")
+    rows = await store.fetchall("SELECT kind FROM outbox ORDER BY seq")
     assert [r[0] for r in rows] == ["opened", "ended"]
 
 

@@ -88,7 +88,7 @@ class Env:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+async def env(tmp_path: Path, db_location: Path | str) -> AsyncIterator[Env]:
     registry = load_plugins(builtins_only=True)
     config = parse_config(
         CONFIG,
@@ -97,7 +97,7 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         notifier_types=registry.notifiers,
     )
     clock = FakeClock(T0)
-    async with build_store(tmp_path / "uplight.db") as store:
+    async with build_store(db_location) as store:
         notifications = Notifications(
             config, registry, store, clock=clock, in_maintenance=lambda _: False
         )

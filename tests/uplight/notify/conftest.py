@@ -176,7 +176,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def make_env(
-    tmp_path: Path,
+    db_location: Path | str,
     parse: Callable[[str], Config],
     notify_registry: PluginRegistry,
     inbox: Inbox,
@@ -195,7 +195,7 @@ def make_env(
     ) -> AsyncIterator[Env]:
         config = parse(monitors + text)
         maintenance: set[str] = set()
-        async with build_store(tmp_path / "uplight.db") as store:
+        async with build_store(db_location) as store:
             service = Notifications(
                 config,
                 notify_registry,
