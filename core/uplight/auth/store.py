@@ -54,9 +54,7 @@ async def insert_token(
 
 
 async def list_tokens(store: Store) -> list[TokenInfo]:
-    rows = await store.fetchall(
-        "SELECT name, created_at, location FROM api_tokens ORDER BY name"
-    )
+    rows = await store.fetchall("SELECT name, created_at, location FROM api_tokens ORDER BY name")
     return [TokenInfo(*row) for row in rows]
 
 
