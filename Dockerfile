@@ -15,11 +15,12 @@ ARG PYTHON_VERSION=3.12
 FROM python:${PYTHON_VERSION}-slim AS build
 WORKDIR /src
 ENV PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_CACHE_DIR=1
-# hatchling builds the wheel with both packages (core/uplight, plugins/uplight_plugins).
+# hatchling builds the wheel with both packages (core/uplight, plugins/uplight_plugins);
+# '.[fast]' adds uvloop's wheel, so the server runs on uvloop (docs/deploy.md).
 COPY pyproject.toml README.md ./
 COPY core/ core/
 COPY plugins/ plugins/
-RUN pip wheel --wheel-dir /wheels .
+RUN pip wheel --wheel-dir /wheels '.[fast]'
 
 # --- run: the wheels installed, nothing to build with -------------------------------
 FROM python:${PYTHON_VERSION}-slim
@@ -33,14 +34,15 @@ ENV PYTHONUNBUFFERED=1 \
     UPLIGHT_CONFIG=/config/config.toml \
     UPLIGHT_LISTEN=0.0.0.0:8080
 RUN --mount=type=bind,from=build,source=/wheels,target=/wheels \
-    pip install --no-index --find-links /wheels uplight \
+    pip install --no-index --find-links /wheels 'uplight[fast]' \
  && groupadd --system --gid 10001 uplight \
  && useradd --system --uid 10001 --gid uplight --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin uplight \
  && mkdir -p /data /config /usr/share/doc/uplight \
  && chown uplight:uplight /data
 COPY contrib/docker/config.toml /config/config.toml
-COPY config.example.toml /usr/share/doc/uplight/config.example.toml
+# The example's first line, `#:schema ./uplight.schema.json`, finds the schema beside it.
+COPY config.example.toml uplight.schema.json /usr/share/doc/uplight/
 VOLUME ["/data", "/config"]
 WORKDIR /data
 USER 10001:10001

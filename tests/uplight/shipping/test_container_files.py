@@ -61,6 +61,32 @@ def test_the_wheel_is_built_in_one_stage_and_installed_in_the_next(stages: list[
     assert not any("core" in i.args or "plugins/" in i.args for i in final.all("COPY"))
 
 
+def test_the_image_installs_the_fast_extra(stages: list[Stage]) -> None:
+    """uvloop's wheel is built beside uplight's and installed with it, so the
+    container's server runs on uvloop (``event_loop = "auto"``)."""
+    build, final = stages[0], stages[-1]
+    (wheel,) = [i for i in build.all("RUN") if "pip wheel" in i.args]
+    assert wheel.words()[-1] == ".[fast]"
+    (install,) = [i for i in final.all("RUN") if "pip install" in i.args]
+    words = install.words()
+    assert "uplight[fast]" in words[: words.index("&&")]
+
+
+def test_the_example_config_has_its_schema_beside_it(final: Stage) -> None:
+    """config.example.toml's ``#:schema ./uplight.schema.json`` resolves in the image."""
+    first = (REPO / "config.example.toml").read_text().splitlines()[0]
+    assert first.startswith("#:schema ./")
+    schema = first.removeprefix("#:schema ./")
+    copied: dict[str, str] = {}
+    for instruction in final.all("COPY"):
+        *sources, target = instruction.words()
+        for source in sources:
+            copied[source] = target if not target.endswith("/") else target + Path(source).name
+    example = Path(copied["config.example.toml"])
+    assert copied[schema] == str(example.parent / schema)
+    assert (REPO / schema).is_file()
+
+
 def test_it_runs_as_a_user_that_is_not_root(final: Stage) -> None:
     user, _, group = final.last("USER").args.strip().partition(":")
     assert user not in ("root", "0", "") and group not in ("root", "0")
@@ -151,6 +177,7 @@ def test_dockerignore_keeps_local_state_out_but_not_the_sources(final: Stage) ->
     }
     assert {".venv", ".git", "test-output", "data", "**/__pycache__", ".pytest_cache"} <= ignored
     needed = {"pyproject.toml", "README.md", "core", "plugins", "contrib", "config.example.toml"}
+    needed |= {"uplight.schema.json"}
     assert not needed & ignored
 
 

@@ -81,6 +81,8 @@ def test_the_image_serves_health_and_the_page_and_stops_cleanly(
         page = httpx.get(f"{base}/status", headers=HTML, timeout=10)
         assert page.status_code == 200 and "Status" in page.text
         assert _run(engine, "exec", name, "id", "-u").stdout.strip() != "0"
+        schema = "/usr/share/doc/uplight/uplight.schema.json"  # config.example.toml's
+        assert _run(engine, "exec", name, "test", "-s", schema).returncode == 0
 
         stopped = _run(engine, "stop", "--time", "20", name, timeout=60)
         assert stopped.returncode == 0, stopped.stderr
@@ -88,5 +90,6 @@ def test_the_image_serves_health_and_the_page_and_stops_cleanly(
         logs = _run(engine, "logs", name)
         assert code == "0", logs.stdout + logs.stderr
         assert "Traceback" not in logs.stderr
+        assert "(event loop: uvloop" in logs.stdout + logs.stderr  # the fast extra
     finally:
         _run(engine, "rm", "--force", name)
