@@ -9,9 +9,10 @@ is an uplight database) and only then renamed to the name asked for.
 
 A restore needs the database to itself. A process that has the file open (a
 running ``uplight serve``, a ``sqlite3`` shell) holds a lock on it, so the rule is the
-one ``uplight db compact`` uses: take an exclusive lock, and refuse when it cannot
-be had. Holding it, the current file is made whole (its WAL checkpointed into it)
-and kept as ``<db>.before-restore-<time>``; the verified backup is renamed into place.
+one ``uplight db compact`` uses (``locking.py``): take an exclusive lock, and refuse
+when it cannot be had. Holding it, the current file is made whole (its WAL
+checkpointed into it) and kept as ``<db>.before-restore-<time>``; the verified backup
+is renamed into place.
 """
 
 from __future__ import annotations
@@ -24,7 +25,9 @@ from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from .compaction import DatabaseInUse
+# DatabaseInUse: raised by restore, so callers keep importing it from here.
+from .locking import DatabaseInUse as DatabaseInUse
+from .locking import exclusive
 
 # 1024 pages of 4 KiB: 4 MiB a step, a few milliseconds of the file's read lock.
 PAGES_PER_STEP = 1024
@@ -121,7 +124,7 @@ def restore(
     Raises ``BackupError`` when the backup is not an intact uplight database and
     ``DatabaseInUse`` when something has ``database`` open (nothing is changed then)."""
     if database.exists():
-        with _exclusive(database):
+        with exclusive(database):
             pass  # refused at once, before a long copy, when the server is running
     verify(backup_path, known_migrations)
     database.parent.mkdir(parents=True, exist_ok=True)
@@ -136,7 +139,7 @@ def restore(
         if not database.exists():
             _place(partial, database, force=False)
             return Restore(database, None)
-        with _exclusive(database) as conn:
+        with exclusive(database) as conn:
             # Made whole and standalone while no one else can open it: the WAL is
             # checkpointed into the file, then removed with the -shm.
             conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
@@ -177,27 +180,6 @@ def _copy(source: Path, target: Path, progress: Progress | None, pages_per_step:
         dst.execute("PRAGMA journal_mode=DELETE")
     with open(target, "rb+") as file:
         os.fsync(file.fileno())
-
-
-@contextlib.contextmanager
-def _exclusive(database: Path) -> Iterator[sqlite3.Connection]:
-    """A connection holding ``database`` exclusively, or ``DatabaseInUse``."""
-    conn = _connect(database, timeout=0)
-    try:
-        # Exclusive locking: once taken the lock is kept until the connection closes. In
-        # WAL mode any other open connection, in any process, keeps it from being taken.
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        try:
-            conn.execute("BEGIN EXCLUSIVE")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise DatabaseInUse(database) from exc
-            raise
-        yield conn
-    finally:
-        conn.close()
 
 
 @contextlib.contextmanager

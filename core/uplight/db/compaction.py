@@ -11,15 +11,14 @@ disk space about twice the compacted size (a temporary copy, then the WAL).
 from __future__ import annotations
 
 import os
-import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 
+# DatabaseInUse: raised here, so callers keep importing it from here.
+from .locking import DatabaseInUse as DatabaseInUse
+from .locking import exclusive
+
 AUTO_VACUUM_MODES = {0: "none", 1: "full", 2: "incremental"}
-
-
-class DatabaseInUse(Exception):
-    """Another connection (a running server, a sqlite3 shell) has the file open."""
 
 
 @dataclass(frozen=True)
@@ -51,24 +50,10 @@ def compact(path: Path) -> Compaction:
     if not path.is_file():
         raise FileNotFoundError(path)
     before = file_bytes(path)
-    conn = sqlite3.connect(path, timeout=0, isolation_level=None)
-    try:
-        # Exclusive locking: once taken, the lock is held until the connection closes,
-        # so no server can start writing half-way. In WAL mode every open connection
-        # (in any process) keeps it from being taken: that is how a running server shows.
-        conn.execute("PRAGMA locking_mode=EXCLUSIVE")
-        try:
-            conn.execute("BEGIN EXCLUSIVE")
-            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
-            conn.execute("COMMIT")
-        except sqlite3.OperationalError as exc:
-            if "locked" in str(exc) or "busy" in str(exc):
-                raise DatabaseInUse(path) from exc
-            raise
+    # Held exclusively (``locking.py``), so no server can start writing half-way.
+    with exclusive(path) as conn:
         mode = conn.execute("PRAGMA auto_vacuum").fetchone()[0]
         conn.execute("PRAGMA auto_vacuum=INCREMENTAL")  # takes effect through the VACUUM
         conn.execute("VACUUM")
         conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
-    finally:
-        conn.close()
     return Compaction(path, before, file_bytes(path), AUTO_VACUUM_MODES.get(mode, str(mode)))
