@@ -1,5 +1,10 @@
-"""Incidents: active and past (paged), one incident's narration and timeline; manual
-incidents opened from the list and resolved after a confirmation step.
+"""Incidents: active and past (paged, filtered), one incident's narration and timeline;
+manual incidents opened from the list and resolved after a confirmation step.
+
+The list's filters are the admin API's (``GET /api/v1/incidents``): a GET form whose
+state, monitor and date become an ``IncidentQuery`` for ``IncidentService.list_incidents``,
+so a bad value reads as the API's refusal, beside its field (422); the list then shows
+what the other filters select.
 
 Writes go through the IncidentService the admin API uses, after the API's own
 request models (``web/api/incident_models.py``) have checked the form, so a
@@ -12,7 +17,7 @@ incident (its checks end it) or an ended one is refused with the API's words.
 
 from __future__ import annotations
 
-import re
+import datetime as dt
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
@@ -34,13 +39,25 @@ from ...incidents.service import (
     IncidentService,
     ManualIncidentFields,
 )
-from ..api.incident_models import IncidentCreate, IncidentPatch, IncidentResolve, UpdateCreate
-from ..api.paging import CURSOR_PATTERN, decode_cursor, encode_cursor
+from ..api.incident_models import (
+    IncidentCreate,
+    IncidentPatch,
+    IncidentQuery,
+    IncidentResolve,
+    UpdateCreate,
+)
+from ..api.paging import decode_cursor, encode_cursor
 from ..context import runtime
 from .guard import blueprint, current_session, page, refused
 
 ACTIVE_LIMIT = 100
 PAST_PAGE = 25
+STATES = {"": None, "active": True, "resolved": False}  # the form's words: IncidentQuery.active
+FILTERS = ("state", "monitor", "since")
+FILTER_WORDS = {  # the API's refusal in the form's terms (a pattern means nothing here)
+    "monitor": "not a monitor id: 1 to 64 lowercase letters, digits and hyphens",
+    "cursor": "not a page this list gave: start again from the first page",
+}
 
 Errors = dict[str, str]
 
@@ -78,28 +95,83 @@ async def incidents() -> Response:
     return await _list_page()
 
 
+def _filters() -> tuple[dict[str, Any], dict[str, str], Errors]:
+    """The list's query as IncidentQuery's fields, the filters as the form shows them, and
+    a refusal per bad field (that filter is then left out)."""
+    args = request.args
+    shown = {name: args.get(name, "").strip()[:100] for name in (*FILTERS, "cursor")}
+    errors: Errors = {}
+    query: dict[str, Any] = {}
+    if shown["state"] in STATES:
+        query["active"] = STATES[shown["state"]]
+    else:
+        errors["state"] = "must be one of: active, resolved (or blank for both)"
+    if shown["monitor"]:
+        query["monitor"] = shown["monitor"]
+    if shown["since"]:
+        try:
+            day = dt.date.fromisoformat(shown["since"])
+        except ValueError:
+            errors["since"] = "must be a date, YYYY-MM-DD"
+        else:
+            query["since"] = f"{day.isoformat()}T00:00:00Z"
+    if shown["cursor"]:
+        query["cursor"] = shown["cursor"]
+    for _ in range(len(query) + 1):  # each bad field is left out, the others still filter
+        try:
+            IncidentQuery.model_validate(query)
+            break
+        except ValidationError as exc:
+            for field, message in _errors(exc).items():
+                errors.setdefault(field, FILTER_WORDS.get(field, message))
+                query.pop(field, None)
+    return query, shown, errors
+
+
 async def _list_page(
     *, status: int = 200, errors: Errors | None = None, form: dict[str, Any] | None = None
 ) -> Response:
     service = _service()
-    active = await service.list_incidents(active=True, limit=ACTIVE_LIMIT)
-    cursor = request.args.get("cursor")
-    after = None
-    if cursor is not None and re.search(CURSOR_PATTERN, cursor):
-        after = IncidentPosition(*decode_cursor(cursor))
-    past = await service.list_incidents(active=False, after=after, limit=PAST_PAGE)
-    next_cursor = (
-        encode_cursor(past.next.started_at_ms, past.next.id) if past.next is not None else None
-    )
+    query, shown, filter_errors = _filters()
+    model = IncidentQuery.model_validate(query)
+    wants = model.active
+    active: list[Incident] = []
+    if wants is not False and model.cursor is None:  # the first page shows the active ones
+        active = (
+            await service.list_incidents(
+                active=True, monitor_id=model.monitor, since=model.since, limit=ACTIVE_LIMIT
+            )
+        ).items
+    past: list[Incident] = []
+    next_cursor = None
+    if wants is not True:
+        after = IncidentPosition(*decode_cursor(model.cursor)) if model.cursor else None
+        found = await service.list_incidents(
+            active=False, monitor_id=model.monitor, since=model.since, after=after, limit=PAST_PAGE
+        )
+        past = found.items
+        if found.next is not None:
+            next_cursor = encode_cursor(found.next.started_at_ms, found.next.id)
+    if filter_errors and status == 200:
+        status = 422
     rt = runtime()
+    monitors = [(m.id, m.name) for m in rt.config.monitors]
+    keep = {name: shown[name] for name in FILTERS if shown[name] and name not in filter_errors}
     return await page(
         "console/incidents.html",
         status,
-        active=active.items,
-        past=past.items,
+        active=active,
+        past=past,
+        wants=wants,
+        paged=model.cursor is not None,
         next_cursor=next_cursor,
+        keep=keep,
+        filters=shown,
+        filter_errors=filter_errors,
+        states=[s for s in STATES if s],
         title_of=title_of,
-        monitors=[(m.id, m.name) for m in rt.config.monitors],
+        monitors=monitors,
+        known_monitor=shown["monitor"] in {m for m, _ in monitors},
         pages=[(p.slug, p.title) for p in rt.pages.pages()],
         severities=SEVERITIES,
         component_statuses=COMPONENT_STATUSES,

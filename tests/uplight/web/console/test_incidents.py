@@ -4,12 +4,16 @@ updates through the IncidentService, refusals beside their field with the API's 
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 from markupsafe import escape
 
+from uplight.incidents.service import ManualIncidentFields
 from uplight.models import CheckResult, ResultRecord
+from uplight.web.console import incidents as incidents_module
 
 from .helpers import csrf_of, signed_in, text
 
@@ -343,3 +347,121 @@ async def test_resolve_refusals_and_unknown_ids(api_factory: Any) -> None:
             path = f"/admin/incidents/{missing}/resolve"
             assert (await api.client.get(path)).status_code == 404
             assert (await api.client.post(path, form={"csrf": csrf})).status_code == 404
+
+
+# -- the list's filters (the API's: state, monitor, since) -------------------------------
+
+
+async def manual(api: Any, title: str, *components: str, resolve: bool = False) -> int:
+    """A manual incident naming ``components``, a minute after the previous one."""
+    service = api.runtime.incident_service
+    api.clock.advance(minutes=1)
+    fields = ManualIncidentFields(public_title=title, component_ids=components)
+    incident = await service.open_manual(fields, created_by="tester")
+    if resolve:
+        api.clock.advance(minutes=1)
+        await service.resolve(incident.id, created_by="tester")
+    return incident.id
+
+
+def listed(body: str) -> set[int]:
+    return {int(n) for n in re.findall(r'href="/admin/incidents/(\d+)"', body)}
+
+
+async def test_the_list_filters_by_state_and_monitor(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        web = await open_incident(api, "web")  # automatic, active
+        db_past = await manual(api, "Backup late", "db", resolve=True)
+        db_now = await manual(api, "Replica lag", "db")
+        everyone = await manual(api, "ISP outage", resolve=True)  # names no monitor
+
+        body = await text(await api.client.get("/admin/incidents"))
+        assert listed(body) == {web, db_past, db_now, everyone}
+
+        response = await api.client.get("/admin/incidents?state=active")
+        body = await text(response)
+        assert response.status_code == 200
+        assert listed(body) == {web, db_now}
+        assert "<h2>Past</h2>" not in body and "<h2>Resolved</h2>" not in body
+        assert '<option value="active" selected>' in body
+
+        body = await text(await api.client.get("/admin/incidents?state=resolved"))
+        assert listed(body) == {db_past, everyone}
+        assert "<h2>Active</h2>" not in body and "<h2>Resolved</h2>" in body
+
+        # A monitor: its automatic incidents and the manual ones naming it, as the API.
+        body = await text(await api.client.get("/admin/incidents?monitor=db"))
+        assert listed(body) == {db_past, db_now}
+        assert '<option value="db" selected>' in body
+        status, found = await api.call("GET", "/api/v1/incidents?monitor=db")
+        assert status == 200 and {i["id"] for i in found["items"]} == {db_past, db_now}
+
+        body = await text(await api.client.get("/admin/incidents?state=resolved&monitor=db"))
+        assert listed(body) == {db_past}
+        body = await text(await api.client.get("/admin/incidents?state=active&monitor=gone"))
+        assert listed(body) == set() and "No active incident matches." in body
+        assert '<option value="gone" selected>gone (not in the config)</option>' in body
+
+
+async def test_the_list_filters_by_date(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        api.clock.set(dt.datetime(2024, 5, 1, 10, tzinfo=dt.UTC))
+        old = await manual(api, "Old outage", resolve=True)
+        api.clock.set(dt.datetime(2024, 5, 3, 10, tzinfo=dt.UTC))
+        recent = await manual(api, "Recent outage", resolve=True)
+        ongoing = await manual(api, "Still going")
+        body = await text(await api.client.get("/admin/incidents?since=2024-05-02"))
+        assert listed(body) == {recent, ongoing}
+        assert 'name="since" type="date" value="2024-05-02"' in body
+        body = await text(await api.client.get("/admin/incidents?since=2024-05-01"))
+        assert listed(body) == {old, recent, ongoing}
+
+
+async def test_paging_keeps_the_filters(api_factory: Any, monkeypatch: Any) -> None:
+    monkeypatch.setattr(incidents_module, "PAST_PAGE", 2)
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        first = await manual(api, "One", "db", resolve=True)
+        await manual(api, "Not db", "web", resolve=True)
+        second = await manual(api, "Two", "db", resolve=True)
+        third = await manual(api, "Three", "db", resolve=True)
+        await manual(api, "Active db", "db")
+        body = await text(await api.client.get("/admin/incidents?state=resolved&monitor=db"))
+        assert listed(body) == {third, second}
+        match = re.search(r'<a href="(/admin/incidents\?[^"]*)">Older incidents</a>', body)
+        assert match, body
+        older = html.unescape(match.group(1))
+        query = parse_qs(urlsplit(older).query)
+        assert query["state"] == ["resolved"] and query["monitor"] == ["db"]
+        body = await text(await api.client.get(older))
+        assert listed(body) == {first}
+        assert "Older incidents" not in body
+        assert '<option value="resolved" selected>' in body  # the form still says so
+        assert 'href="/admin/incidents?state=resolved&amp;monitor=db">Newest first' in body
+
+
+async def test_bad_filter_values_are_refused_beside_their_field(api_factory: Any) -> None:
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        db = await manual(api, "Replica lag", "db")
+        web = await manual(api, "Slow pages", "web", resolve=True)
+        bad = {"state": "sideways", "monitor": "Not An Id", "since": "2024-13-45", "cursor": "zz"}
+        response = await api.client.get(f"/admin/incidents?{urlencode(bad)}")
+        assert response.status_code == 422
+        body = await text(response)
+        for field, words in (
+            ("state", "must be one of: active, resolved"),
+            ("monitor", "not a monitor id"),
+            ("since", "must be a date, YYYY-MM-DD"),
+            ("cursor", "start again from the first page"),
+        ):
+            assert f'id="filter-{field}-error"' in body and words in body, field
+        assert 'aria-describedby="filter-state-error"' in body
+        assert listed(body) == {db, web}  # a bad filter is left out, not a 500
+
+        # The others still filter.
+        response = await api.client.get("/admin/incidents?state=resolved&since=May")
+        assert response.status_code == 422
+        assert listed(await text(response)) == {web}

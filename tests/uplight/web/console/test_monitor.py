@@ -9,8 +9,10 @@ import re
 from typing import Any
 
 from tests.servers import HttpServer, Route
+from uplight.incidents.service import ManualIncidentFields
 from uplight.maintenance.models import WindowFields
 from uplight.models import CheckResult, ResultRecord
+from uplight.web.console import monitor as monitor_module
 
 from .helpers import csrf_of, signed_in, text
 
@@ -180,6 +182,22 @@ async def test_incidents_and_windows_touching_it_are_linked(api_factory: Any) ->
         other = await text(await api.client.get(f"{URL}/db"))
         assert f'href="/admin/incidents/{incident.id}"' not in other
         assert "Router swap" not in other
+
+
+async def test_more_incidents_link_to_the_list_filtered_by_the_monitor(
+    api_factory: Any, monkeypatch: Any
+) -> None:
+    monkeypatch.setattr(monitor_module, "LISTED", 1)
+    async with api_factory() as api:
+        await signed_in(api.client, api.token)
+        service = api.runtime.incident_service
+        for title in ("One", "Two"):
+            await service.open_manual(
+                ManualIncidentFields(public_title=title, component_ids=("db",)), created_by="t"
+            )
+        body = await text(await api.client.get(f"{URL}/db"))
+        assert '<a href="/admin/incidents?monitor=db">Every incident of this monitor</a>' in body
+        assert "Every incident" not in await text(await api.client.get(f"{URL}/web"))
 
 
 async def test_the_ping_url_appears_only_after_the_reveal(api_factory: Any) -> None:
