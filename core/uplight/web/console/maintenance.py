@@ -4,8 +4,11 @@ completed, cancelled or purged after a confirmation step.
 Writes go through the MaintenanceService the admin API uses, after the API's own
 request models (``MaintenanceCreate``, ``MaintenancePatch``) have checked the form,
 so a refusal reads the same here as from the API and is shown beside its field.
-Times are entered as a local date and time in a zone the form names (UTC unless
-the operator picks an IANA zone) and stored in UTC.
+Times are entered as a local date and time in a zone the form names and stored in
+UTC: the form says UTC, and console.js puts the browser's IANA zone in a fresh
+schedule form (and asks the edit page for the times in it). A local time the zone
+skips (clocks going forward) is refused; one it repeats (clocks going back) is the
+first of the two.
 
 The edit form shows every field; only the fields that differ from the stored
 window (at the form's minute precision) are sent, as a PATCH would: a field left
@@ -18,6 +21,7 @@ import datetime as dt
 import re
 import zoneinfo
 from typing import Any
+from urllib.parse import urlencode
 
 from pydantic import ValidationError
 from quart import Response, redirect, request
@@ -88,6 +92,28 @@ def _local_time(value: str, zone: dt.tzinfo) -> str | dt.datetime:
     return naive.replace(tzinfo=zone)
 
 
+def _zone_name(zone: dt.tzinfo) -> str:
+    return getattr(zone, "key", None) or "UTC"
+
+
+def _skipped(value: str | dt.datetime, zone: dt.tzinfo) -> bool:
+    """A local time the zone has no such moment for (it comes back different from UTC)."""
+    if not isinstance(value, dt.datetime) or value.tzinfo is not zone:
+        return False
+    there = value.astimezone(dt.UTC).astimezone(zone)
+    return there.replace(tzinfo=None) != value.replace(tzinfo=None)
+
+
+def _check_gaps(data: dict[str, Any], zone: dt.tzinfo, errors: Errors) -> None:
+    for name in ("starts_at", "ends_at"):
+        if name in data and _skipped(data[name], zone):
+            errors.setdefault(
+                name,
+                f"{data[name]:%Y-%m-%d %H:%M} does not exist in {_zone_name(zone)}: the clocks"
+                " skip it (summer time starts); pick a time outside the gap",
+            )
+
+
 async def _list_page(
     *,
     status: int = 200,
@@ -117,8 +143,15 @@ async def _list_page(
         errors=errors or {},
         form=form or {},
         picked=set((form or {}).get("component_ids", [])),
+        detect_zone=form is None,  # a fresh form: the script may put the browser's zone in
         saved=request.args.get("saved", "")[:20],
+        saved_zone=_saved_zone(),
     )
+
+
+def _saved_zone() -> str:
+    zone = _zone(request.args.get("zone", ""))
+    return _zone_name(zone) if zone is not None and request.args.get("zone") else ""
 
 
 def _monitors() -> list[tuple[str, str]]:
@@ -146,6 +179,7 @@ async def schedule() -> Response:
         "starts_at": _local_time(form.get("starts_at", ""), zone),
         "ends_at": _local_time(form.get("ends_at", ""), zone),
     }
+    _check_gaps(data, zone, errors)
     body = None
     try:
         body = MaintenanceCreate.model_validate(data)
@@ -167,7 +201,8 @@ async def schedule() -> Response:
     if errors:
         return await _list_page(status=422, errors=errors, form=shown)
     runtime().page_cache.invalidate()  # the public page shows it at once
-    return redirect("/admin/maintenance?saved=scheduled", code=303)
+    said = urlencode({"saved": "scheduled", "zone": _zone_name(zone)})
+    return redirect(f"/admin/maintenance?{said}", code=303)
 
 
 async def _window(window_id: int) -> StoredWindow | None:
@@ -303,8 +338,10 @@ async def update(window_id: int) -> Response:
     errors: Errors = {}
     zone = _form_zone(form.get("timezone", ""), errors)
     body = None
+    changes = _changed(window, form, zone)
+    _check_gaps(changes, zone, errors)
     try:
-        body = MaintenancePatch.model_validate(_changed(window, form, zone))
+        body = MaintenancePatch.model_validate(changes)
     except ValidationError as exc:
         errors = {**_errors(exc), **errors}
     if body is not None and not errors:

@@ -5,10 +5,11 @@ monitors check.
 Together the tests drive what issue 14 asks of the console end to end: sign in with
 a token, see a failing private monitor arrive through the overview's refresh (no
 reload), open its monitor page, narrate an incident and read its title on the public
-permalink, schedule a maintenance window through the form and see it on ``/status``,
-toggle a component in the page editor and see it on ``/status`` once the browser's
-cache window has passed, copy a badge snippet whose image loads, sign out and be
-refused; no console error, no CSP violation. A screenshot of every console page goes
+permalink, schedule a maintenance window through the form in the browser's time zone
+(stored in UTC) and see it on ``/status``, toggle a component in the page editor and
+see it on ``/status`` once the browser's cache window has passed, copy a badge
+snippet whose image loads, sign out and be refused; no console error, no CSP
+violation. A screenshot of every console page goes
 to test-output/ (gitignored; docs/img/console-*.png are copies of them).
 """
 
@@ -293,34 +294,63 @@ def test_sign_in_watch_narrate_and_sign_out_in_chromium(
 
 @pytest.mark.timeout(120)
 def test_schedule_maintenance_in_chromium(browser: Any, console: Console, tmp_path: Path) -> None:
-    """Times typed in a named zone are stored in UTC; the window is on /status at once."""
+    """The form takes the browser's zone (console.js); times typed in it are stored in
+    UTC, listed in UTC, shown back in it on the edit page; the window is on /status at
+    once. Without script the same form says UTC."""
     base = console.base
-    context, page, watcher = open_page(browser, console, timezone_id="Europe/Paris")
+    context, page, watcher = open_page(browser, console, timezone_id="America/New_York")
     sign_in(page, console)
     page.click("nav >> text=Maintenance")
     page.wait_for_url(f"{base}/admin/maintenance")
-    paris = zoneinfo.ZoneInfo("Europe/Paris")
-    starts = (dt.datetime.now(paris) + dt.timedelta(hours=2)).replace(second=0, microsecond=0)
+    zone_field = page.locator("#timezone")
+    assert zone_field.input_value() == "America/New_York"  # the browser's, by console.js
+    assert "Your browser's time zone" in page.locator("#timezone-hint").inner_text()
+    new_york = zoneinfo.ZoneInfo("America/New_York")
+    starts = (dt.datetime.now(new_york) + dt.timedelta(hours=2)).replace(second=0, microsecond=0)
     ends = starts + dt.timedelta(hours=1)
     page.fill("#title", "Router swap")
     page.fill("#description", "The uplink is replaced; expect a minute offline.")
     page.check("input[name=component_ids][value=api]")
-    page.fill("#timezone", "Europe/Paris")
     page.fill("#starts_at", starts.strftime("%Y-%m-%dT%H:%M"))
     page.fill("#ends_at", ends.strftime("%Y-%m-%dT%H:%M"))
     page.click("form[action='/admin/maintenance'] button[type=submit]")
-    page.wait_for_url(f"{base}/admin/maintenance?saved=scheduled")
-    row = page.locator("table.maintenance tr:has-text('Router swap')")
-    assert "scheduled" in row.inner_text()
+    page.wait_for_url(f"{base}/admin/maintenance?saved=scheduled&zone=America%2FNew_York")
+    assert "read in America/New_York" in page.locator(".saved").inner_text()
     [window] = console.run(console.runtime.maintenance.list_windows()).items
     assert window.starts_at == starts.astimezone(dt.UTC)
     assert window.ends_at == ends.astimezone(dt.UTC) and window.component_ids == ("api",)
+    row = page.locator("table.maintenance tr:has-text('Router swap')")
+    assert "scheduled" in row.inner_text()
+    assert f"{starts.astimezone(dt.UTC):%Y-%m-%d %H:%M} UTC" in row.inner_text()
     shot(page, tmp_path, "console-maintenance.png")
+
+    # Edit asks for the times in the browser's zone: they read as typed.
+    row.locator("a:text-is('Edit')").click()
+    page.wait_for_url(f"{base}/admin/maintenance/{window.id}/edit?timezone=America%2FNew_York")
+    assert page.locator("#timezone").input_value() == "America/New_York"
+    assert page.locator("#starts_at").input_value() == starts.strftime("%Y-%m-%dT%H:%M")
 
     page.goto(f"{base}/status")
     upcoming = page.locator(".maintenance-list")
     assert "Router swap" in upcoming.inner_text() and "Upcoming" in upcoming.inner_text()
     clean(page, watcher)
+    context.close()
+
+    # Without script the form says UTC and works in UTC.
+    context, page, watcher = open_page(
+        browser, console, timezone_id="America/New_York", java_script_enabled=False
+    )
+    sign_in(page, console)
+    page.goto(f"{base}/admin/maintenance")
+    assert page.locator("#timezone").input_value() == "UTC"
+    assert "read in this zone: UTC" in page.locator("#timezone-hint").inner_text()
+    page.fill("#title", "Disk check")
+    page.fill("#starts_at", "2040-01-05T12:00")
+    page.fill("#ends_at", "2040-01-05T13:00")
+    page.click("form[action='/admin/maintenance'] button[type=submit]")
+    page.wait_for_url(f"{base}/admin/maintenance?saved=scheduled&zone=UTC")
+    stored = {w.title: w for w in console.run(console.runtime.maintenance.list_windows()).items}
+    assert stored["Disk check"].starts_at == dt.datetime(2040, 1, 5, 12, 0, tzinfo=dt.UTC)
     context.close()
 
 

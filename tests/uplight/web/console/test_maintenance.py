@@ -63,7 +63,7 @@ async def test_schedule_through_the_form_lists_it_and_shows_it_on_status(
         assert 'href="/admin/maintenance"' in body and 'value="web"' in body
         response = await schedule(api, csrf_of(body))
         assert response.status_code == 303, await text(response)
-        assert response.headers["Location"] == f"{URL}?saved=scheduled"
+        assert response.headers["Location"] == f"{URL}?saved=scheduled&zone=UTC"
         page = await api.runtime.maintenance.list_windows()
         [window] = page.items
         assert window.component_ids == ("web",) and window.created_by == "tester"
@@ -88,6 +88,108 @@ async def test_times_are_read_in_the_named_zone_and_stored_in_utc(api_factory: A
         [window] = (await api.runtime.maintenance.list_windows()).items
         assert window.starts_at == dt.datetime(2040, 1, 5, 3, 0, tzinfo=dt.UTC)
         assert window.ends_at == dt.datetime(2040, 1, 5, 4, 30, tzinfo=dt.UTC)
+
+
+async def test_a_browser_zone_is_converted_to_utc(api_factory: Any) -> None:
+    """What console.js sends for a browser in Berlin: summer (+02:00) and winter (+01:00)."""
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        response = await schedule(
+            api,
+            csrf,
+            title="Summer",
+            timezone="Europe/Berlin",
+            starts_at="2040-07-01T09:00",
+            ends_at="2040-07-01T10:15",
+        )
+        assert response.status_code == 303, await text(response)
+        assert response.headers["Location"] == f"{URL}?saved=scheduled&zone=Europe%2FBerlin"
+        said = await text(await api.client.get(response.headers["Location"]))
+        assert "its times were read in Europe/Berlin and are shown here in UTC" in said
+        assert "2040-07-01 07:00 UTC" in said and "2040-07-01 08:15 UTC" in said
+        response = await schedule(
+            api,
+            csrf,
+            title="Winter",
+            timezone="Europe/Berlin",
+            starts_at="2040-01-10T09:00",
+            ends_at="2040-01-10T10:00",
+        )
+        assert response.status_code == 303, await text(response)
+        stored = {w.title: w for w in (await api.runtime.maintenance.list_windows()).items}
+        assert stored["Summer"].starts_at == dt.datetime(2040, 7, 1, 7, 0, tzinfo=dt.UTC)
+        assert stored["Summer"].ends_at == dt.datetime(2040, 7, 1, 8, 15, tzinfo=dt.UTC)
+        assert stored["Winter"].starts_at == dt.datetime(2040, 1, 10, 8, 0, tzinfo=dt.UTC)
+        # The edit page, asked for Berlin (console.js's edit link), shows them so again.
+        winter = stored["Winter"].id
+        shown = await text(await api.client.get(f"{URL}/{winter}/edit?timezone=Europe/Berlin"))
+        assert 'value="2040-01-10T09:00"' in shown and 'value="Europe/Berlin"' in shown
+
+
+async def test_the_fresh_form_says_utc_and_lets_the_script_set_the_zone(
+    api_factory: Any,
+) -> None:
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        body = await text(await api.client.get(URL))
+        field = re.search(r'<input id="timezone"[^>]*>', body)
+        assert field and 'value="UTC"' in field.group(0)
+        assert 'data-browser-zone="timezone-hint"' in field.group(0)
+        assert "The times below are read in this zone: UTC" in body  # without script
+        assert "Starts (date and time in that zone)" in body
+        assert "/static/console.js" in body and "<script>" not in body  # no inline script
+        # A refused form keeps the zone that was sent: the script leaves it alone.
+        response = await schedule(api, csrf, timezone="America/New_York", title=" ")
+        body = await text(response)
+        assert response.status_code == 422
+        assert 'value="America/New_York"' in body and "data-browser-zone" not in body
+        await schedule(api, csrf)
+        body = await text(await api.client.get(URL))
+        assert re.search(r'<a href="/admin/maintenance/\d+/edit" data-zone-link>Edit</a>', body)
+        [window] = (await api.runtime.maintenance.list_windows()).items
+        edit = await text(await api.client.get(f"{URL}/{window.id}/edit"))
+        assert "data-browser-zone" not in edit  # its times are shown in the zone it names
+
+
+async def test_an_unknown_zone_is_refused_clearly(api_factory: Any) -> None:
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        for zone in ("Mars/Olympus", "../../etc/passwd", "Europe/" + "x" * 120, "+02:00"):
+            response = await schedule(api, csrf, timezone=zone)
+            assert response.status_code == 422, zone
+            body = await text(response)
+            assert 'id="timezone-error"' in body and 'aria-describedby="timezone-error"' in body
+            assert "not a known time zone: give an IANA name such as Europe/Paris" in body
+        assert (await api.runtime.maintenance.list_windows()).items == []
+
+
+async def test_a_local_time_the_clocks_skip_is_refused(api_factory: Any) -> None:
+    async with api_factory() as api:
+        csrf = await signed_in(api.client, api.token)
+        # Berlin's clocks go from 02:00 to 03:00 on 25 March 2040.
+        response = await schedule(
+            api,
+            csrf,
+            timezone="Europe/Berlin",
+            starts_at="2040-03-25T02:30",
+            ends_at="2040-03-25T04:00",
+        )
+        assert response.status_code == 422
+        body = await text(response)
+        assert 'id="starts_at-error"' in body
+        assert "2040-03-25 02:30 does not exist in Europe/Berlin" in body
+        assert (await api.runtime.maintenance.list_windows()).items == []
+        # ... and back from 03:00 to 02:00 on 28 October: 02:30 is the first of the two.
+        response = await schedule(
+            api,
+            csrf,
+            timezone="Europe/Berlin",
+            starts_at="2040-10-28T02:30",
+            ends_at="2040-10-28T04:00",
+        )
+        assert response.status_code == 303, await text(response)
+        [window] = (await api.runtime.maintenance.list_windows()).items
+        assert window.starts_at == dt.datetime(2040, 10, 28, 0, 30, tzinfo=dt.UTC)
 
 
 async def test_refusals_are_shown_beside_their_field(api_factory: Any) -> None:
