@@ -12,6 +12,7 @@ HELP: dict[str, str] = {
     "uplight_build_info": "uplight build information; always 1.",
     "uplight_monitors": "Configured monitors.",
     "uplight_uptime_seconds": "Seconds since the uplight runtime was created.",
+    "uplight_leader": "1 while this server leads (runs checks, incidents, notifications), else 0.",
     "uplight_monitor_up": "1 if the last check was up or degraded, 0 if down; absent before one.",
     "uplight_monitor_status": "The monitor's status word, one-hot.",
     "uplight_monitor_location_up": "1 if a location's last counted check was up or degraded, 0 if down.",

@@ -97,6 +97,7 @@ class UplightCollector(Collector):
         yield _single(GaugeMetricFamily, "uplight_monitors", len(facts.monitors))
         uptime = max(0.0, now - facts.started_at)
         yield _single(GaugeMetricFamily, "uplight_uptime_seconds", uptime)
+        yield _single(GaugeMetricFamily, "uplight_leader", 1.0 if facts.leading else 0.0)
 
         monitors = facts.monitors
         buckets = _cumulative if facts.per_monitor_histograms else _total_only

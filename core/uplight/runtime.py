@@ -13,6 +13,7 @@ from .clock import Clock, SystemClock
 from .config import Config, MonitorConfig
 from .incidents.engine import IncidentEngine, MonitorTracker
 from .incidents.service import IncidentService
+from .leadership.election import Election, Leadership, SoleServer
 from .maintenance.service import MaintenanceService
 from .models import ResultRecord
 from .monitoring.pings import PingService
@@ -150,40 +151,113 @@ class Runtime:
         )
         self.started_at = time.time()
         self._background: list[asyncio.Task[None]] = []
+        # Several servers on one PostgreSQL database: one leads (runs the checks, the
+        # incident engine, notifications, maintenance and pruning), the others serve
+        # the page and the APIs from the shared database (docs/deploy.md, "Several
+        # servers"). With SQLite this server is the only one and leads from the start.
+        self.leadership: Leadership
+        if self.store.url is None:
+            self.leadership = SoleServer(self._lead)
+        else:
+            self.leadership = Election(
+                self.store.url,
+                poll=config.server.leader_poll,
+                on_elected=self._lead,
+                on_deposed=self._follow,
+            )
+        self._leading_work: list[asyncio.Task[None]] = []  # the leader's own tasks
+
+    @property
+    def leading(self) -> bool:
+        """Whether this server runs the checks, incidents and notifications now."""
+        return self.leadership.leading
 
     async def start(self) -> None:
         await self.store.open()
         # Config pages reach the database before anything serves or checks.
         await provision_pages(self.store, self.config, self.clock.now())
         await self.pages.refresh()
-        await self.incidents.load()  # before any result: a restart must not open a duplicate
-        await self.maintenance.start()  # before any check: results are flagged from the first
-        await self.notifications.start()  # pending deliveries resume
-        await self.pings.start()  # before any check: a push check judges what it loads
-        await self.states.start()  # before any check: a group judges its members' states
-        await self.probes.start()  # before any result: the fresh votes of each location
-        self.scheduler.start()
-        self.local_leg.start()
-        self._background.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
+        if self.leadership.shared:
+            # What a follower serves from memory: the monitors' states and the live
+            # maintenance windows, refreshed from the database while it follows.
+            await self.states.start()
+            await self.maintenance.load_live()
+            self._background.append(
+                asyncio.create_task(self._follower_refresh(), name="uplight-follower-refresh")
+            )
+        # SQLite: leads now. PostgreSQL: one attempt now, then one every leader_poll.
+        await self.leadership.start()
         # Everything built and loaded lives as long as the process (config, plugins,
         # imported modules): frozen, it leaves the GC's generations, so a full
         # collection no longer walks it all and stalls the checks due meanwhile.
         gc.freeze()
         log.info(
-            "uplight started: %d monitors, %d pages, database %s",
+            "uplight started: %d monitors, %d pages, database %s%s",
             len(self.config.monitors),
             len(self.config.pages),
             self.store.where,
+            "" if not self.leadership.shared else (" (leads)" if self.leading else " (follows)"),
         )
 
-    async def stop(self) -> None:
-        """Cancel in-flight checks, flush pending results, close the database."""
+    async def _lead(self) -> None:
+        """Start the leader's work: at start with SQLite, on winning the lock with
+        PostgreSQL (where another server may have led until just now)."""
+        shared = self.leadership.shared
+        await self.incidents.load()  # before any result: a restart must not open a duplicate
+        await self.maintenance.start()  # before any check: results are flagged from the first
+        await self.notifications.start()  # pending deliveries resume
+        await self.pings.start()  # before any check: a push check judges what it loads
+        if shared:
+            await self.states.load()  # as the previous leader left them
+        else:
+            await self.states.start()  # before any check: a group judges its members' states
+        await self.probes.start()  # before any result: the fresh votes of each location
+        self.scheduler.start()
+        self.local_leg.start()
+        self._leading_work.append(asyncio.create_task(self._prune_loop(), name="uplight-prune"))
+
+    async def _follow(self) -> None:
+        """Fencing: this server may no longer hold the lead, so its leading work stops
+        now, before another server's starts; it serves on as a follower."""
+        await self._stop_leading()
+        # A follower serves the states as the database has them from now on.
+        self.rechecks = Rechecks(self.scheduler.run_once)
+        self.states.recheck = self.rechecks.request
+
+    async def _stop_leading(self) -> None:
+        # Notifications first: an interrupted send stays pending (its claim expires)
+        # and the next leader sends it with the same idempotency key.
+        await self.notifications.stop()
         await self.rechecks.stop()
         await self.local_leg.stop()
         await self.scheduler.stop()
-        await self.states.stop()  # the last status changes are written
         await self.maintenance.stop()
-        await self.notifications.stop()  # an interrupted send stays pending for the next start
+        await _cancel(self._leading_work)
+
+    async def _follower_refresh(self) -> None:
+        """While following: what the leader changed in the database reaches this
+        server's memory (the page directory, the live maintenance windows) within a
+        poll. The page cache recomputes snapshots from the database by itself."""
+        poll = self.config.server.leader_poll
+        while True:
+            await asyncio.sleep(poll)
+            if self.leading:
+                continue
+            try:
+                await self.pages.refresh()
+                await self.maintenance.load_live()
+                await self.states.load()
+            except Exception:
+                log.exception("refreshing a follower's view of the database failed")
+
+    async def stop(self) -> None:
+        """Cancel in-flight checks, flush pending results, close the database."""
+        if self.leading:
+            await self._stop_leading()
+        # The lock goes only now, with the leading work stopped: the next leader's
+        # start never overlaps it.
+        await self.leadership.stop()
+        await self.states.stop()  # the last status changes are written
         for task in self._background:
             task.cancel()
         for task in self._background:
@@ -252,3 +326,12 @@ class Runtime:
             except Exception:
                 log.exception("pruning old results failed")
             await asyncio.sleep(PRUNE_EVERY)
+
+
+async def _cancel(tasks: list[asyncio.Task[None]]) -> None:
+    for task in tasks:
+        task.cancel()
+    for task in tasks:
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+    tasks.clear()

@@ -180,6 +180,7 @@ class ScrapeFacts:
     per_monitor_histograms: bool
     # (monitor, location, down) for each location's result counted in a join.
     locations: tuple[tuple[str, str, bool], ...] = ()
+    leading: bool = True  # one of several servers on PostgreSQL may follow
 
 
 def freeze(src: MetricsSource, now: float) -> ScrapeFacts:
@@ -226,4 +227,6 @@ def freeze(src: MetricsSource, now: float) -> ScrapeFacts:
         check_types=src.registry.check_types,
         per_monitor_histograms=src.config.metrics.per_monitor_histograms,
         locations=tuple(probes.location_facts()) if probes is not None else (),
+        # Not in MetricsSource either: a source without leadership (a test's) leads.
+        leading=bool(getattr(src, "leading", True)),
     )

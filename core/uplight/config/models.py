@@ -86,6 +86,10 @@ class ServerConfig(Strict):
     location: Id = "local"
     # "auto": uvloop when the `fast` extra installed it (see uplight.eventloop).
     event_loop: EventLoopSetting = "auto"
+    # With storage.url, several servers may share the database; one leads (runs the
+    # checks, incidents and notifications). How often a follower tries to take the
+    # lead, and the leader checks it still holds it (docs/deploy.md, "Several servers").
+    leader_poll: Duration = Field(5.0, ge=0.1, le=300.0)
     # Set by ``with_listen`` (``serve --listen``, ``UPLIGHT_LISTEN``), so a reload
     # keeps the address the process was started with rather than the file's.
     _listen_override: str | None = PrivateAttr(None)

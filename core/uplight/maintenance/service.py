@@ -95,6 +95,12 @@ class MaintenanceService:
         await self.tick()
         self._task = asyncio.create_task(self._run(), name="uplight-maintenance")
 
+    async def load_live(self) -> None:
+        """The live windows as the database holds them, nothing applied or materialised:
+        a follower's view (docs/deploy.md, "Several servers"), where the leader runs the
+        lifecycle and every write."""
+        self._set_live(await self.store.write(queries.live_windows))
+
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()

@@ -89,6 +89,12 @@ class MonitorStates:
 
     async def start(self) -> None:
         """Load what the database knows (before any check), start writing changes."""
+        await self.load()
+        self._task = asyncio.create_task(self._flush_loop(), name="uplight-monitor-states")
+
+    async def load(self) -> None:
+        """What the database knows; again when this server takes the lead from another
+        (docs/deploy.md, "Several servers"), whose changes it has not seen."""
         ids = list(self._monitors)
         stored = {row.monitor_id: row for row in await state_store.load_statuses(self._store)}
         for monitor_id, latest in (await latest_statuses(self._store, ids)).items():
@@ -97,12 +103,13 @@ class MonitorStates:
             row = stored.get(monitor_id)
             if row is not None and row.status == latest.status.value:
                 self._since[monitor_id] = row.since
+        operator: dict[str, OperatorState] = {}
         for op in await state_store.load_operator_states(self._store):
             if op.monitor_id in self._monitors:
-                self._operator[op.monitor_id] = OperatorState(
+                operator[op.monitor_id] = OperatorState(
                     CheckStatus(op.status), op.message, op.set_at, op.set_by
                 )
-        self._task = asyncio.create_task(self._flush_loop(), name="uplight-monitor-states")
+        self._operator = operator  # whole: one another leader cleared is gone here too
 
     async def stop(self) -> None:
         """Write what changed since the last flush; the store must still be open."""

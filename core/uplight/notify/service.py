@@ -64,6 +64,9 @@ class Notifications:
             clock=clock,
             send_timeout=send_timeout,
             rng=rng,
+            # Several servers may share a PostgreSQL outbox (a lead passing between
+            # them): each send claims its row first. One SQLite server needs no claim.
+            claims=store.url is not None,
         )
         self.router.on_queued = self.worker.wake
 

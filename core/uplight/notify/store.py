@@ -185,6 +185,21 @@ async def mark_sent(db: aiosqlite.Connection, row_id: int, at: dt.datetime) -> N
     )
 
 
+async def claim(
+    db: aiosqlite.Connection, row_id: int, due: dt.datetime, until: dt.datetime
+) -> bool:
+    """Take a pending row for one send, until ``until`` (a lease): its next attempt
+    moves there, if it still is ``due`` (compare and set). False: another worker took
+    it, or it is no longer pending. A worker that dies holding it leaves the row
+    due again when the lease ends; its outcome (sent, retry, dead) replaces the lease."""
+    cursor = await db.execute(
+        "UPDATE notification_outbox SET next_attempt_at = ? WHERE id = ? AND status = 'pending'"
+        " AND summary_id IS NULL AND next_attempt_at = ?",
+        (to_millis(until), row_id, to_millis(due)),
+    )
+    return cursor.rowcount == 1
+
+
 async def schedule_retry(
     db: aiosqlite.Connection, row_id: int, next_attempt_at: dt.datetime, error: str
 ) -> None:

@@ -18,6 +18,12 @@ across channels. Rules:
 - The worker wakes when a row is queued, at the next due time, and at least
   every minute. A send that was cut short (SIGKILL, shutdown) leaves the row
   pending: it is sent again after the restart with the same idempotency key.
+- With ``claims`` (PostgreSQL, where several servers share the outbox and the
+  lead may pass from one to another), each send first claims its row in its own
+  transaction (``outbox.claim``: compare and set on the next attempt time, moved
+  to the end of a lease of the send's time limit plus ``CLAIM_MARGIN``). Two
+  workers never send the same row at once; a row claimed by a leader that died
+  mid-send is sent by the next when the lease ends, with the same idempotency key.
 
 Errors are logged and stored without secrets: the exception's type and text,
 with every secret value of the channel's options replaced by ``***``.
@@ -58,6 +64,7 @@ JITTER = 0.2
 MAX_SLEEP = 60.0
 ERROR_PAUSE = 5.0
 BATCH = 1000
+CLAIM_MARGIN = 10.0  # seconds a claim outlives its send's limit: the outcome's write
 PRUNE_EVERY = dt.timedelta(hours=1)
 _BARRIER = ("*",)  # a summary waiting for its retry holds everything after it
 
@@ -78,9 +85,11 @@ class DeliveryWorker:
         clock: Clock,
         send_timeout: float = SEND_TIMEOUT,
         rng: random.Random | None = None,
+        claims: bool = False,
     ) -> None:
         self.config = config
         self.store = store
+        self.claims = claims
         self.stats = stats
         self.reminders = reminders
         self.clock = clock
@@ -251,6 +260,10 @@ class DeliveryWorker:
         self, channel: str, settings: NotifierConfig | None, row: OutboxRow
     ) -> dt.datetime | None:
         """Send one row; record the outcome. Returns the retry time after a failure."""
+        if self.claims:
+            held = await self._claim(settings, row)
+            if held is not None:
+                return held  # another worker has it: its queue waits, as after a failure
         try:
             notifier = self._notifier(channel, settings)
             assert settings is not None
@@ -292,6 +305,19 @@ class DeliveryWorker:
             row.id, row.event, channel, attempts, (retry_at - at).total_seconds(), error,
         )  # fmt: skip
         return retry_at
+
+    async def _claim(self, settings: NotifierConfig | None, row: OutboxRow) -> dt.datetime | None:
+        """Claim ``row`` for this send; None when claimed, else when to look again."""
+        limit = send_limit(settings.options if settings else None, self.send_timeout)
+        until = self.clock.now() + dt.timedelta(seconds=limit + CLAIM_MARGIN)
+        until = until.replace(microsecond=until.microsecond // 1000 * 1000)  # as stored
+        claimed: bool = await self.store.write(
+            lambda db: outbox.claim(db, row.id, row.next_attempt_at, until)
+        )
+        if claimed:
+            return None
+        log.info("notification %d is claimed elsewhere or done; not sent from here", row.id)
+        return until
 
     def _notifier(self, channel: str, settings: NotifierConfig | None) -> Notifier:
         if settings is None:

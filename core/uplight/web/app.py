@@ -13,6 +13,7 @@ from .console.install import install_console
 from .context import EXTENSION
 from .errors import install_error_handlers
 from .fastpath import install_fast_path
+from .leader_only import install_leader_only
 from .security import install_security_headers
 
 
@@ -24,6 +25,8 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep fields in model order
     rt = runtime or Runtime(config, registry)
     app.extensions[EXTENSION] = rt
+    # Before every blueprint's own hooks: a follower refuses writes and heartbeats.
+    install_leader_only(app)
     app.register_blueprint(health.blueprint)
     app.register_blueprint(public.blueprint)
     app.register_blueprint(assets.blueprint)

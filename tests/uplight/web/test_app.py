@@ -69,7 +69,7 @@ async def test_health_status_and_errors(make_config, registry) -> None:
 
         health = await client.get("/healthz")
         assert health.status_code == 200
-        assert await health.get_json() == {"status": "ok", "version": __version__}
+        assert await health.get_json() == {"status": "ok", "version": __version__, "leader": True}
 
         page = await client.get("/status")
         assert page.status_code == 200
