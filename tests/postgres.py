@@ -129,3 +129,10 @@ class PostgresServer:
         with psycopg.connect(self.url(), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {name}")
         return self.url(name)
+
+
+def storage_toml(location: Path | str) -> str:
+    """A config's ``[storage]`` section for a ``db_location`` (conftest.py): the file's
+    path, or the database's URL."""
+    key = "url" if isinstance(location, str) else "path"
+    return f'\n[storage]\n{key} = "{location}"\n'

@@ -6,8 +6,10 @@ import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from postgres import storage_toml
 
 from uplight.clock import FakeClock
 from uplight.config import Config
@@ -66,10 +68,10 @@ def config_for(make_config) -> Callable[[str], Config]:
 
 
 @pytest.fixture
-async def editing(config_for) -> AsyncIterator[Editing]:
-    config = config_for(CONFIG_PAGE)
+async def editing(config_for, db_location: Path | str) -> AsyncIterator[Editing]:
+    config = config_for(CONFIG_PAGE + storage_toml(db_location))
     clock = FakeClock(T0)
-    async with build_store(config.database_path) as store:
+    async with build_store(config.database_location) as store:
         await provision_pages(store, config, T0)
         directory = PageService(config, store, clock=clock)
         await directory.refresh()

@@ -7,8 +7,10 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import replace
+from pathlib import Path
 
 import pytest
+from postgres import storage_toml
 
 from uplight.clock import FakeClock
 from uplight.config import Config
@@ -83,13 +85,19 @@ T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
 
 @pytest.fixture
-def config_for(make_config) -> Callable[[str], Config]:
-    return lambda pages: make_config(MONITORS + pages)
+def config_for(make_config, db_location: Path | str) -> Callable[..., Config]:
+    """A config of these pages whose database is the test's (SQLite, then PostgreSQL),
+    or ``location``."""
+
+    def make(pages: str, location: Path | str = db_location) -> Config:
+        return make_config(MONITORS + pages + storage_toml(location))
+
+    return make
 
 
 @asynccontextmanager
 async def opened(config: Config) -> AsyncIterator[Store]:
-    async with build_store(config.database_path) as store:
+    async with build_store(config.database_location) as store:
         yield store
 
 
@@ -166,7 +174,7 @@ async def test_a_changed_config_updates_removes_and_keeps_api_pages(config_for, 
 
 
 async def test_public_ids_are_stable_across_restarts_and_reloads(
-    config_for, registry, tmp_path
+    config_for, registry, tmp_path, db_location, request
 ) -> None:
     config = config_for(PAGES_V1)
     ids = {}
@@ -189,7 +197,12 @@ async def test_public_ids_are_stable_across_restarts_and_reloads(
         main = by_slug(await list_pages(store))["main"]
     assert {c.monitor_id: c.public_id for c in main.components} == ids
     # Another database has its own secret: ids cannot be guessed from slug and monitor.
-    other = config_for(PAGES_V1 + f'\n[storage]\npath = "{tmp_path / "other.db"}"\n')
+    elsewhere = (
+        request.getfixturevalue("postgres_server").new_database()
+        if isinstance(db_location, str)
+        else tmp_path / "other.db"
+    )
+    other = config_for(PAGES_V1, elsewhere)
     async with opened(other) as store:
         await provision_pages(store, other, T0)
         other_main = by_slug(await list_pages(store))["main"]

@@ -13,8 +13,10 @@ import re
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
+from postgres import storage_toml
 
 from uplight.clock import FakeClock
 from uplight.config import Config
@@ -140,12 +142,14 @@ class Env:
 
 
 @pytest.fixture
-def env(make_config: Callable[[str], Config]) -> Callable[..., AsyncIterator[Env]]:
+def env(
+    make_config: Callable[[str], Config], db_location: Path | str
+) -> Callable[..., AsyncIterator[Env]]:
     @asynccontextmanager
     async def make(pages: str = MAIN) -> AsyncIterator[Env]:
-        config = make_config(MONITORS + pages)
+        config = make_config(MONITORS + pages + storage_toml(db_location))
         clock = FakeClock(NOW)
-        async with build_store(config.database_path) as store:
+        async with build_store(config.database_location) as store:
             await provision_pages(store, config, NOW)
             service = PageService(config, store, clock=clock)
             await service.refresh()
@@ -441,7 +445,7 @@ async def test_public_ids_are_opaque_and_stable_across_restarts(env) -> None:
         first = await e.snapshot()
     # A new process: same file, fresh store and service; the latest status is read back.
     config = e.config
-    async with build_store(config.database_path) as store:
+    async with build_store(config.database_location) as store:
         await provision_pages(store, config, NOW)
         service = PageService(config, store, clock=FakeClock(NOW))
         await service.refresh()
