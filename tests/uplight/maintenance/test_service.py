@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from pathlib import Path
 
 import pytest
@@ -60,15 +60,25 @@ def errors_of(text: str, registry: PluginRegistry) -> list[str]:
     return [str(issue) for issue in info.value.issues]
 
 
-@asynccontextmanager
-async def running(config: Config, clock: FakeClock) -> AsyncIterator[MaintenanceService]:
-    async with build_store(config.database_path) as store:
-        service = MaintenanceService(store, config, clock)
-        await service.start()
-        try:
-            yield service
-        finally:
-            await service.stop()
+Running = Callable[[Config, FakeClock], AbstractAsyncContextManager[MaintenanceService]]
+
+
+@pytest.fixture
+def running(db_location: Path | str) -> Running:
+    """The service on the test's database (SQLite, then PostgreSQL), started; each use
+    is a restart on the same database."""
+
+    @asynccontextmanager
+    async def run(config: Config, clock: FakeClock) -> AsyncIterator[MaintenanceService]:
+        async with build_store(db_location) as store:
+            service = MaintenanceService(store, config, clock)
+            await service.start()
+            try:
+                yield service
+            finally:
+                await service.stop()
+
+    return run
 
 
 async def windows(service: MaintenanceService) -> list[StoredWindow]:
@@ -171,7 +181,7 @@ def test_duplicate_entry_ids_and_missing_keys(registry: PluginRegistry) -> None:
     ]
 
 
-async def test_occurrences_are_materialised_once(make_config) -> None:
+async def test_occurrences_are_materialised_once(make_config, running: Running) -> None:
     config = make_config(MONITORS + WEEKLY)
     clock = FakeClock(WEDNESDAY)
     async with running(config, clock) as service:
@@ -201,7 +211,7 @@ async def test_occurrences_are_materialised_once(make_config) -> None:
         assert all(w.starts_at < clock.now() + MATERIALISE_AHEAD for w in found)
 
 
-async def test_a_running_occurrence_is_active_at_start(make_config) -> None:
+async def test_a_running_occurrence_is_active_at_start(make_config, running: Running) -> None:
     config = make_config(MONITORS + WEEKLY)
     clock = FakeClock(utc(2024, 6, 9, 4))
     async with running(config, clock) as service:
@@ -215,7 +225,9 @@ async def test_a_running_occurrence_is_active_at_start(make_config) -> None:
         assert (await windows(service))[0].status == "completed"
 
 
-async def test_cancel_skips_an_occurrence_and_purge_brings_it_back(make_config) -> None:
+async def test_cancel_skips_an_occurrence_and_purge_brings_it_back(
+    make_config, running: Running
+) -> None:
     config = make_config(MONITORS + WEEKLY)
     clock = FakeClock(WEDNESDAY)
     async with running(config, clock) as service:
@@ -233,7 +245,7 @@ async def test_cancel_skips_an_occurrence_and_purge_brings_it_back(make_config) 
         assert len(await windows(service)) == 2  # the cancelled one is not made again
 
 
-async def test_a_changed_entry_replaces_its_future_windows(make_config) -> None:
+async def test_a_changed_entry_replaces_its_future_windows(make_config, running: Running) -> None:
     clock = FakeClock(utc(2024, 6, 9, 4))  # the first occurrence is running
     async with running(make_config(MONITORS + WEEKLY), clock) as service:
         running_id = (await windows(service))[0].id
@@ -250,7 +262,7 @@ async def test_a_changed_entry_replaces_its_future_windows(make_config) -> None:
         assert [w.id for w in await windows(service)] == [running_id]
 
 
-async def test_an_edited_config_window_is_left_alone(make_config) -> None:
+async def test_an_edited_config_window_is_left_alone(make_config, running: Running) -> None:
     config = make_config(MONITORS + WEEKLY)
     clock = FakeClock(WEDNESDAY)
     async with running(config, clock) as service:
@@ -261,7 +273,7 @@ async def test_an_edited_config_window_is_left_alone(make_config) -> None:
         assert len(found) == 2 and found[0].title == "Backups, longer this time"
 
 
-async def test_overlapping_occurrences_are_skipped(make_config) -> None:
+async def test_overlapping_occurrences_are_skipped(make_config, running: Running) -> None:
     entry = """
 [[maintenance]]
 id = "churn"
