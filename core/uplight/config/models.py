@@ -127,6 +127,8 @@ class ServerConfig(Strict):
         does not set is derived from the new address, one it sets is kept."""
         # Every other key the file sets is kept as it is.
         kept = {key: getattr(self, key) for key in self.model_fields_set - {"listen"}}
+        if "leader_poll" in kept:  # parsed to seconds; the table takes duration strings
+            kept["leader_poll"] = format_duration(kept["leader_poll"])
         server = ServerConfig(listen=listen, **kept)
         server._listen_override = listen
         return server
