@@ -10,11 +10,13 @@ from pathlib import Path
 import httpx
 import pytest
 from helpers import UPLIGHT, create_token, free_port, serving
+from postgres import storage_toml
 
 from uplight.cli import main
 
 
-def _config(tmp_path: Path, port: int | None = None) -> Path:
+def _config(tmp_path: Path, location: Path | str, port: int | None = None) -> Path:
+    """A config whose database is ``location``: the tests run on SQLite and PostgreSQL."""
     port = port or free_port()
     config = tmp_path / "config.toml"
     config.write_text(
@@ -22,8 +24,7 @@ def _config(tmp_path: Path, port: int | None = None) -> Path:
 [server]
 listen = "127.0.0.1:{port}"
 public_base_url = "http://127.0.0.1:{port}"
-[storage]
-path = "uplight.db"
+{storage_toml(location)}
 [[monitors]]
 id = "web"
 name = "Web"
@@ -42,8 +43,8 @@ def token(capsys: pytest.CaptureFixture[str], config: Path, *argv: str) -> tuple
     return code, out, err
 
 
-def test_create_prints_only_the_token(tmp_path: Path) -> None:
-    config = _config(tmp_path)
+def test_create_prints_only_the_token(tmp_path: Path, db_location: Path | str) -> None:
+    config = _config(tmp_path, db_location)
     proc = subprocess.run(
         [*UPLIGHT, "token", "create", "--name", "alice", "--config", str(config)],
         capture_output=True,
@@ -56,8 +57,10 @@ def test_create_prints_only_the_token(tmp_path: Path) -> None:
     assert "shown only this once" in proc.stderr and proc.stdout.strip() not in proc.stderr
 
 
-def test_duplicate_name_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = _config(tmp_path)
+def test_duplicate_name_exits_1(
+    tmp_path: Path, db_location: Path | str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_location)
     assert token(capsys, config, "create", "--name", "alice")[0] == 0
     code, out, err = token(capsys, config, "create", "--name", "alice")
     assert code == 1 and out == ""
@@ -65,9 +68,9 @@ def test_duplicate_name_exits_1(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_list_table_and_json_never_show_tokens(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, db_location: Path | str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    config = _config(tmp_path)
+    config = _config(tmp_path, db_location)
     code, out, _ = token(capsys, config, "list")
     assert code == 0 and out.splitlines() == ["NAME  CREATED_AT", "(none)"]
     secrets = [token(capsys, config, "create", "--name", name)[1].strip() for name in ("b", "a")]
@@ -88,8 +91,10 @@ def test_list_table_and_json_never_show_tokens(
     assert not any(secret in out for secret in secrets)
 
 
-def test_revoke_and_revoke_unknown(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    config = _config(tmp_path)
+def test_revoke_and_revoke_unknown(
+    tmp_path: Path, db_location: Path | str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    config = _config(tmp_path, db_location)
     token(capsys, config, "create", "--name", "alice")
     token(capsys, config, "create", "--name", "bob")
     code, out, err = token(capsys, config, "revoke", "alice")
@@ -105,9 +110,11 @@ def test_revoke_and_revoke_unknown(tmp_path: Path, capsys: pytest.CaptureFixture
     assert token(capsys, config, "create", "--name", "alice")[0] == 0
 
 
-def test_a_revoked_token_gets_401_from_a_running_server(tmp_path: Path) -> None:
+def test_a_revoked_token_gets_401_from_a_running_server(
+    tmp_path: Path, db_location: Path | str
+) -> None:
     port = free_port()
-    config = _config(tmp_path, port)
+    config = _config(tmp_path, db_location, port)
     alice, bob = create_token(config, "alice"), create_token(config, "bob")
     url = f"http://127.0.0.1:{port}/api/v1/incidents"
     with serving(config, port):
@@ -134,9 +141,13 @@ def test_a_revoked_token_gets_401_from_a_running_server(tmp_path: Path) -> None:
     [("", "1 to 100 characters"), ("x" * 101, "1 to 100"), ("ops\u202eevil", "U+202E")],
 )
 def test_a_name_the_console_could_not_show_is_refused(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str], name: str, fragment: str
+    tmp_path: Path,
+    db_location: Path | str,
+    capsys: pytest.CaptureFixture[str],
+    name: str,
+    fragment: str,
 ) -> None:
-    config = _config(tmp_path)
+    config = _config(tmp_path, db_location)
     code, out, err = token(capsys, config, "create", "--name", name)
     assert code == 1 and out == ""
     assert err.startswith("error: --name ") and fragment in err
