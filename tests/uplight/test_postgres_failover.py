@@ -207,3 +207,37 @@ def test_the_follower_takes_over_a_killed_leader_and_each_notification_goes_once
     bodies = [json.loads(r.body) for r in receiver.requests if r.path == "/hook"]
     assert bodies[0]["incident_id"] == bodies[1]["incident_id"]
     assert took < TAKEOVER_DEADLINE
+
+
+def test_a_leader_whose_lock_session_ends_stops_leading_and_one_server_leads_again(
+    tmp_path: Path, postgres_url: str
+) -> None:
+    """Fencing: the leader's lock session is ended under it (as when PostgreSQL
+    restarts or drops the connection) while the process lives on: it stops its
+    leading work at its next poll and serves as a follower; one server leads again."""
+    with HttpServer({"/": Route(200, "ok")}) as target, HttpServer({"/hook": Route(204)}) as hook:
+        config = _config(tmp_path, target.url(), hook.url("/hook"), postgres_url)
+        port_a, port_b = free_port(), free_port()
+        with _server(config, port_a), _server(config, port_b):
+            wait_until(lambda: _leads(port_a), timeout=10)
+            assert not _leads(port_b)
+            raw(
+                postgres_url,
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+                " WHERE application_name = 'uplight-leader' AND pid != pg_backend_pid()"
+                " AND EXISTS (SELECT 1 FROM pg_locks WHERE pg_locks.pid = pg_stat_activity.pid"
+                " AND locktype = 'advisory' AND granted)",
+            )
+            log_a = config.with_name(f"serve-{port_a}.log")
+            wait_until(
+                lambda: "this server no longer leads" in log_a.read_text(),
+                timeout=TAKEOVER_DEADLINE,
+            )
+            wait_until(lambda: _leads(port_a) != _leads(port_b), timeout=TAKEOVER_DEADLINE)
+            held = raw(
+                postgres_url,
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND granted"
+                " AND objid = ?",
+                (0x75706C6967687402 & 0xFFFFFFFF,),
+            )
+            assert held == [(1,)]  # one lock, one leader
