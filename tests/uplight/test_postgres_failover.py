@@ -148,6 +148,15 @@ def test_the_follower_takes_over_a_killed_leader_and_each_notification_goes_once
                 assert refused.status_code == 503, refused.text
                 assert refused.json()["error"]["code"] == "NOT_LEADER"
                 assert refused.headers["Retry-After"] == "1"
+                # The console's forms get a page a person reads; its sign-in (sessions
+                # live in the shared database) is the console's own business.
+                form = httpx.post(f"{base_b}/admin/incidents", data={"title": "x"})
+                assert form.status_code == 503, form.text
+                assert form.headers["content-type"].startswith("text/html")
+                assert "nothing was changed" in form.text
+                assert form.headers["Retry-After"] == "1"
+                sign_in = httpx.post(f"{base_b}/admin/sign-in", data={"token": "nope"})
+                assert sign_in.status_code == 403, sign_in.text  # no sign-in form token
                 assert (
                     httpx.post(f"http://127.0.0.1:{port_a}/ping/no-such-token").status_code == 404
                 )
