@@ -34,6 +34,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from ..db.postgres import scrub_url
+from ..tasks import cancel_and_wait
 
 log = logging.getLogger(__name__)
 
@@ -134,11 +135,8 @@ class Election:
 
     async def stop(self) -> None:
         """Stop trying and let go of the lock (the caller stopped its leading work)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         self._leading = False
         await self._drop_connection()  # ending the session frees the lock at once
 

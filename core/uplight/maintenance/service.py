@@ -20,7 +20,6 @@ maintenance.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -32,6 +31,7 @@ import aiosqlite
 from ..clock import Clock
 from ..config import Config
 from ..db.store import Store
+from ..tasks import cancel_and_wait
 from . import store as queries
 from .lifecycle import (
     MAX_DURATION,
@@ -102,11 +102,8 @@ class MaintenanceService:
         self._set_live(await self.store.write(queries.live_windows))
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def tick(self) -> None:
         """Materialise what the config schedules, then apply due transitions."""

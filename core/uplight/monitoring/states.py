@@ -23,7 +23,6 @@ whose check type ``accepts_state``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -33,6 +32,7 @@ from ..checks import CheckType, MonitorState, OperatorState
 from ..config import MonitorConfig
 from ..db.store import Store
 from ..models import CheckStatus, ResultRecord
+from ..tasks import cancel_and_wait
 from . import state_store
 from .store import latest_statuses
 
@@ -113,11 +113,8 @@ class MonitorStates:
 
     async def stop(self) -> None:
         """Write what changed since the last flush; the store must still be open."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         await self.flush()
 
     async def flush(self) -> None:

@@ -46,6 +46,7 @@ from ..clock import Clock
 from ..config import Config
 from ..db.store import Store
 from ..notifiers import Notification, Notifier
+from ..tasks import cancel_and_wait
 from . import messages
 from . import store as outbox
 from .config import NotifierConfig
@@ -118,11 +119,8 @@ class DeliveryWorker:
         self._task = asyncio.create_task(self._run(), name="uplight-notifications")
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
 
     async def _run(self) -> None:
         while True:

@@ -4,6 +4,9 @@ leader that stops lets go. Steps are driven one by one: no wall-clock waits."""
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Callable
+
 import psycopg
 import pytest
 
@@ -22,6 +25,16 @@ class Events:
             self.log.append(f"{name} deposed")
 
         return Election(url, poll=0.5, on_elected=elected, on_deposed=deposed, **kw)  # type: ignore[arg-type]
+
+
+async def _step_until(election: Election, done: Callable[[], object]) -> None:
+    """Poll until ``done()``: PostgreSQL frees a lock when the backend has seen its
+    session end, a moment after the terminate or close returned (bounded)."""
+    for _ in range(100):
+        await election.step()
+        if done():
+            return
+        await asyncio.sleep(0.05)
 
 
 def _kill_sessions(url: str, pid: int) -> None:
@@ -45,7 +58,7 @@ async def test_one_leads_and_another_takes_over_when_its_connection_dies(
 
         # The leader's session ends under it (its host gone, an admin's terminate).
         _kill_sessions(postgres_url, a._conn.info.backend_pid)
-        await b.step()  # the lock is free now: the next poll takes it
+        await _step_until(b, lambda: b.leading)  # the lock is free: a poll takes it
         assert b.leading
         await a.step()  # the old leader's next poll: it learns, and stops at once
         assert not a.leading
@@ -77,7 +90,7 @@ async def test_a_stopped_leader_lets_go_and_a_failed_start_gives_the_lead_up(
         await b.step()
         assert a.leading and not b.leading
         await a.stop()  # a clean shutdown: the session ends, the lock with it
-        await b.step()
+        await _step_until(b, lambda: calls["n"])
         assert calls["n"] == 1 and not b.leading  # its work failed: it let the lock go
         c = events.election("c", postgres_url)
         await c.step()
