@@ -19,8 +19,12 @@ RSS under 80 MB, with traffic.
 ``python -m tests.perf.bench_soak --seconds N``) for a long run. At scale:
 ``python -m tests.perf.bench_soak --monitors 10000 --interval 60s --shown 100``
 (goal: RSS under 150 MB); ``--no-history`` skips seeding 90 days of results. The servers
-inherit the environment, so ``MALLOC_ARENA_MAX=2 python -m tests.perf --only soak``
-compares an allocator setting. Only 127.0.0.1 is contacted.
+inherit the environment, so ``MALLOC_ARENA_MAX=8 python -m tests.perf --only soak``
+compares an allocator setting (``serve`` caps glibc at 2 arenas and fixes its mmap
+threshold unless the environment sets them: ``uplight.memory``).
+``--production-imports``: the servers cannot import what only the test extras
+install and httpx would import anyway (``rich``, ``pygments``: httpx's optional
+command line, about 3.5 MB), as in the Docker image. Only 127.0.0.1 is contacted.
 """
 
 from __future__ import annotations
@@ -66,6 +70,7 @@ class Server:
     samples: list[tuple[float, float]] = field(default_factory=list)  # (seconds, MB)
     requests: int = 0
     errors: int = 0
+    cpu_seconds: float = 0.0  # user + system, read at the end of the run
 
 
 def free_port() -> int:
@@ -130,12 +135,37 @@ def rss_mb(pid: int) -> float:
     raise RuntimeError(f"no VmRSS for {pid}")
 
 
-def start_server(name: str, config: Path, port: int, log: Path) -> Server:
+def cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+# Imported by httpx (its optional CLI, httpx._main) only when installed, which in a
+# dev environment the test extras do (schemathesis, pytest); the image has neither.
+DEV_ONLY_IMPORTS = ("rich", "pygments")
+
+
+def production_env(folder: Path) -> dict[str, str]:
+    """The environment with ``DEV_ONLY_IMPORTS`` unimportable (a sitecustomize)."""
+    site = folder / "production-imports"
+    site.mkdir(exist_ok=True)
+    (site / "sitecustomize.py").write_text(
+        "import sys\n" + "".join(f"sys.modules[{name!r}] = None\n" for name in DEV_ONLY_IMPORTS)
+    )
+    path = os.pathsep.join(filter(None, (str(site), os.environ.get("PYTHONPATH"))))
+    return {**os.environ, "PYTHONPATH": path}
+
+
+def start_server(
+    name: str, config: Path, port: int, log: Path, env: dict[str, str] | None = None
+) -> Server:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
         cwd=config.parent,
         stdout=log.open("wb"),
         stderr=subprocess.STDOUT,
+        env=env,
     )
     return Server(name, port, proc)
 
@@ -193,9 +223,11 @@ async def soak(
     interval: str = INTERVAL,
     shown: int | None = None,
     history: bool = True,
+    production: bool = False,
 ) -> tuple[Server, Server]:
     from .bench_page import seed
 
+    env = production_env(folder) if production else None
     target_server = await asyncio.start_server(_answer, "127.0.0.1", 0)
     target = f"http://127.0.0.1:{target_server.sockets[0].getsockname()[1]}/"
     servers: list[Server] = []
@@ -206,7 +238,7 @@ async def soak(
             config.write_text(config_text(port, target, f"{name}.db", monitors, interval, shown))
             if history:  # 90 days of history: the page a visitor sees after months
                 await seed(config)
-            servers.append(start_server(name, config, port, folder / f"{name}.log"))
+            servers.append(start_server(name, config, port, folder / f"{name}.log", env))
         traffic, baseline = servers
         async with httpx.AsyncClient(timeout=30) as client:
             for server in servers:
@@ -222,6 +254,7 @@ async def soak(
                             raise RuntimeError(f"{server.name}: uplight serve exited early")
                 for server in servers:  # the last sample at the very end
                     server.samples.append((time.monotonic() - began, rss_mb(server.proc.pid)))
+                    server.cpu_seconds = cpu_seconds(server.proc.pid)
             finally:
                 for task in tasks:
                     task.cancel()
@@ -278,11 +311,12 @@ def run(
     interval: str = INTERVAL,
     shown: int | None = None,
     history: bool = True,
+    production: bool = False,
 ) -> Comparison:
     seconds = default_seconds(quick) if seconds is None else seconds
     with tempfile.TemporaryDirectory(prefix="uplight-soak-") as tmp:
         traffic, baseline = asyncio.run(
-            soak(Path(tmp), seconds, monitors, interval, shown, history)
+            soak(Path(tmp), seconds, monitors, interval, shown, history, production)
         )
     if traffic.errors:
         raise RuntimeError(f"{traffic.errors} of {traffic.requests} polls failed: figures void")
@@ -295,7 +329,7 @@ def run(
             f"{server.name}: RSS MB over time {timeline(server.samples)}",
             f"{server.name}: start {server.samples[0][1]:.1f} MB, peak {peak:.1f},"
             f" end {server.samples[-1][1]:.1f}; last half: {growth_mb(server.samples):+.1f} MB"
-            f" ({per_minute:+.2f} MB/min)",
+            f" ({per_minute:+.2f} MB/min); CPU {server.cpu_seconds:.1f} s in all",
         ]
 
     grown = growth_mb(traffic.samples)
@@ -322,6 +356,11 @@ def run(
             f"goal (last-half growth < {GOAL_GROWTH_MB:.0f} MB, RSS < {goal_rss:.0f} MB"
             f" with traffic): {verdict}",
             *([f"allocator: {allocator}"] if allocator else []),
+            *(
+                [f"production imports: {', '.join(DEV_ONLY_IMPORTS)} not importable"]
+                if production
+                else []
+            ),
             "ratio = baseline RSS / traffic RSS at the end",
         ),
     )
@@ -337,6 +376,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--interval", default=INTERVAL, help=f"each monitor's (default {INTERVAL})")
     parser.add_argument("--shown", type=int, help="components on the page (default: all)")
     parser.add_argument("--no-history", action="store_true", help="skip seeding 90 days of results")
+    parser.add_argument(
+        "--production-imports",
+        action="store_true",
+        help=f"servers without the dev-only {', '.join(DEV_ONLY_IMPORTS)} (as in the image)",
+    )
     args = parser.parse_args(argv)
     print_facts(machine_facts())
     result = run(
@@ -346,6 +390,7 @@ def main(argv: list[str] | None = None) -> int:
         args.interval,
         args.shown,
         history=not args.no_history,
+        production=args.production_imports,
     )
     print_notes(result)
     print()

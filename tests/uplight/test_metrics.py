@@ -429,7 +429,7 @@ async def test_a_scrape_is_built_off_the_event_loop(
         assert not any(task.done() for task in scrapes)
         release.set()
         answers = await asyncio.gather(*scrapes)
-    assert built_on == ["uplight-metrics_0"]  # one build, in the scrape thread, for all three
+    assert built_on == ["uplight-worker_0"]  # one build, in the worker thread, for all three
     bodies = {await answer.get_data() for answer in answers}
     assert len(bodies) == 1 and b"uplight_monitors 1.0" in bodies.pop()
 

@@ -14,6 +14,7 @@ from typing import Any
 from ..config import Config, ConfigError, ConfigIssue, check_database_path, parse_listen
 from ..eventloop import EVENT_LOOPS, EventLoopUnavailable, LoopFactory, loop_factory, resolve
 from ..logs import LOG_FORMATS, configure_logging
+from ..memory import tune_allocator
 from ..plugins import PluginError, load_plugins
 from .common import add_config_option, default_config_path, load
 
@@ -117,6 +118,7 @@ def _unheard_monitors(config: Config) -> list[str]:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    allocator = tune_allocator()  # first: before any thread has a malloc arena
     if args.log_level not in LOG_LEVELS:  # argparse checks choices, not defaults
         print(
             f"error: UPLIGHT_LOG_LEVEL={args.log_level!r}: use one of {', '.join(LOG_LEVELS)}",
@@ -155,6 +157,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from ..web.preflight import preflight  # Quart is imported only when serving
     from ..web.serve import serve
 
+    log.info("memory: %s", allocator)
     try:
         preflight(loaded[0])
         run_until_done(serve(*loaded), loop_factory=factory)

@@ -16,16 +16,19 @@ renderer made of it. Rules:
   no previous snapshot, :class:`SnapshotUnavailable` (the routes answer 503).
 - Rendered bodies are cached on the snapshot they came from, per renderer and
   parameters, with a strong ETag from a hash of the uncompressed bytes (the
-  gzip variant's ETag ends in ``-gz``); gzip is done once per body.
+  gzip variant's ETag ends in ``-gz``); gzip is done once per body. A body
+  rendered for gzip is kept compressed only; its plain bytes are kept once a
+  caller without gzip asks for them (then rendered again, once per snapshot).
 - The serving paths render with :meth:`Cached.render`: the render and the gzip
-  run in one worker thread (``RENDER_THREADS``), never on the event loop (a page
+  run in uplight's one worker thread (:mod:`uplight.memory`), never on the event loop (a page
   of 1,000 components takes a few hundred milliseconds), and concurrent requests
   for the same body share one render. This is safe because a snapshot is
   immutable data (frozen dataclasses and tuples) that nothing changes after the
   compute; the thread only reads it and returns new bytes, which the loop stores.
-  One thread, not the default pool: renders are CPU work that cannot run in
-  parallel under the GIL anyway, and each extra thread may keep its own malloc
-  arena of freed render buffers.
+  One thread, shared with ``/metrics``, not the default pool: renders are CPU
+  work that cannot run in parallel under the GIL anyway, and each extra thread
+  may keep its own malloc arena of freed render buffers (the worker trims the
+  heap when it falls idle).
 - Admin writes (pages, incidents, maintenance) show within one TTL; routes may
   call :meth:`PageCache.invalidate` to show them at once.
 
@@ -46,10 +49,10 @@ import logging
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Hashable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any, Generic, Protocol, TypeVar, Unpack
 
+from ..memory import in_worker
 from ..renderers import Renderer, RenderParams
 from ..snapshot import IncidentPage, PageSnapshot
 
@@ -60,22 +63,17 @@ FAILURE_BACKOFF = 1.0
 MAX_INCIDENT_ENTRIES = 256  # ids come from URLs: bound what visitors can make us hold
 MAX_BODY_VARIANTS = 32  # per snapshot: renderers, parameter sets, identity or gzip
 GZIP_LEVEL = 6
-RENDER_THREADS = 1
-
-# Module-wide: shared by every cache (a config reload builds a new one), started on
-# the first render; concurrent.futures joins it at interpreter exit.
-_render_pool = ThreadPoolExecutor(RENDER_THREADS, thread_name_prefix="uplight-render")
 
 T = TypeVar("T", PageSnapshot, IncidentPage)
 R = TypeVar("R")
 
 
 async def off_loop(fn: Callable[..., R], /, *args: Any) -> R:
-    """``fn(*args)`` in the render thread while the event loop goes on: for pure CPU
+    """``fn(*args)`` in the worker thread while the event loop goes on: for pure CPU
     work on data no other code changes meanwhile (a render, a snapshot's shaping).
     The same one thread as renders, for the reasons above: no parallelism to gain
     under the GIL, and no extra malloc arena."""
-    return await asyncio.get_running_loop().run_in_executor(_render_pool, fn, *args)
+    return await in_worker(fn, *args)
 
 
 class SnapshotUnavailable(Exception):
@@ -170,7 +168,7 @@ class Cached(Generic[T]):
     async def render(
         self, renderer: Renderer | str, *, gzip: bool = False, **params: Unpack[RenderParams]
     ) -> Rendered:
-        """:meth:`body`, with a body not made yet rendered (and gzipped) in the render
+        """:meth:`body`, with a body not made yet rendered (and gzipped) in the worker
         thread while the event loop goes on; concurrent callers share that render."""
         renderer = self._renderer(renderer)
         key = _body_key(renderer, params)
@@ -182,8 +180,7 @@ class Cached(Generic[T]):
         pending = self._pending.get((key, gzip)) or self._pending.get((key, True))
         if pending is None:
             plain = self._bodies.get((key, False))
-            loop = asyncio.get_running_loop()
-            pending = loop.run_in_executor(_render_pool, self._make, renderer, plain, gzip, params)
+            pending = in_worker(self._make, renderer, plain, gzip, params)
             self._pending[(key, gzip)] = pending
             pending.add_done_callback(functools.partial(self._rendered, key, gzip))
         # Shielded: a visitor gone must not cancel the render the others wait for.
@@ -196,7 +193,8 @@ class Cached(Generic[T]):
         # Stored before any waiter resumes, so a request arriving in between finds it.
         del self._pending[(key, gzip)]
         if not done.cancelled() and done.exception() is None:
-            self._store(key, *done.result())
+            plain, packed = done.result()
+            self._store(key, plain, packed if gzip else None)
 
     def _renderer(self, renderer: Renderer | str) -> Renderer:
         if not isinstance(renderer, str):
@@ -209,7 +207,7 @@ class Cached(Generic[T]):
     def _make(
         self, renderer: Renderer, plain: Rendered | None, gzip: bool, params: RenderParams
     ) -> tuple[Rendered, Rendered | None]:
-        # Pure: reads the immutable subject and returns new values (the render thread
+        # Pure: reads the immutable subject and returns new values (the worker thread
         # runs it); only the event loop stores them, in _store.
         if plain is None:
             data = renderer.render(self.subject, **params)
@@ -224,9 +222,10 @@ class Cached(Generic[T]):
 
     def _store(self, key: Hashable, plain: Rendered, packed: Rendered | None) -> Rendered:
         # The first stored wins, so every caller of one snapshot gets the same object.
-        plain = self._keep((key, False), plain)
         if packed is None:
-            return plain
+            return self._keep((key, False), plain)
+        # Given the gzip variant, the plain body (four to twenty times its size) is
+        # kept only once a caller asks for it: nearly every visitor accepts gzip.
         return self._keep((key, True), packed)
 
     def _keep(self, key: Hashable, rendered: Rendered) -> Rendered:

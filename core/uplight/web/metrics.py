@@ -7,7 +7,8 @@ prometheus_client's global default registry.
 A scrape never holds the event loop for long: on the loop, the collector copies
 what it needs from the live state (``UplightCollector.freeze``: copies only);
 the metric families and the exposition text (22 MB at 10,000 monitors) are
-built from that copy in one worker thread. Scrapes that arrive while one is
+built from that copy in uplight's one worker thread (:mod:`uplight.memory`,
+shared with page renders). Scrapes that arrive while one is
 being built for the same format share its answer, so a burst of scrapers costs
 one build and one copy of the state, not one each.
 """
@@ -18,7 +19,6 @@ import asyncio
 import hmac
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -28,6 +28,7 @@ from quart import Blueprint, Response, current_app, request
 from quart.blueprints import BlueprintSetupState
 
 from ..config import Config, ConfigError, ConfigIssue
+from ..memory import in_worker
 from ..metrics import UplightCollector
 from ..scrape import ScrapeFacts
 from .context import EXTENSION
@@ -38,10 +39,6 @@ log = logging.getLogger(__name__)
 
 blueprint = Blueprint("metrics", __name__)
 METRICS_EXTENSION = "uplight.metrics"
-
-# One thread, module-wide, started on the first scrape: building the text is CPU
-# work that cannot run in parallel under the GIL anyway.
-_scrape_pool = ThreadPoolExecutor(1, thread_name_prefix="uplight-metrics")
 
 
 @dataclass(frozen=True)
@@ -73,8 +70,7 @@ class Exposition:
         pending = self._building.get(content_type)
         if pending is None:
             scrape = _Scrape(self.collector, self.collector.freeze(), self.others)
-            loop = asyncio.get_running_loop()
-            pending = loop.run_in_executor(_scrape_pool, encode, scrape.collect(), accept)
+            pending = in_worker(encode, scrape.collect(), accept)
             self._building[content_type] = pending
             pending.add_done_callback(lambda _: self._building.pop(content_type, None))
         # Shielded: a scraper that gives up must not cancel the others' answer.

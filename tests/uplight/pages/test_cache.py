@@ -286,13 +286,31 @@ async def test_bodies_are_rendered_once_per_snapshot(cache, source, clock) -> No
     assert same is not None and same is not entry
     assert same.body(renderer, gzip=True, view="page").body == packed.body
     assert same.body(renderer, gzip=False, view="page").etag == plain.etag
-    assert len(renderer.calls) == 3
+    # gzip asked first: only the compressed bytes were kept, so the plain ones,
+    # asked for next, were rendered again (then kept).
+    assert len(renderer.calls) == 4
+    assert same.body(renderer, gzip=False, view="page") is same.body(renderer, view="page")
+    assert len(renderer.calls) == 4
     # Changed content: a different ETag.
     source.title = "Main, changed"
     clock.now += 11
     changed = await cache.page()
     assert changed is not None
     assert changed.body(renderer, gzip=False, view="page").etag != plain.etag
+
+
+async def test_a_gzip_render_keeps_only_the_compressed_bytes(cache) -> None:
+    renderer = Counting()
+    entry = await cache.page()
+    assert entry is not None
+    packed = await entry.render(renderer, gzip=True, view="page")
+    assert await entry.render(renderer, gzip=True, view="page") is packed
+    assert [r.gzipped for r in entry._bodies.values()] == [True]  # no plain bytes held
+    plain = await entry.render(renderer, gzip=False, view="page")
+    assert gzip.decompress(packed.body) == plain.body
+    assert packed.etag == plain.etag[:-1] + '-gz"'
+    assert await entry.render(renderer, gzip=False, view="page") is plain
+    assert len(renderer.calls) == 2
 
 
 async def test_body_by_renderer_name(source, clock) -> None:
@@ -355,7 +373,7 @@ async def test_render_runs_off_the_loop_once_for_all_waiters(cache) -> None:
     renderer.release.set()
     answers = await asyncio.gather(*waiters)
     assert len(renderer.threads) == 1  # one render, gzip included, for all five
-    assert renderer.threads[0].startswith("uplight-render")
+    assert renderer.threads[0].startswith("uplight-worker")
     packed, plain = answers[0], answers[1]
     assert packed.gzipped and not plain.gzipped
     assert all(a is packed for a in answers[::2]) and all(a is plain for a in answers[1::2])
