@@ -134,7 +134,11 @@ async def _run(app: Any, config: Any) -> None:
 
 
 def wrk_load(
-    port: int, seconds: float, connections: int = CONNECTIONS, script: str | None = None
+    port: int,
+    seconds: float,
+    connections: int = CONNECTIONS,
+    script: str | None = None,
+    headers: dict[str, str] | None = None,
 ) -> Load:
     pin = ["taskset", "-c", "1"] if cores() >= 2 and shutil.which("taskset") else []
     command = [
@@ -145,7 +149,11 @@ def wrk_load(
         f"-d{max(1, round(seconds))}s",
         "--latency",
         *(("-s", script) if script else ()),
-        *(arg for k, v in REQUEST_HEADERS.items() for arg in ("-H", f"{k}: {v}")),
+        *(
+            arg
+            for k, v in {**REQUEST_HEADERS, **(headers or {})}.items()
+            for arg in ("-H", f"{k}: {v}")
+        ),
         f"http://127.0.0.1:{port}/status",
     ]
     out = subprocess.run(command, capture_output=True, text=True, check=True).stdout

@@ -7,6 +7,8 @@ import logging
 import os
 import signal
 import socket
+from time import time
+from wsgiref.handlers import format_date_time
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
@@ -20,11 +22,39 @@ from .reload import reload_config
 log = logging.getLogger(__name__)
 
 
+class _HypercornConfig(HypercornConfig):
+    """hypercorn's settings, with the headers it adds to every response made cheaper.
+
+    hypercorn formats ``Date`` anew for each response and names itself in ``Server``;
+    on the cached page (about 1.1 million instructions a request under hypercorn and
+    h11) the first is formatted here once a second, and the second, which only tells
+    a scanner what runs here, is left out (``include_server_header``): together 2.7 %
+    fewer instructions a request (docs/deploy.md, "A faster server").
+    """
+
+    _date_second = -1
+    _date = b""
+
+    def response_headers(self, protocol: str) -> list[tuple[bytes, bytes]]:
+        if self.alt_svc_headers or self._quic_addresses or not self.include_date_header:
+            return super().response_headers(protocol)  # HTTP/3 advertised: hypercorn's own
+        now = int(time())
+        if now != self._date_second:
+            # RFC 9110's IMF-fixdate, whole seconds: the same text within a second.
+            self._date = format_date_time(now).encode("ascii")
+            self._date_second = now
+        headers = [(b"date", self._date)]
+        if self.include_server_header:
+            headers.append((b"server", f"hypercorn-{protocol}".encode("ascii")))
+        return headers
+
+
 def hypercorn_config(config: Config) -> HypercornConfig:
-    hc = HypercornConfig()
+    hc = _HypercornConfig()
     host = config.server.host
     hc.bind = [f"[{host}]:{config.server.port}" if ":" in host else f"{host}:{config.server.port}"]
     hc.accesslog = None
+    hc.include_server_header = False
     hc.errorlog = logging.getLogger("hypercorn.error")
     hc.graceful_timeout = 5.0
     return hc
