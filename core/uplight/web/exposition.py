@@ -29,6 +29,7 @@ _NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")  # no colons: OpenMetrics escapes 
 _LABEL = re.compile(r"[a-zA-Z_][a-zA-Z0-9_]*")
 _OPENMETRICS_ONLY = ("_created", "_gsum", "_gcount")  # the text format moves these
 EOF_LINE = b"# EOF\n"
+BATCH = 4096  # sample lines per encoded chunk
 
 
 @dataclass(frozen=True)
@@ -55,13 +56,18 @@ class _Writer:
         self.orders: dict[tuple[str, ...], tuple[str, ...] | None] = {}
         self.values: dict[float, str] = {}
 
-    def lines(self, family: Metric) -> list[str] | None:
-        """The family's sample lines, or None when only client_python may write them."""
+    def lines(self, family: Metric) -> list[bytes] | None:
+        """The family's sample lines, encoded :data:`BATCH` lines to a chunk, or None
+        when only client_python may write them."""
+        chunks: list[bytes] = []
         out: list[str] = []
         append = out.append
         names, pairs, orders, values = self.names, self.pairs, self.orders, self.values
         special = tuple(family.name + suffix for suffix in _OPENMETRICS_ONLY)
         for sample in family.samples:
+            if len(out) >= BATCH:
+                chunks.append("".join(out).encode())
+                out.clear()
             name, labels, value = sample.name, sample.labels, sample.value
             if (
                 sample.timestamp is not None
@@ -100,7 +106,9 @@ class _Writer:
                     pair = formatted[label_value] = f'{key}="{_escape(label_value)}"'
                 parts.append(pair)
             append(f"{name}{{{','.join(parts)}}} {text}\n")
-        return out
+        if out:
+            chunks.append("".join(out).encode())
+        return chunks
 
 
 def _fast(encoder: Callable[..., bytes]) -> tuple[Callable[..., bytes], bool] | None:
@@ -143,8 +151,10 @@ def encode(families: Iterable[Metric], accept: str) -> tuple[bytes, str]:
         header.samples = []
         head = encoder(_Only(header))
         chunks.append(head.removesuffix(EOF_LINE) if openmetrics_format else head)
-        # Encoded a family at a time: never one string of the whole exposition.
-        chunks.append("".join(lines).encode())
+        # Encoded a batch of lines at a time: never one string of a whole family
+        # (170,000 lines for a histogram at 10,000 monitors, 17 MB of small strings
+        # alive at once, whose memory the process kept).
+        chunks.extend(lines)
     if openmetrics_format:
         chunks.append(EOF_LINE)
     return b"".join(chunks), content_type

@@ -23,6 +23,7 @@ from uplight.metrics import UplightCollector
 from uplight.models import CheckResult, CheckStatus, ResultRecord
 from uplight.plugins import PluginRegistry
 from uplight.runtime import Runtime
+from uplight.web import exposition
 from uplight.web.exposition import _Writer, encode
 
 ACCEPTS = (
@@ -134,3 +135,18 @@ def test_every_uplight_family_takes_the_fast_path(
     families = uplight_families(make_config(monitors), registry) + process_families()
     assert all(_Writer().lines(family) is not None for family in families)
     assert _Writer().lines(odd_families()[0]) is None  # a _created sample: client_python writes it
+
+
+@pytest.mark.parametrize("accept", ["", "application/openmetrics-text; version=1.0.0"])
+def test_a_family_larger_than_a_batch(accept: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(exposition, "BATCH", 7)  # lines per encoded chunk
+    histogram = HistogramMetricFamily("uplight_check_duration_seconds", "d", labels=["monitor"])
+    gauge = GaugeMetricFamily("uplight_monitor_up", "up", labels=["monitor"])
+    for i in range(50):
+        histogram.add_metric([f"m{i}"], [("0.1", i), ("1.0", i + 1), ("+Inf", i + 2)], 0.5 * i)
+        gauge.add_metric([f"m{i}"], i % 2)
+    chunks = exposition._Writer().lines(histogram)
+    assert chunks is not None and len(chunks) > 1 and all(c.count(b"\n") <= 7 for c in chunks)
+    encoder, content_type = choose_encoder(accept)
+    families = [histogram, gauge]
+    assert encode(families, accept) == (encoder(Families(families)), content_type)
