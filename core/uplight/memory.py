@@ -1,10 +1,13 @@
 """Memory of a long-running server: the C allocator's settings and the one worker thread.
 
-What made ``uplight serve`` grow with page and scrape traffic (issue 11) was not
-live Python objects but freed C memory glibc kept: every thread that allocates
-gets a malloc arena of its own (up to eight per core), a render's or a scrape's
-megabytes of bytes and strings are freed into that thread's arena, and an arena
-gives memory back to the system only from its top. So:
+What made ``uplight serve`` grow with page and scrape traffic (issue 11) was
+mostly not live Python objects but freed memory the allocators kept: every
+thread that allocates gets a glibc malloc arena of its own (up to eight per
+core), a render's or a scrape's megabytes of bytes and strings are freed into
+that thread's arena, and an arena gives memory back to the system only from its
+top (Python's own allocator, for small objects, frees a 1 MiB arena only once
+it is wholly empty: see ``web/exposition.py`` for what that asks of big
+answers). So:
 
 - :func:`tune_allocator` (``serve`` calls it first, before any thread starts)
   caps glibc at :data:`ARENAS` arenas, and fixes the size from which a block
@@ -22,8 +25,7 @@ gives memory back to the system only from its top. So:
   arena. Jobs run in the order they came (a page render may wait for a scrape).
 - When that thread falls idle it calls :func:`trim` (``malloc_trim(0)``), at most
   once per :data:`TRIM_EVERY` seconds, which hands the pages the job freed back
-  to the system: 10 to 20 ms after a large render, off the event loop.
-  ``trims`` and ``trim_seconds`` count them.
+  to the system: 10 to 25 ms after a large render, off the event loop.
 """
 
 from __future__ import annotations
@@ -52,8 +54,6 @@ _libc_loaded = False
 _lock = threading.Lock()
 _pending = 0  # jobs given to the worker and not finished
 _last_trim = float("-inf")
-trims = 0
-trim_seconds = 0.0
 
 # Module-wide: shared by every page cache (a reload builds new ones) and the
 # metrics exposition; started on first use; concurrent.futures joins it at exit.
@@ -113,7 +113,7 @@ def tune_allocator(environ: Mapping[str, str] = os.environ) -> str:
 def trim() -> bool:
     """Give freed heap pages back to the system (glibc's ``malloc_trim(0)``), unless
     done less than :data:`TRIM_EVERY` seconds ago; whether it trimmed."""
-    global _last_trim, trims, trim_seconds
+    global _last_trim
     libc = _glibc()
     if libc is None:
         return False
@@ -123,9 +123,6 @@ def trim() -> bool:
             return False
         _last_trim = began
     libc.malloc_trim(0)
-    with _lock:
-        trims += 1
-        trim_seconds += time.monotonic() - began
     return True
 
 
