@@ -230,6 +230,31 @@ def test_an_unusable_database_path_is_a_clear_error(tmp_path: Path, target: str)
     assert "Traceback" not in proc.stderr
 
 
+def test_a_database_another_process_locks_is_a_clear_error_and_an_exit(
+    tmp_path: Path, target: str
+) -> None:
+    """A start that fails (here: another process holds the database's write lock
+    past the busy timeout) ends the process with status 1 and says why; it does
+    not go on serving an app with nothing behind it until someone kills it."""
+    config = write_config(tmp_path, free_port(), target)
+    (tmp_path / "state").mkdir()
+    holder = sqlite3.connect(tmp_path / "state" / "uplight.db", isolation_level=None)
+    try:
+        holder.execute("PRAGMA journal_mode=WAL")
+        holder.execute("BEGIN EXCLUSIVE")
+        proc = subprocess.run(
+            [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        holder.close()
+    assert proc.returncode == 1, proc.stderr
+    assert "uplight could not start (database " in proc.stderr
+    assert "database is locked" in proc.stderr
+
+
 def test_sigterm_exits_even_when_a_check_ignores_cancellation(tmp_path: Path) -> None:
     site = tmp_path / "site"
     info = site / "uplight_stubborn-1.0.dist-info"

@@ -155,7 +155,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         print(exc, file=sys.stderr)
         return 1
     from ..web.preflight import preflight  # Quart is imported only when serving
-    from ..web.serve import serve
+    from ..web.serve import StartupFailed, serve
 
     log.info("memory: %s", allocator)
     try:
@@ -164,6 +164,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     except ConfigError as exc:  # also: a file the config names changed since it was read
         print(exc, file=sys.stderr)
         return 1
+    except StartupFailed:
+        return 1  # why is logged ("uplight could not start …")
     return 0
 
 

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+import logging
+
 from quart import Quart
 
 from ..config import Config
@@ -16,6 +20,12 @@ from .fastpath import install_fast_path
 from .leader_only import install_leader_only
 from .security import install_security_headers
 
+log = logging.getLogger(__name__)
+
+# Set when the runtime failed to start: `serve` then stops instead of serving an app
+# with no runtime behind it (hypercorn may not notice a failed lifespan start).
+STARTUP_FAILED = "uplight.startup_failed"
+
 
 def create_app(
     config: Config, registry: PluginRegistry, *, runtime: Runtime | None = None
@@ -25,6 +35,7 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]  # keep fields in model order
     rt = runtime or Runtime(config, registry)
     app.extensions[EXTENSION] = rt
+    app.extensions[STARTUP_FAILED] = asyncio.Event()
     # Before every blueprint's own hooks: a follower refuses writes and heartbeats.
     install_leader_only(app)
     app.register_blueprint(health.blueprint)
@@ -42,7 +53,18 @@ def create_app(
 
     @app.before_serving
     async def _start() -> None:
-        await rt.start()
+        try:
+            await rt.start()
+        except Exception as exc:
+            log.error("uplight could not start (database %s): %s", rt.store.where, exc)
+            app.extensions[STARTUP_FAILED].set()
+            # What did open (the database's connections and their threads) is closed,
+            # or the process could not exit.
+            with contextlib.suppress(Exception):
+                await rt.stop()
+            with contextlib.suppress(Exception):
+                await rt.store.close()
+            raise
 
     @app.after_serving
     async def _stop() -> None:

@@ -12,14 +12,19 @@ from wsgiref.handlers import format_date_time
 
 from hypercorn.asyncio import serve as hypercorn_serve
 from hypercorn.config import Config as HypercornConfig
+from hypercorn.utils import LifespanFailureError
 
 from ..config import Config
 from ..eventloop import describe
 from ..plugins import PluginRegistry
-from .app import create_app
+from .app import STARTUP_FAILED, create_app
 from .reload import reload_config
 
 log = logging.getLogger(__name__)
+
+
+class StartupFailed(Exception):
+    """The runtime did not start (its reason is logged): ``uplight serve`` exits 1."""
 
 
 class _HypercornConfig(HypercornConfig):
@@ -93,7 +98,24 @@ async def serve(config: Config, registry: PluginRegistry) -> None:
         loop.add_signal_handler(signal.SIGHUP, on_sighup)
         _notify_systemd("READY=1")
 
-    await hypercorn_serve(app, hypercorn_config(config), shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    failed: asyncio.Event = app.extensions[STARTUP_FAILED]
+
+    async def until_stopped() -> None:
+        # A signal, or a start that failed: hypercorn may have begun serving before
+        # it saw the failure, and without this would serve until a signal came.
+        waits = [asyncio.create_task(stop.wait()), asyncio.create_task(failed.wait())]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+
+    try:
+        await hypercorn_serve(app, hypercorn_config(config), shutdown_trigger=until_stopped)  # type: ignore[arg-type]
+    except LifespanFailureError as exc:
+        raise StartupFailed(str(exc)) from None
+    if failed.is_set():
+        raise StartupFailed("the runtime did not start")
     _notify_systemd("STOPPING=1")
 
 
