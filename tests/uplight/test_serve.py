@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import http.server
+import json
 import os
 import signal
 import sqlite3
@@ -574,3 +575,55 @@ def test_an_isolated_check_type_runs_out_of_the_event_loop(
     }
     assert 'uplight_event_loop_stalls_total{type="blocking"} 0.0' in metrics
     assert "held the event loop" not in log.read_text()
+
+
+def test_json_logs_are_one_object_a_line(tmp_path: Path, target: str) -> None:
+    """`--log-format json` (here through $UPLIGHT_LOG_FORMAT): every line uplight,
+    Quart and hypercorn write is one JSON object with time, level, logger, message."""
+    port = free_port()
+    config = write_config(tmp_path, port, target)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1", "UPLIGHT_LOG_FORMAT": "json"},
+    )
+    try:
+        wait_until(lambda: httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200)
+        proc.send_signal(signal.SIGTERM)
+        _, errors = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 0, errors
+    entries = [json.loads(line) for line in errors.splitlines() if line.strip()]
+    assert entries, "serve logged nothing"
+    for entry in entries:
+        assert {"time", "level", "logger", "message"} <= entry.keys(), entry
+        assert entry["time"].endswith("Z") and entry["level"] in {"debug", "info", "warning"}
+    messages = [e["message"] for e in entries]
+    assert any(m.startswith("serving on http://127.0.0.1:") for m in messages), messages
+    assert any(m.startswith("uplight stopped") for m in messages), messages
+
+
+def test_a_bad_log_format_is_refused_naming_it(tmp_path: Path, target: str) -> None:
+    config = write_config(tmp_path, free_port(), target)
+    flag = subprocess.run(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config), "--log-format", "xml"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert flag.returncode == 2
+    assert "--log-format" in flag.stderr and "'xml'" in flag.stderr
+    env = subprocess.run(
+        [sys.executable, "-m", "uplight", "serve", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "UPLIGHT_LOG_FORMAT": "yaml"},
+    )
+    assert env.returncode == 2
+    assert "UPLIGHT_LOG_FORMAT='yaml': use one of text, json" in env.stderr
