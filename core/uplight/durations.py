@@ -75,7 +75,23 @@ def _duration(value: Any, handler: ValidatorFunctionWrapHandler) -> float:
                 raise ValueError(f"{words} {format_duration(bound)}") from None
         raise
     # After the field's own bounds, which are tighter and so the more useful message.
-    return _at_most_max(result)
+    return _shared(_at_most_max(result))
+
+
+# The few durations a config uses ("60s", "10s"), one float object each, rather than
+# two per monitor (48 bytes a monitor at 10,000). Bounded: a file of all-different
+# durations shares the first few hundred.
+_SHARED: dict[float, float] = {}
+MAX_SHARED = 256
+
+
+def _shared(seconds: float) -> float:
+    shared = _SHARED.get(seconds)
+    if shared is not None:
+        return shared
+    if len(_SHARED) < MAX_SHARED:
+        _SHARED[seconds] = seconds
+    return seconds
 
 
 Duration = Annotated[

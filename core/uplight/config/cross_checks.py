@@ -4,6 +4,7 @@ and the wording of every error (TOML paths, "did you mean")."""
 from __future__ import annotations
 
 import difflib
+import sys
 import types
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -122,6 +123,7 @@ def validate_typed_tables(
         return []  # the top-level model has already reported the wrong type
     found = []
     context = {CONFIG_DIR: config_dir} if config_dir is not None else None
+    fields_sets: dict[frozenset[str], set[str]] = {}
     for index, raw in enumerate(raw_tables):
         where: tuple[str | int, ...] = (section, index)
         if not isinstance(raw, dict):
@@ -155,8 +157,22 @@ def validate_typed_tables(
             issues.extend(issues_from(exc, where, options_model, also=common_keys))
             continue
         if table is not None:
-            found.append(table.model_copy(update={"options": options}))
+            table = table.model_copy(update={"options": options})
+            _share_fields_set(table, fields_sets)
+            _share_fields_set(options, fields_sets)
+            if isinstance(table.__dict__.get("type"), str):
+                table.__dict__["type"] = sys.intern(table.__dict__["type"])
+            found.append(table)
     return found
+
+
+def _share_fields_set(model: Any, shared: dict[frozenset[str], set[str]]) -> None:
+    """One ``model_fields_set`` object for every table that set the same keys (about
+    600 bytes a monitor at 10,000). The models are frozen and nothing changes the set
+    in place (``model_copy`` copies it first)."""
+    if isinstance(model, BaseModel):
+        own = model.__pydantic_fields_set__
+        object.__setattr__(model, "__pydantic_fields_set__", shared.setdefault(frozenset(own), own))
 
 
 def check_ping_tokens(

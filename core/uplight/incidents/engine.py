@@ -88,7 +88,7 @@ class Cause:
 TransitionListener = Callable[[aiosqlite.Connection, IncidentEvent], Awaitable[None]]
 
 
-@dataclass
+@dataclass(slots=True)
 class MonitorTracker:
     """What the engine knows about one monitor (the health dashboard shows it)."""
 
@@ -114,7 +114,9 @@ class IncidentEngine:
         self.clock: Clock = clock or SystemClock()
         self.transition_listeners: list[TransitionListener] = []
         self._trackers = {monitor_id: MonitorTracker() for monitor_id in self.monitors}
-        self._locks: dict[str, asyncio.Lock] = {}
+        # A monitor's lock exists while a result of it is folded in or waits to be:
+        # (lock, how many hold or wait for it); 10,000 idle locks were about 1 MB.
+        self._locks: dict[str, tuple[asyncio.Lock, list[int]]] = {}
 
     def tracker(self, monitor_id: str) -> MonitorTracker:
         return self._trackers.setdefault(monitor_id, MonitorTracker())
@@ -149,12 +151,21 @@ class IncidentEngine:
 
     async def observe(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         """Scheduler listener: fold one result in; a failed transition is retried next result."""
-        lock = self._locks.setdefault(monitor.id, asyncio.Lock())
-        async with lock:
-            try:
-                await self._observe(monitor, record)
-            except Exception:
-                log.exception("incident engine failed on a result of monitor %s", monitor.id)
+        entry = self._locks.get(monitor.id)
+        if entry is None:
+            entry = self._locks[monitor.id] = (asyncio.Lock(), [0])
+        lock, users = entry
+        users[0] += 1
+        try:
+            async with lock:
+                try:
+                    await self._observe(monitor, record)
+                except Exception:
+                    log.exception("incident engine failed on a result of monitor %s", monitor.id)
+        finally:
+            users[0] -= 1
+            if not users[0]:
+                del self._locks[monitor.id]
 
     async def _observe(self, monitor: MonitorConfig, record: ResultRecord) -> None:
         tracker = self.tracker(monitor.id)

@@ -264,3 +264,28 @@ def test_wrong_shapes_are_named_in_toml_words(registry) -> None:
 def test_a_key_is_never_suggested_as_its_own_correction(registry) -> None:
     (error,) = errors_of('[server]\nurl = "x"\n', registry)
     assert error == "server.url: unknown key 'url'"
+
+
+def test_monitors_that_set_the_same_keys_share_their_fields_set(registry: PluginRegistry) -> None:
+    """One ``model_fields_set`` per distinct set of keys (memory at 10,000 monitors); what
+    each says is unchanged, and a copy with more keys does not change the others'."""
+    text = (
+        "".join(
+            f'[[monitors]]\nid = "m{i}"\nname = "M {i}"\ntype = "http"\nurl = "http://x/{i}"\n'
+            for i in range(3)
+        )
+        + '[[monitors]]\nid = "t"\nname = "T"\ntype = "http"\nurl = "http://x/"\ntimeout = "2s"\n'
+    )
+    a, b, _, t = parse_config(text, registry.check_types).monitors
+    assert a.model_fields_set == {"id", "name", "type", "options"}
+    assert a.model_fields_set is b.model_fields_set
+    assert a.options.model_fields_set is b.options.model_fields_set == {"url"}
+    assert t.model_fields_set == {"id", "name", "type", "timeout", "options"}
+    copied = a.model_copy(update={"interval": 30.0})
+    assert "interval" in copied.model_fields_set and "interval" not in b.model_fields_set
+    assert a.type is t.type
+    # The same duration is one float object, whichever monitor's.
+    again = parse_config(
+        text.replace('timeout = "2s"', 'interval = "2s"\ntimeout = "1s"'), registry.check_types
+    )
+    assert again.monitors[3].interval is t.timeout == 2.0

@@ -390,3 +390,21 @@ async def test_one_active_incident_per_monitor_is_enforced_by_the_schema(store: 
     with pytest.raises(aiosqlite.IntegrityError):
         await store.write(insert_two)
     assert await all_incidents(store) == []
+
+
+async def test_results_of_one_monitor_are_folded_in_one_at_a_time_and_no_lock_stays(
+    store: Store, make_engine
+) -> None:
+    """Concurrent results of a monitor wait for each other (its lock), and once none is
+    in flight no per-monitor lock is kept (10,000 idle locks were about 1 MB)."""
+    import asyncio
+
+    engine, feed = make_engine(monitor(failure=2))
+    records = [
+        ResultRecord("web", T0 + dt.timedelta(minutes=i), CheckResult.down("refused"))
+        for i in range(1, 4)
+    ]
+    await asyncio.gather(*(engine.observe(feed.monitor, r) for r in records))
+    assert engine.tracker("web").consecutive_failures == 3
+    assert feed.kinds == ["opened"]
+    assert engine._locks == {}

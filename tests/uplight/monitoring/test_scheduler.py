@@ -22,7 +22,7 @@ from uplight.checks import CheckContext, CheckType
 from uplight.clock import FakeClock
 from uplight.config import MonitorConfig
 from uplight.models import CheckResult, CheckStatus, ResultRecord
-from uplight.monitoring.scheduler import CANCEL_GRACE, Scheduler, phase_fraction
+from uplight.monitoring.scheduler import CANCEL_GRACE, NO_ERRORS, Scheduler, phase_fraction
 
 T0 = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
 
@@ -371,6 +371,8 @@ async def test_faulty_plugins_cost_only_their_own_checks(clock: FakeClock) -> No
     ]
     assert all(r.result.status is CheckStatus.UP and r.error_reason is None for r in oks)
     assert scheduler.states["ok"].checks == {"up": 8}
+    # No error, no counter of its own: the shared empty one (memory at 10,000 monitors).
+    assert scheduler.states["ok"].errors is NO_ERRORS and NO_ERRORS == {}
     assert scheduler.stats.max_lag == 0.0  # no check anywhere waited for another
 
     reasons = {type_name: reason for type_name, reason, _ in FAULTS}

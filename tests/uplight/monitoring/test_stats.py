@@ -90,3 +90,12 @@ def test_a_snapshot_is_a_copy() -> None:
     before = stats.snapshot()[0]["a"]
     stats.observe(monitor(), record({"y": 2}))
     assert before.checks["up"] == 1 and "y" not in before.reported
+
+
+def test_monitors_whose_results_have_the_same_keys_share_one_key_set() -> None:
+    stats = CheckStats()
+    for monitor_id in ("a", "b"):
+        stats.observe(monitor(monitor_id), record({"status_code": 200, "phases": {"tls": 0.1}}))
+    monitors, _ = stats.snapshot()
+    assert monitors["a"].current == {"status_code", "phases"}
+    assert monitors["a"].current is monitors["b"].current
