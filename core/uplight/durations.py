@@ -7,6 +7,8 @@ from typing import Annotated, Any
 
 from pydantic import PlainSerializer, ValidationError, ValidatorFunctionWrapHandler, WrapValidator
 
+from .interning import Interner
+
 _UNITS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 _PART = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d)")
 
@@ -81,17 +83,7 @@ def _duration(value: Any, handler: ValidatorFunctionWrapHandler) -> float:
 # The few durations a config uses ("60s", "10s"), one float object each, rather than
 # two per monitor (48 bytes a monitor at 10,000). Bounded: a file of all-different
 # durations shares the first few hundred.
-_SHARED: dict[float, float] = {}
-MAX_SHARED = 256
-
-
-def _shared(seconds: float) -> float:
-    shared = _SHARED.get(seconds)
-    if shared is not None:
-        return shared
-    if len(_SHARED) < MAX_SHARED:
-        _SHARED[seconds] = seconds
-    return seconds
+_shared: Interner[float] = Interner(256)
 
 
 Duration = Annotated[

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import MonitorConfig
+from ..interning import Interner
 from ..models import CheckStatus, ResultRecord
 
 # Check latencies span a few ms (loopback) to the 30 s a slow target may be given.
@@ -144,18 +145,11 @@ _EMPTY = MonitorStats()
 # The details keys a result had: a check type's are the same few every time, so one
 # frozenset each is shared by every monitor's stats (about 200 bytes a monitor at
 # 10,000). Bounded, should a check's keys change with every result.
-_KEY_SETS: dict[frozenset[str], frozenset[str]] = {}
-MAX_KEY_SETS = 1024
+_key_sets: Interner[frozenset[str]] = Interner(1024)
 
 
 def _key_set(present: dict[str, Any]) -> frozenset[str]:
-    keys = frozenset(present)
-    shared = _KEY_SETS.get(keys)
-    if shared is not None:
-        return shared
-    if len(_KEY_SETS) < MAX_KEY_SETS:
-        _KEY_SETS[keys] = keys
-    return keys
+    return _key_sets(frozenset(present))
 
 
 def _latency(value: Any) -> float | None:
