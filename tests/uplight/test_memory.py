@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import ctypes
+import subprocess
+import sys
 import threading
 
 import pytest
@@ -113,3 +115,23 @@ async def test_a_failing_job_still_counts_as_done(libc: FakeLibc) -> None:
     with pytest.raises(ValueError):
         await memory.in_worker(boom)
     assert memory._pending == 0 and libc.trimmed == 1
+
+
+def test_serve_loads_only_its_own_command_group() -> None:
+    """The other commands' modules would stay in the server's memory for its life."""
+    script = (
+        "import sys\n"
+        "from uplight.cli import main\n"
+        "try:\n"
+        "    main(['serve', '--listen', 'not-an-address'])\n"
+        "except SystemExit:\n"
+        "    pass\n"
+        "print(' '.join(sorted(m for m in sys.modules if m.startswith('uplight.cli.'))))\n"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60
+    )
+    modules = set(loaded.stdout.split())
+    assert "uplight.cli.core" in modules, loaded.stderr
+    assert not modules & {"uplight.cli.probe", "uplight.cli.status", "uplight.cli.schema"}
+    assert "--listen" in loaded.stderr  # the serve parser itself refused the value
