@@ -120,6 +120,11 @@ async def _answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) ->
         await writer.drain()
     except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
         pass
+    except asyncio.CancelledError:
+        # Cancelled at shutdown with a connection still open: Python 3.11's stream
+        # server then calls ``exception()`` on the task and logs the CancelledError
+        # as an error. Nothing waits for this task's outcome.
+        pass
     finally:
         writer.close()
 

@@ -1,7 +1,9 @@
 """Runs each monitor's check on its interval and isolates plugin faults.
 
-One loop per monitor, a global semaphore as the concurrency cap, each monitor at
-its own phase of its interval (``phase_fraction``), missed ticks skipped rather
+One dispatcher keeps every monitor's next due time in a heap and starts a task
+for a run when it falls due (a sleeping task per monitor cost about 1.6 KB each, 16
+MB at 10,000); a global semaphore is the concurrency cap, each monitor runs at its
+own phase of its interval (``phase_fraction``), missed ticks are skipped rather
 than piled up. A check that raises (``SystemExit`` and ``KeyboardInterrupt``
 included), overruns its timeout or returns garbage becomes a ``down`` result with
 a message saying so; nothing a plugin does stops the scheduler or another monitor:
@@ -23,7 +25,9 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import heapq
 import inspect
+import itertools
 import logging
 import math
 from collections import Counter
@@ -138,10 +142,19 @@ class Scheduler:
         # A group is not checked before its members have a state: it would judge nothing.
         self._awaiting_references = awaiting_references
         self._clock: Clock = clock or SystemClock()
-        self._tasks: list[asyncio.Task[None]] = []
+        # (due, order, state): each scheduled monitor's next run; equal due times run
+        # in the order they were scheduled.
+        self._due: list[tuple[float, int, MonitorState]] = []
+        self._order = itertools.count()
+        self._dispatcher: asyncio.Task[None] | None = None
+        # The dispatcher's current wait, and until when: a run scheduled earlier
+        # than that cancels the wait so the dispatcher looks again.
+        self._wait: asyncio.Future[Any] | None = None
+        self._waiting_until = math.inf
+        self._runs: set[asyncio.Task[None]] = set()  # runs started and not yet ended
         # Checks that ignored cancellation: kept referenced until they finish.
         self._abandoned: set[asyncio.Task[Any]] = set()
-        # Checks cancelled because their loop was: ``stop`` waits for them.
+        # Checks cancelled because their run was: ``stop`` waits for them.
         self._cancelled: set[asyncio.Task[Any]] = set()
         self.stats = SchedulerStats()
         self.watchdog = LoopWatchdog(self._clock)
@@ -149,7 +162,7 @@ class Scheduler:
 
     @property
     def running(self) -> bool:
-        return any(not t.done() for t in self._tasks)
+        return self._dispatcher is not None and not self._dispatcher.done()
 
     def add_listener(self, listener: ResultListener) -> None:
         self._listeners.append(listener)
@@ -157,16 +170,14 @@ class Scheduler:
     def start(self) -> None:
         now = self.stats.started_at = self._clock.now().timestamp()
         self.watchdog.start()
+        started = self._clock.monotonic()
         for state in self.states.values():
-            if state.monitor.id in self._unscheduled:
-                continue
-            delay = self.first_delay(state.monitor, now)
-            self._tasks.append(
-                asyncio.create_task(self._loop(state, delay), name=f"monitor:{state.monitor.id}")
-            )
+            if state.monitor.id not in self._unscheduled:
+                self._schedule(state, started + self.first_delay(state.monitor, now))
+        self._dispatcher = asyncio.create_task(self._dispatch(), name="scheduler")
 
     def first_delay(self, monitor: MonitorConfig, now: float) -> float:
-        """Seconds from ``now`` (unix) to the monitor's first run; its loop keeps the phase.
+        """Seconds from ``now`` (unix) to the monitor's first run; its later runs keep the phase.
 
         By default the phase is the monitor's fraction of its interval counted on the
         wall clock, so monitors spread evenly over their interval and each keeps the
@@ -186,10 +197,12 @@ class Scheduler:
         A check that ignores its cancellation gets ``grace`` seconds to end, then is
         left behind (counted in ``stats.abandoned_tasks``) so that stopping is bounded.
         """
-        for task in self._tasks:
+        tasks = [*self._runs, *([self._dispatcher] if self._dispatcher else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        self._tasks.clear()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        self._dispatcher = None
+        self._due.clear()
         await self.watchdog.stop()
         await self.isolation.close()
         waiting = {t for t in self._abandoned | self._cancelled if not t.done()}
@@ -199,32 +212,60 @@ class Scheduler:
             for task in still:
                 log.warning("a check ignored its cancellation and is still running: %r", task)
 
-    async def _loop(self, state: MonitorState, delay: float) -> None:
-        interval = state.monitor.interval
-        due = self._clock.monotonic() + delay
+    def _schedule(self, state: MonitorState, due: float) -> None:
+        state.next_due = due
+        heapq.heappush(self._due, (due, next(self._order), state))
+        if due < self._waiting_until and self._wait is not None:
+            self._wait.cancel()  # the dispatcher sleeps past this run: wake it
+
+    async def _dispatch(self) -> None:
+        """Start each run when it falls due; sleep until the next one."""
+        loop = asyncio.get_running_loop()
         while True:
-            state.next_due = due
-            await self._clock.sleep_until(due)
-            if self._held_back(state):
-                state.skipped_ticks += 1
-            else:
-                async with self._semaphore:
-                    lag = max(0.0, self._clock.monotonic() - due)
-                    state.last_lag = lag
-                    self.stats.max_lag = max(self.stats.max_lag * 0.9, lag)
-                    try:
-                        await self._run_and_record(state)
-                    except Exception:
-                        # run_check turns plugin faults into results; this is a bug of
-                        # ours, and it must not end this monitor's checks for good.
-                        log.exception("scheduler error for monitor %s", state.monitor.id)
             now = self._clock.monotonic()
-            due += interval
-            if due <= now:
-                # Missed ticks are skipped, not piled up: run at the next tick still ahead.
-                missed = math.floor((now - due) / interval) + 1
-                state.skipped_ticks += missed
-                due += missed * interval
+            while self._due and self._due[0][0] <= now:
+                due, _, state = heapq.heappop(self._due)
+                run = asyncio.create_task(self._run(state, due), name=f"monitor:{state.monitor.id}")
+                self._runs.add(run)
+                run.add_done_callback(self._runs.discard)
+            self._waiting_until = self._due[0][0] if self._due else math.inf
+            if self._waiting_until == math.inf:
+                self._wait = loop.create_future()  # until something is scheduled
+            else:
+                self._wait = asyncio.ensure_future(self._clock.sleep_until(self._waiting_until))
+            try:
+                # Returns when the wait ends or is cancelled by ``_schedule``; raises
+                # only when the dispatcher itself is cancelled.
+                await asyncio.wait({self._wait})
+            finally:
+                self._wait.cancel()
+                self._wait = None
+                self._waiting_until = math.inf
+
+    async def _run(self, state: MonitorState, due: float) -> None:
+        """One due run of a monitor, then its next one scheduled at the same phase."""
+        if self._held_back(state):
+            state.skipped_ticks += 1
+        else:
+            async with self._semaphore:
+                lag = max(0.0, self._clock.monotonic() - due)
+                state.last_lag = lag
+                self.stats.max_lag = max(self.stats.max_lag * 0.9, lag)
+                try:
+                    await self._run_and_record(state)
+                except Exception:
+                    # run_check turns plugin faults into results; this is a bug of
+                    # ours, and it must not end this monitor's checks for good.
+                    log.exception("scheduler error for monitor %s", state.monitor.id)
+        interval = state.monitor.interval
+        now = self._clock.monotonic()
+        due += interval
+        if due <= now:
+            # Missed ticks are skipped, not piled up: run at the next tick still ahead.
+            missed = math.floor((now - due) / interval) + 1
+            state.skipped_ticks += missed
+            due += missed * interval
+        self._schedule(state, due)
 
     def _held_back(self, state: MonitorState) -> bool:
         monitor = state.monitor

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import itertools
 import logging
 import sys
 from collections import defaultdict
@@ -513,6 +514,39 @@ async def test_an_explicit_max_jitter_caps_the_first_wait(clock: FakeClock) -> N
     # A cap longer than the interval changes nothing: the phase on the wall clock.
     second = T0.timestamp() + starts["short"]
     assert second % 0.2 == pytest.approx(phase_fraction("short") * 0.2, abs=1e-6)
+
+
+async def test_waiting_monitors_hold_no_task_each(clock: FakeClock) -> None:
+    starts: dict[str, list[float]] = defaultdict(list)
+
+    class Stamp(CheckType):
+        name = "stamp"
+
+        async def check(self, options: Any, context: CheckContext) -> CheckResult:
+            starts[context.monitor_id].append(clock.monotonic())
+            return CheckResult.up()
+
+    # 300 hourly monitors (about one every 12 s) and one every second.
+    monitors = [monitor(f"m{i}", "stamp", interval=3600.0, timeout=1.0) for i in range(300)]
+    monitors.append(monitor("fast", "stamp", interval=1.0, timeout=0.5))
+    scheduler = Scheduler(monitors, {"stamp": Stamp()}, clock=clock)
+    scheduler.start()
+    await run_for(clock, 30.5)
+    # Between runs nothing but the dispatcher, its timer and the loop watchdog: no
+    # task per monitor.
+    names = {t.get_name() for t in other_tasks()}
+    assert {"scheduler", "uplight-loop-watchdog"} < names
+    assert len(names) == 3
+    # Each run of the fast one is scheduled while the dispatcher sleeps toward an
+    # hourly one's time, further away: it wakes the dispatcher and runs on time.
+    fast = starts.pop("fast")
+    assert len(fast) == 31
+    assert [b - a for a, b in itertools.pairwise(fast)] == pytest.approx([1.0] * 30)
+    assert all(len(times) == 1 for times in starts.values())
+    first = {m.id: scheduler.first_delay(m, T0.timestamp()) for m in monitors[:300]}
+    assert set(starts) == {m for m, delay in first.items() if delay <= 30.5}
+    await run_until_done(clock, scheduler.stop())
+    assert not scheduler.running
 
 
 async def test_listeners_are_isolated_and_async_ones_awaited(clock: FakeClock) -> None:
