@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import os
 import signal
 import socket
@@ -13,8 +14,9 @@ import sys
 import time
 from collections.abc import Awaitable, Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
+import aiosqlite
 import httpx
 
 from uplight.clock import FakeClock
@@ -53,16 +55,57 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 15.0) -> None:
 # -- driving a fake clock ----------------------------------------------------------
 
 
-async def settle(rounds: int = 100) -> None:
+# A database call runs on aiosqlite's own thread: no number of loop passes waits for
+# it, so ``settle`` counts the calls in flight (a count, nothing is replaced) and
+# waits until none is.
+_database_calls_in_flight = 0
+_waiting_for_no_database_calls: list[asyncio.Future[None]] = []
+
+
+def _count_database_calls() -> None:
+    execute = aiosqlite.Connection._execute
+
+    @functools.wraps(execute)
+    async def counted(self: aiosqlite.Connection, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        global _database_calls_in_flight
+        _database_calls_in_flight += 1
+        try:
+            return await execute(self, fn, *args, **kwargs)
+        finally:
+            _database_calls_in_flight -= 1
+            if not _database_calls_in_flight:
+                for waiter in _waiting_for_no_database_calls:
+                    if not waiter.done():
+                        waiter.set_result(None)
+                _waiting_for_no_database_calls.clear()
+
+    aiosqlite.Connection._execute = counted  # type: ignore[method-assign]
+
+
+_count_database_calls()
+
+
+async def settle(rounds: int = 100, timeout: float = 10.0) -> None:
     """Let the ready tasks run until they wait again, with no time passing.
 
     Each round is one pass of the event loop; a hop from one task to another (a
     task started, a future set, a lock handed over) takes one. The scheduler's
     longest chain is about ten hops and does no I/O, so a hundred rounds leave
-    every task waiting on the clock or on something the test controls.
+    every task waiting on the clock or on something the test controls, once no
+    database call is still running on its thread (those take real time: a result
+    folded into an incident writes it before the engine records it open).
     """
-    for _ in range(rounds):
-        await asyncio.sleep(0)
+    while True:
+        for _ in range(rounds):
+            await asyncio.sleep(0)
+        if not _database_calls_in_flight:
+            return
+        waiter = asyncio.get_running_loop().create_future()
+        _waiting_for_no_database_calls.append(waiter)
+        try:
+            await asyncio.wait_for(waiter, timeout)
+        except TimeoutError:
+            raise AssertionError(f"database calls still running after {timeout} s") from None
 
 
 async def run_for(clock: FakeClock, seconds: float) -> None:
